@@ -1,0 +1,141 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// registerInstance upserts by URL. Every check runs before the first write so
+// that a refused command changes nothing.
+func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Instance, error) {
+	req := rc.Instance.clone()
+	byURL, err := firstInstance(txn, "url", req.URL)
+	if err != nil {
+		return nil, err
+	}
+	var byID *Instance
+	if req.ID != "" {
+		if byID, err = firstInstance(txn, "id", req.ID); err != nil {
+			return nil, err
+		}
+	}
+	if byURL != nil && req.ID != "" && byURL.ID != req.ID {
+		return nil, Conflict("url", "%s is already registered as instance %s", req.URL, byURL.ID)
+	}
+	existing := byURL
+	if existing == nil {
+		existing = byID // same ID, new URL: the instance moved
+	}
+	var row *Instance
+	if existing == nil {
+		row = req
+		if row.ID == "" {
+			row.ID = rc.NewID
+		}
+		if row.Status == "" {
+			row.Status = StatusUnknown
+		}
+		row.CreateIndex = index
+	} else {
+		if req.Slug != "" && existing.Slug != "" && req.Slug != existing.Slug {
+			return nil, Conflict("slug", "%s is owned by slug %q, not %q; remove instance %s first",
+				existing.URL, existing.Slug, req.Slug, existing.ID)
+		}
+		row = mergeInstance(existing, req)
+	}
+	if !rc.Now.IsZero() {
+		row.LastHeartbeat = rc.Now
+	}
+	row.ModifyIndex = index
+	if err := ValidateInstance(row); err != nil {
+		return nil, err
+	}
+	if err := txn.Insert(tableInstances, row); err != nil {
+		return nil, fmt.Errorf("insert instance: %w", err)
+	}
+	return row, bumpIndex(txn, tableInstances, index)
+}
+
+// mergeInstance applies a re-registration: fields the request sets replace
+// the stored ones, fields it leaves empty keep their value (the original
+// server's rule, which keeps a status across re-registration).
+func mergeInstance(old, req *Instance) *Instance {
+	row := old.clone()
+	row.URL, row.Scheme, row.Host, row.IP, row.Port, row.Path = req.URL, req.Scheme, req.Host, req.IP, req.Port, req.Path
+	setIf := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setIf(&row.DeploymentID, req.DeploymentID)
+	setIf(&row.NodeURL, req.NodeURL)
+	setIf(&row.Slug, req.Slug)
+	setIf(&row.Details, req.Details)
+	if req.Status != "" {
+		row.Status = req.Status
+	}
+	if req.Tags != nil {
+		row.Tags = req.Tags
+	}
+	return row
+}
+
+func deregisterInstance(txn *memdb.Txn, index uint64, id string) error {
+	row, err := firstInstance(txn, "id", id)
+	if err != nil {
+		return err
+	}
+	if row == nil {
+		return NotFound("instance %s not found", id)
+	}
+	if err := txn.Delete(tableInstances, row); err != nil {
+		return fmt.Errorf("delete instance: %w", err)
+	}
+	return bumpIndex(txn, tableInstances, index)
+}
+
+func saveDefinition(txn *memdb.Txn, index uint64, d *Definition) (*Definition, error) {
+	if err := ValidateDefinition(d); err != nil {
+		return nil, err
+	}
+	row := *d
+	row.CreateIndex, row.ModifyIndex = index, index
+	old, err := txn.First(tableDefinitions, "id", d.ID)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		row.CreateIndex = old.(*Definition).CreateIndex
+	}
+	if err := txn.Insert(tableDefinitions, &row); err != nil {
+		return nil, fmt.Errorf("insert definition: %w", err)
+	}
+	return &row, bumpIndex(txn, tableDefinitions, index)
+}
+
+func deleteDefinition(txn *memdb.Txn, index uint64, id string) error {
+	old, err := txn.First(tableDefinitions, "id", id)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return NotFound("definition %s not found", id)
+	}
+	if err := txn.Delete(tableDefinitions, old); err != nil {
+		return fmt.Errorf("delete definition: %w", err)
+	}
+	return bumpIndex(txn, tableDefinitions, index)
+}
+
+func firstInstance(txn *memdb.Txn, index, value string) (*Instance, error) {
+	raw, err := txn.First(tableInstances, index, value)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(*Instance), nil
+}
+
+func bumpIndex(txn *memdb.Txn, table string, index uint64) error {
+	return txn.Insert(tableIndex, &indexEntry{Table: table, Index: index})
+}

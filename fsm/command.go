@@ -1,0 +1,99 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// CommandType names what a command does. Values are stored in the Raft log:
+// never renumber them.
+type CommandType uint8
+
+// Command types.
+const (
+	CmdRegisterInstance   CommandType = 1
+	CmdDeregisterInstance CommandType = 2
+	CmdSaveDefinition     CommandType = 3
+	CmdDeleteDefinition   CommandType = 4
+)
+
+func (t CommandType) String() string {
+	switch t {
+	case CmdRegisterInstance:
+		return "register-instance"
+	case CmdDeregisterInstance:
+		return "deregister-instance"
+	case CmdSaveDefinition:
+		return "save-definition"
+	case CmdDeleteDefinition:
+		return "delete-definition"
+	}
+	return fmt.Sprintf("command-%d", uint8(t))
+}
+
+// commandVersion is the first byte of every encoded command; a replica that
+// meets a newer version refuses it instead of misreading it.
+const commandVersion byte = 1
+
+// MaxCommandSize bounds one encoded command, well under what Raft and the
+// HTTP body limit allow.
+const MaxCommandSize = 1 << 20
+
+// Command is the envelope written to the Raft log. Exactly one payload field
+// is set, matching Type.
+type Command struct {
+	Type       CommandType      `json:"type"`
+	Register   *RegisterCommand `json:"register,omitempty"`
+	Definition *Definition      `json:"definition,omitempty"`
+	ID         string           `json:"id,omitempty"`
+}
+
+// RegisterCommand upserts an instance by URL. NewID and Now are chosen by the
+// node that accepted the request so that Apply stays deterministic.
+type RegisterCommand struct {
+	Instance Instance  `json:"instance"`
+	NewID    string    `json:"newId"`
+	Now      time.Time `json:"now"`
+}
+
+// Encode serialises a command for the Raft log.
+func (c *Command) Encode() ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Type, err)
+	}
+	return append([]byte{commandVersion}, b...), nil
+}
+
+// DecodeCommand parses a log entry written by Encode.
+func DecodeCommand(b []byte) (*Command, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("empty command")
+	}
+	if b[0] != commandVersion {
+		return nil, fmt.Errorf("command format version %d is not supported (this build reads %d)", b[0], commandVersion)
+	}
+	if len(b) > MaxCommandSize+1 {
+		return nil, fmt.Errorf("command of %d bytes exceeds %d", len(b), MaxCommandSize)
+	}
+	var c Command
+	if err := json.Unmarshal(b[1:], &c); err != nil {
+		return nil, fmt.Errorf("decode command: %w", err)
+	}
+	ok := false
+	switch c.Type {
+	case CmdRegisterInstance:
+		ok = c.Register != nil
+	case CmdSaveDefinition:
+		ok = c.Definition != nil
+	case CmdDeregisterInstance, CmdDeleteDefinition:
+		ok = c.ID != ""
+	default:
+		return nil, fmt.Errorf("unknown command type %d", c.Type)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s command has no payload", c.Type)
+	}
+	return &c, nil
+}

@@ -1,0 +1,85 @@
+package fsm
+
+import "testing"
+
+func TestNormalizeInstance(t *testing.T) {
+	cases := []struct {
+		name string
+		in   Instance
+		url  string
+		err  string // field named in the error, "" for success
+	}{
+		{"url only", Instance{URL: "http://user-service:8080"}, "http://user-service:8080", ""},
+		{"components", Instance{Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1"}, "https://api.example.com:443/v1", ""},
+		{"ip", Instance{Scheme: "http", IP: "192.168.1.100", Port: 8080}, "http://192.168.1.100:8080", ""},
+		{"ipv6", Instance{IP: "::1", Port: 80}, "http://[::1]:80", ""},
+		{"path without slash", Instance{Host: "h", Port: 1, Path: "api"}, "http://h:1/api", ""},
+		{"default scheme", Instance{Host: "h"}, "http://h", ""},
+		{"nothing", Instance{}, "", "url"},
+		{"relative", Instance{URL: "user-service:8080"}, "", "url"},
+		{"no host", Instance{URL: "http:///x"}, "", "url"},
+		{"port range", Instance{Host: "h", Port: 70000}, "", "port"},
+		{"url port range", Instance{URL: "http://h:0"}, "", "port"},
+		{"contradicting host", Instance{URL: "http://a:1", Host: "b"}, "", "host"},
+		{"contradicting port", Instance{URL: "http://a:1", Port: 2}, "", "port"},
+		{"contradicting scheme", Instance{URL: "http://a:1", Scheme: "https"}, "", "scheme"},
+		{"bad ip", Instance{IP: "999.1.1.1"}, "", "ip"},
+		{"query", Instance{URL: "http://a:1/?x=1"}, "", "url"},
+		{"credentials", Instance{URL: "http://u:p@a:1"}, "", "url"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := c.in
+			err := NormalizeInstance(&in)
+			if c.err == "" {
+				if err != nil || in.URL != c.url {
+					t.Fatalf("got %q, %v; want %q", in.URL, err, c.url)
+				}
+				return
+			}
+			e, ok := err.(*Error)
+			if !ok || e.Field != c.err || e.Code != CodeInvalid {
+				t.Fatalf("want invalid %s, got %v", c.err, err)
+			}
+		})
+	}
+}
+
+func TestValidateInstance(t *testing.T) {
+	ok := Instance{ID: "inst-1", URL: "http://a:1", Slug: "user-svc", Status: StatusHealthy, Tags: []string{"dev"}}
+	if err := ValidateInstance(&ok); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]Instance{
+		"id":           {ID: "a b", URL: "http://a:1"},
+		"slug":         {ID: "i", URL: "http://a:1", Slug: "../x"},
+		"status":       {ID: "i", URL: "http://a:1", Status: "Degraded"},
+		"tags":         {ID: "i", URL: "http://a:1", Tags: []string{""}},
+		"nodeUrl":      {ID: "i", URL: "http://a:1", NodeURL: "node1"},
+		"deploymentId": {ID: "i", URL: "http://a:1", DeploymentID: "a/b"},
+	}
+	for field, in := range bad {
+		if e, _ := ValidateInstance(&in).(*Error); e == nil || e.Field != field {
+			t.Errorf("%s: got %v", field, e)
+		}
+	}
+}
+
+func TestValidateDefinition(t *testing.T) {
+	bad := map[string]Definition{
+		"id":                  {Image: &ImageSpec{Name: "n"}},
+		"image":               {ID: "x"},
+		"repository":          {ID: "x", Image: &ImageSpec{Name: "n"}, Repository: &RepositorySpec{URL: "u"}},
+		"image.name":          {ID: "x", Image: &ImageSpec{}},
+		"image.internalPorts": {ID: "x", Image: &ImageSpec{Name: "n", InternalPorts: []uint16{0}}},
+		"repository.url":      {ID: "x", Repository: &RepositorySpec{}},
+		"ports":               {ID: "x", Image: &ImageSpec{Name: "n"}, Ports: []PortMapping{{Internal: 80}}},
+		"envars":              {ID: "x", Image: &ImageSpec{Name: "n"}, Envars: []EnvVar{{Value: "v"}}},
+		"clients":             {ID: "x", Image: &ImageSpec{Name: "n"}, Clients: []Client{{Language: "go"}}},
+	}
+	for field, d := range bad {
+		if e, _ := ValidateDefinition(&d).(*Error); e == nil || e.Field != field {
+			t.Errorf("%s: got %v", field, e)
+		}
+	}
+}
