@@ -1,0 +1,92 @@
+package gossip
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// delegate serves this node's meta to memberlist.
+type delegate struct{ g *Gossip }
+
+var _ memberlist.Delegate = (*delegate)(nil)
+
+func (d *delegate) NodeMeta(limit int) []byte           { return d.g.meta }
+func (d *delegate) LocalState(bool) []byte              { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, _ bool) {}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.g.queue.GetBroadcasts(overhead, limit)
+}
+
+// NotifyMsg runs on memberlist's receive path: decode, record, return.
+func (d *delegate) NotifyMsg(b []byte) {
+	t, v, err := decodeMsg(b)
+	if err != nil {
+		d.g.badMsgs.Add(1)
+		d.g.log.Debug("dropping malformed gossip message", "err", err)
+		return
+	}
+	switch t {
+	case msgLeave:
+		d.g.recordLeave(v.(leaveMsg).ID)
+	}
+}
+
+// events keeps the member table. memberlist calls it on its own goroutines
+// with its locks held, so it must never block: it takes only g.mu and sends
+// only non-blocking notifications.
+type events struct{ g *Gossip }
+
+var _ memberlist.EventDelegate = (*events)(nil)
+
+func (e *events) NotifyJoin(n *memberlist.Node)   { e.g.update(n, StateAlive) }
+func (e *events) NotifyUpdate(n *memberlist.Node) { e.g.update(n, StateAlive) }
+func (e *events) NotifyLeave(n *memberlist.Node)  { e.g.update(n, StateDead) }
+
+func (g *Gossip) update(n *memberlist.Node, state State) {
+	meta, err := DecodeMeta(n.Meta)
+	if err != nil {
+		g.badMeta.Add(1)
+		g.log.Warn("ignoring undecodable node meta", "node", n.Name, "addr", n.Address(), "err", err)
+		meta = Meta{ID: n.Name}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if state == StateDead && g.leaving[n.Name] {
+		state = StateLeft
+	}
+	if state == StateAlive {
+		delete(g.leaving, n.Name) // back again: an old intent no longer applies
+	}
+	m, ok := g.members[n.Name]
+	if !ok {
+		m = &Member{Name: n.Name}
+		g.members[n.Name] = m
+	}
+	if err == nil || !ok {
+		m.Meta = meta
+	}
+	m.Addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	if m.State != state {
+		m.State, m.Since = state, time.Now()
+	}
+	g.notify()
+}
+
+// recordLeave notes a peer's intent to leave, and turns an already-reported
+// death into a departure when the intent arrives late.
+func (g *Gossip) recordLeave(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if id == g.id || g.leaving[id] {
+		return
+	}
+	g.leaving[id] = true
+	if m, ok := g.members[id]; ok && m.State == StateDead {
+		m.State, m.Since = StateLeft, time.Now()
+		g.notify()
+	}
+}

@@ -1,0 +1,273 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/rosterhq/roster/internal/logbridge"
+)
+
+// Config configures a gossip member.
+type Config struct {
+	// BindAddr is the host:port for gossip over UDP and TCP.
+	BindAddr string
+	// AdvertiseIP is the address others reach this node at ("" = memberlist picks).
+	AdvertiseIP string
+	// Meta is this node's identity; Meta.ID is the memberlist node name.
+	Meta Meta
+	// Timing is "lan" (memberlist's LAN defaults, the production choice) or
+	// "local" (fast timings for clusters on one machine).
+	Timing string
+	// SecretKey enables encryption when 16, 24 or 32 bytes long.
+	SecretKey []byte
+	Logger    *slog.Logger
+}
+
+// Gossip is a running member of the pool.
+type Gossip struct {
+	log  *slog.Logger
+	ml   *memberlist.Memberlist
+	meta []byte
+
+	id    string
+	queue *memberlist.TransmitLimitedQueue
+
+	mu      sync.Mutex
+	members map[string]*Member
+	leaving map[string]bool // peers that announced a graceful leave
+	subs    []chan struct{}
+
+	badMeta atomic.Uint64
+	badMsgs atomic.Uint64
+
+	ctx  context.Context // cancelled by Shutdown
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New starts gossip on cfg.BindAddr. It does not join anyone yet.
+func New(cfg Config) (*Gossip, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	meta, err := cfg.Meta.Encode()
+	if err != nil {
+		return nil, err
+	}
+	mc, err := memberlistConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gossip{
+		log:     cfg.Logger,
+		meta:    meta,
+		id:      cfg.Meta.ID,
+		members: map[string]*Member{},
+		leaving: map[string]bool{},
+		ctx:     ctx,
+		stop:    cancel,
+	}
+	mc.Delegate = &delegate{g: g}
+	mc.Events = &events{g: g}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
+	}
+	g.ml = ml
+	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: mc.RetransmitMult}
+	return g, nil
+}
+
+func memberlistConfig(cfg Config) (*memberlist.Config, error) {
+	host, portStr, err := net.SplitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gossip address %q: %w", cfg.BindAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, fmt.Errorf("gossip address %q: port must be 1-65535", cfg.BindAddr)
+	}
+	var mc *memberlist.Config
+	switch cfg.Timing {
+	case "", "lan":
+		mc = memberlist.DefaultLANConfig()
+	case "local":
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 400 * time.Millisecond
+		mc.ProbeTimeout = 300 * time.Millisecond
+		mc.SuspicionMult = 3
+		mc.PushPullInterval = 5 * time.Second
+		mc.TCPTimeout = 2 * time.Second
+	default:
+		return nil, fmt.Errorf("gossip timing %q: want lan or local", cfg.Timing)
+	}
+	mc.Name = cfg.Meta.ID
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if cfg.AdvertiseIP != "" {
+		mc.AdvertiseAddr = cfg.AdvertiseIP
+	}
+	// A node restarted at another address may reclaim its name after this.
+	mc.DeadNodeReclaimTime = 30 * time.Second
+	mc.SecretKey = cfg.SecretKey
+	mc.Logger = log.New(logbridge.Writer{Logger: cfg.Logger.With("component", "memberlist")}, "", 0)
+	return mc, nil
+}
+
+// Join contacts the given gossip addresses until one answers or ctx ends,
+// backing off from 1 s to 30 s between attempts. It runs in the background.
+func (g *Gossip) Join(ctx context.Context, addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		backoff := time.Second
+		for {
+			n, err := g.ml.Join(addrs)
+			if n > 0 {
+				g.log.Info("joined gossip pool", "contacted", n, "peers", addrs)
+				return
+			}
+			g.log.Warn("join failed, will retry", "peers", addrs, "retry_in", backoff, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-g.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 30*time.Second)
+		}
+	}()
+}
+
+// Subscribe returns a channel that receives a value (coalesced, never
+// blocking the sender) whenever the member table changes.
+func (g *Gossip) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	g.mu.Lock()
+	g.subs = append(g.subs, ch)
+	g.mu.Unlock()
+	return ch
+}
+
+// notify must be called with g.mu held.
+func (g *Gossip) notify() {
+	for _, ch := range g.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Members returns every member seen and not forgotten, sorted by name.
+func (g *Gossip) Members() []Member {
+	g.mu.Lock()
+	out := make([]Member, 0, len(g.members))
+	for _, m := range g.members {
+		out = append(out, *m)
+	}
+	g.mu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Member returns one member by node ID.
+func (g *Gossip) Member(id string) (Member, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, ok := g.members[id]
+	if !ok {
+		return Member{}, false
+	}
+	return *m, true
+}
+
+// Forget drops a dead or left member from this node's table (memberlist
+// itself forgets it after its gossip-to-the-dead time).
+func (g *Gossip) Forget(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.members, id)
+	g.notify()
+}
+
+// LocalAddr is the gossip address others use for this node.
+func (g *Gossip) LocalAddr() string {
+	n := g.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// BadMetaCount counts peers' meta that could not be decoded.
+func (g *Gossip) BadMetaCount() uint64 { return g.badMeta.Load() }
+
+// BadMessageCount counts peers' messages that were dropped as malformed.
+func (g *Gossip) BadMessageCount() uint64 { return g.badMsgs.Load() }
+
+// Leave announces a graceful departure, so peers mark this node left rather
+// than dead. The intent goes to every live peer over TCP (and is gossiped for
+// any that miss it) before memberlist's own leave. Shutdown must still follow.
+func (g *Gossip) Leave(timeout time.Duration) error {
+	msg, err := encodeMsg(msgLeave, leaveMsg{ID: g.id})
+	if err != nil {
+		return err
+	}
+	g.queue.QueueBroadcast(broadcast(msg))
+	var wg sync.WaitGroup
+	for _, n := range g.ml.Members() {
+		if n.Name == g.id {
+			continue
+		}
+		wg.Add(1)
+		go func(n *memberlist.Node) {
+			defer wg.Done()
+			if err := g.ml.SendReliable(n, msg); err != nil {
+				g.log.Debug("leave intent not delivered directly", "peer", n.Name, "err", err)
+			}
+		}(n)
+	}
+	wg.Wait()
+	return g.ml.Leave(timeout)
+}
+
+// broadcast is a gossip message that never supersedes another.
+type broadcast []byte
+
+func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b broadcast) Message() []byte                       { return b }
+func (b broadcast) Finished()                             {}
+
+// Shutdown stops gossip without announcing a departure: peers will see this
+// node die, which is what a restart should look like.
+func (g *Gossip) Shutdown() error {
+	g.stop()
+	err := g.ml.Shutdown()
+	g.wg.Wait()
+	return err
+}
