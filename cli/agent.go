@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"encoding/base64"
+	"errors"
+
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/node"
+)
+
+type agentFlags struct {
+	cfg              node.Config
+	selfURL          string
+	logLevel         string
+	encrypt          string
+	leaveOnTerminate bool
+}
+
+func newAgentCmd() *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a Roster node (a lone agent is a working single-node cluster)",
+		Long: `Run a Roster node. Every flag can also be set with ROSTER_<FLAG> (for example
+ROSTER_DATA_DIR, ROSTER_JOIN=a:11338,b:11338). The seed's OB_SELF_URL, OB_NODE_ID,
+OB_REGION and OB_AVAILABILITY_ZONE are read too. SIGINT/SIGTERM stop the node and keep it
+in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for good.`,
+		Args: noArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags())
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.cfg.NodeID, "node-id", "", "unique node ID (env OB_NODE_ID; default: persisted in the data dir, else generated)")
+	fl.StringVar(&f.cfg.DataDir, "data-dir", "", "data directory (default: $XDG_STATE_HOME/roster or ~/.local/state/roster)")
+	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:11337", "HTTP API listen address")
+	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", ":11338", "gossip listen address (TCP and UDP)")
+	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", ":11339", "Raft listen address")
+	fl.StringVar(&f.cfg.Advertise, "advertise", "", "IP other nodes use to reach this one (default: bind IP, else a private IP)")
+	fl.StringVar(&f.selfURL, "self-url", "", "this node's HTTP URL as other nodes reach it (env OB_SELF_URL)")
+	fl.StringArrayVar(&f.cfg.Join, "join", nil, "gossip address of a member to join (repeatable; retried until it succeeds)")
+	fl.IntVar(&f.cfg.BootstrapExpect, "bootstrap-expect", 0, "members to wait for before bootstrapping a new cluster (default 1 without --join)")
+	fl.IntVar(&f.cfg.Voters, "voters", 3, "number of Raft voters the leader keeps")
+	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
+	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
+	fl.StringVar(&f.cfg.Timing, "timing", "lan", "gossip and Raft timings: lan, or local for clusters on one machine")
+	fl.StringVar(&f.encrypt, "encrypt", "", "base64 gossip encryption key of 16, 24 or 32 bytes")
+	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// seedEnv maps the seed's OB_* variables to flags; ROSTER_* wins over them.
+var seedEnv = map[string]string{
+	"node-id": "OB_NODE_ID", "self-url": "OB_SELF_URL", "region": "OB_REGION", "availability-zone": "OB_AVAILABILITY_ZONE",
+}
+
+// applyEnv sets every flag not given on the command line from ROSTER_<NAME>
+// (then the seed's OB_* name), so env values are validated like flags.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if err != nil || fl.Changed {
+			return
+		}
+		name := "ROSTER_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok && seedEnv[fl.Name] != "" {
+			name = seedEnv[fl.Name]
+			v, ok = os.LookupEnv(name)
+		}
+		if !ok || v == "" {
+			return
+		}
+		values := []string{v}
+		if fl.Value.Type() == "stringArray" {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if serr := fs.Set(fl.Name, strings.TrimSpace(one)); serr != nil {
+				err = usagef("%s=%q: %v", name, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+func (f *agentFlags) run(cmd *cobra.Command) error {
+	log, err := newLogger(f.logLevel, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	cfg := f.cfg
+	cfg.SelfURL, cfg.Logger, cfg.Version = f.selfURL, log, Version
+	if cfg.DataDir == "" {
+		if cfg.DataDir, err = defaultDataDir(); err != nil {
+			return err
+		}
+	}
+	if f.encrypt != "" {
+		key, err := base64.StdEncoding.DecodeString(f.encrypt)
+		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+			return usagef("--encrypt: want base64 of 16, 24 or 32 bytes")
+		}
+		cfg.EncryptKey = key
+	}
+	a, err := agent.Start(cfg, httpapi.Options{})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-cmd.Context().Done():
+		if f.leaveOnTerminate {
+			log.Info("leaving the cluster (--leave-on-terminate)")
+			return a.Leave(15 * time.Second)
+		}
+		log.Info("shutting down; this node stays in the cluster configuration")
+		return a.Close()
+	case <-a.Done():
+		log.Info("agent stopped")
+		return nil
+	}
+}
+
+func newLogger(level string, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// defaultDataDir is the user's state directory (XDG), so a bare
+// `roster agent` keeps its data across restarts.
+func defaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "roster"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return "", errors.New("no home directory to keep data in: set --data-dir")
+	}
+	return filepath.Join(home, ".local", "state", "roster"), nil
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestBuildBodyFollowsTheSeedRules(t *testing.T) {
+	body, err := buildBody([][2]string{
+		{"url", "http://user-service:8080"}, {"port", "443"}, {"ok", "true"}, {"ratio", "0.5"},
+		{"tags", `["dev", "user-service"]`}, {"definition", `{"id": "my-svc", "image": {"name": "nginx:latest", "internalPorts": [80]}}`},
+		{"a.b.c", "x"}, {"id", "5"}, {"id", "6"}, {"name", "0x10"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(body)
+	want := `{"a":{"b":{"c":"x"}},"definition":{"id":"my-svc","image":{"internalPorts":[80],"name":"nginx:latest"}},"id":[5,6],"name":"0x10","ok":true,"port":443,"ratio":0.5,"tags":["dev","user-service"],"url":"http://user-service:8080"}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if _, err := buildBody([][2]string{{"x", "{not json"}}); err == nil {
+		t.Fatal("accepted broken JSON literal")
+	}
+	if _, err := buildBody([][2]string{{"a", "1"}, {"a.b", "2"}}); err == nil {
+		t.Fatal("accepted a key that is both a value and an object")
+	}
+}
+
+func TestApplyEnvValidatesLikeFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	voters := fs.Int("voters", 3, "")
+	join := fs.StringArray("join", nil, "")
+	region := fs.String("region", "", "")
+	t.Setenv("ROSTER_VOTERS", "5")
+	t.Setenv("ROSTER_JOIN", "a:1, b:2")
+	t.Setenv("OB_REGION", "us-east-1")
+	if err := applyEnv(fs); err != nil || *voters != 5 || len(*join) != 2 || (*join)[1] != "b:2" || *region != "us-east-1" {
+		t.Fatalf("%v %d %v %q", err, *voters, *join, *region)
+	}
+	t.Setenv("ROSTER_VOTERS", "many")
+	fs2 := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs2.Int("voters", 3, "")
+	if err := applyEnv(fs2); err == nil || !strings.Contains(err.Error(), "ROSTER_VOTERS") {
+		t.Fatalf("bad env accepted or unnamed: %v", err)
+	}
+}
+
+func TestUsageAndUnreachableExitCodes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"instances", "ls", "extra"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage:") {
+		t.Fatalf("bad usage: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	code := Run(context.Background(), []string{"--addr", "http://127.0.0.1:1", "status"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "cannot reach the node at http://127.0.0.1:1") || strings.Contains(errOut.String(), "goroutine") {
+		t.Fatalf("unreachable: exit %d, %q", code, errOut.String())
+	}
+}

@@ -1,0 +1,164 @@
+// Package cli is Roster's command line: `roster agent` runs a node, and
+// every other command talks to a node through the HTTP client only.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/httpapi/client"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// usageError marks bad usage, which exits 2 with the usage line.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// globals are the flags every client command shares.
+type globals struct {
+	addr   string
+	output string
+	out    io.Writer
+	errOut io.Writer
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Run executes args as the roster command would; tests call it directly.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "Error: %v\n", ue.error)
+		if cmd, _, ferr := root.Find(args); ferr == nil {
+			fmt.Fprintf(stderr, "Usage: %s\n", cmd.UseLine())
+		}
+		return 2
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	return 1
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{out: stdout, errOut: stderr}
+	root := &cobra.Command{
+		Use:           "roster",
+		Short:         "A peer-to-peer service registry",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVar(&g.addr, "addr", "", "node to talk to (env ROSTER_ADDR, then OB_SERVER_URL; default http://127.0.0.1:11337)")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table, wide, json or yaml")
+	root.AddCommand(
+		newAgentCmd(),
+		newStatusCmd(g),
+		newLeaveCmd(g),
+		newInstancesCmd(g),
+		newDefinitionsCmd(g),
+		newVersionCmd(g),
+	)
+	for _, m := range []string{"get", "put", "post", "delete"} {
+		root.AddCommand(newRawCmd(g, m))
+	}
+	return root
+}
+
+// client builds the HTTP client for the chosen node.
+func (g *globals) client() (*client.Client, error) {
+	addr := g.addr
+	for _, env := range []string{"ROSTER_ADDR", "OB_SERVER_URL"} {
+		if addr == "" {
+			addr = os.Getenv(env)
+		}
+	}
+	if addr == "" {
+		addr = "http://127.0.0.1:11337"
+	}
+	c, err := client.New(addr)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+func (g *globals) checkOutput(allowed ...string) error {
+	for _, a := range allowed {
+		if g.output == a {
+			return nil
+		}
+	}
+	return usagef("--output %q: want one of %v", g.output, allowed)
+}
+
+// explain turns a transport failure into one clear line naming the node.
+func explain(c *client.Client, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return fmt.Errorf("cannot reach the node at %s: %v", c.Base(), op.Err)
+		}
+		return fmt.Errorf("cannot reach the node at %s: %v", c.Base(), ue.Err)
+	}
+	return err
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %d argument(s), got %d", cmd.Name(), n, len(args))
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("%s needs at least %d argument(s)", cmd.Name(), n)
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.Name(), args)
+	}
+	return nil
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "version", Short: "Print the version", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintln(g.out, "roster", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/httpapi/client"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster at a glance; exits 1 when there is no leader",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput("table", "wide", "json", "yaml"); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.ClusterStatus(cmd.Context())
+			if err != nil {
+				return explain(c, err)
+			}
+			// The leader knows every follower's last contact; ask it when the
+			// first node is a follower.
+			if st.LeaderURL != "" && st.LeaderID != st.NodeID {
+				if lc, err := client.New(st.LeaderURL); err == nil {
+					if lst, err := lc.ClusterStatus(cmd.Context()); err == nil {
+						st.Servers = lst.Servers
+					}
+				}
+			}
+			if g.output == "json" || g.output == "yaml" {
+				if err := printStructured(g, st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(g, st)
+			}
+			if st.LeaderID == "" {
+				return errors.New("the cluster has no leader")
+			}
+			return nil
+		},
+	}
+}
+
+func printStatus(g *globals, st *client.ClusterStatus) {
+	leader := st.LeaderID
+	if leader == "" {
+		leader = "none"
+	} else {
+		leader += " (" + st.LeaderURL + ")"
+	}
+	fmt.Fprintf(g.out, "Leader:   %s\nAnswered: %s (%s)\nTerm:     %d\nIndexes:  commit %d, applied %d, last log %d\nVoters:   %d of %d wanted\n\n",
+		leader, st.NodeID, st.RaftState, st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.Voters, st.TargetVoters)
+	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "RAFT SERVER\tROLE\tADDRESS\tURL\tAZ\tGOSSIP\tLAST CONTACT")
+	for _, s := range st.Servers {
+		role := s.Suffrage
+		if s.Leader {
+			role = "leader"
+		}
+		lc := "unknown"
+		if s.LastContactMs >= 0 {
+			lc = (time.Duration(s.LastContactMs) * time.Millisecond).String()
+			if s.LastContactMs == 0 {
+				lc = "now"
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, role, s.Address, dash(s.URL), dash(s.AZ), dash(s.Gossip), lc)
+	}
+	w.Flush()
+	fmt.Fprintln(g.out)
+	w = tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MEMBER\tSTATE\tGOSSIP ADDRESS\tURL\tREGION\tAZ\tSINCE")
+	for _, m := range st.Members {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, m.Addr, m.URL, dash(m.Region), dash(m.AZ), ago(m.Since))
+	}
+	w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ago renders a time as the seed's CLI does: "8s ago".
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	if d < 0 {
+		d = 0
+	}
+	return d.Truncate(time.Second).String() + " ago"
+}
+
+func newLeaveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave",
+		Short: "Make the node at --addr leave the cluster for good and stop",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Leave(cmd.Context()); err != nil {
+				return explain(c, err)
+			}
+			fmt.Fprintf(g.out, "Node at %s is leaving the cluster.\n", c.Base())
+			return nil
+		},
+	}
+}

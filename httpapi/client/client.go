@@ -1,0 +1,203 @@
+// Package client is the typed Go client of Roster's HTTP API. The CLI, the
+// test cluster and users' programs talk to nodes only through it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+// Client talks to one node.
+type Client struct {
+	base string
+	hc   *http.Client
+	// Token is sent as "Authorization: Bearer" when set.
+	Token string
+}
+
+// New returns a client of the node at base (e.g. http://127.0.0.1:11337).
+func New(base string) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("node address %q: want http(s)://host:port", base)
+	}
+	return &Client{base: strings.TrimSuffix(base, "/"), hc: &http.Client{Timeout: 70 * time.Second}}, nil
+}
+
+// Base is the node address this client talks to.
+func (c *Client) Base() string { return c.base }
+
+// Meta is what a node says about the answer besides the body.
+type Meta struct {
+	Index       uint64
+	KnownLeader bool
+	LastContact time.Duration
+}
+
+// Do sends a request with an optional JSON body and decodes a JSON answer
+// into out (when non-nil). Errors from the node come back as *APIError.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Meta, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Meta{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return Meta{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer resp.Body.Close()
+	meta := readMeta(resp.Header)
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return meta, fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 400 {
+		var eb ErrorBody
+		if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
+			eb = ErrorBody{Error: strings.TrimSpace(string(raw)), Code: CodeInternal}
+			if eb.Error == "" {
+				eb.Error = resp.Status
+			}
+		}
+		return meta, FromWire(resp.StatusCode, eb)
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return meta, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return meta, nil
+}
+
+func readMeta(h http.Header) Meta {
+	var m Meta
+	m.Index, _ = strconv.ParseUint(h.Get("X-Registry-Index"), 10, 64)
+	m.KnownLeader = h.Get("X-Registry-Known-Leader") == "true"
+	if ms, err := strconv.ParseInt(h.Get("X-Registry-Last-Contact"), 10, 64); err == nil {
+		m.LastContact = time.Duration(ms) * time.Millisecond
+	}
+	return m
+}
+
+// RegisterRequest is the body of PUT /registry-svc/instance.
+type RegisterRequest struct {
+	ID           string     `json:"id,omitempty"`
+	URL          string     `json:"url,omitempty"`
+	Scheme       string     `json:"scheme,omitempty"`
+	Host         string     `json:"host,omitempty"`
+	IP           string     `json:"ip,omitempty"`
+	Port         int        `json:"port,omitempty"`
+	Path         string     `json:"path,omitempty"`
+	Slug         string     `json:"slug,omitempty"`
+	DeploymentID string     `json:"deploymentId,omitempty"`
+	NodeURL      string     `json:"nodeUrl,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	Status       fsm.Status `json:"status,omitempty"`
+	Details      string     `json:"details,omitempty"`
+}
+
+// RegisterInstance upserts an instance and returns the stored row.
+func (c *Client) RegisterInstance(ctx context.Context, r RegisterRequest) (*fsm.Instance, error) {
+	var out struct {
+		Instance *fsm.Instance `json:"instance"`
+	}
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance", r, &out)
+	return out.Instance, err
+}
+
+// ListOptions choose how a list is read.
+type ListOptions struct {
+	// Consistent reads through the leader after a quorum check.
+	Consistent bool
+	// Index and Wait make a blocking read: it returns when the data's index
+	// passes Index, or after Wait.
+	Index uint64
+	Wait  time.Duration
+}
+
+func (o ListOptions) encode(q url.Values) {
+	if o.Consistent {
+		q.Set("consistent", "true")
+	}
+	if o.Index > 0 {
+		q.Set("index", strconv.FormatUint(o.Index, 10))
+	}
+	if o.Wait > 0 {
+		q.Set("wait", o.Wait.String())
+	}
+}
+
+// ListInstances lists instances matching f.
+func (c *Client) ListInstances(ctx context.Context, f fsm.InstanceFilter, o ListOptions) ([]*fsm.Instance, Meta, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{
+		"id": f.ID, "slug": f.Slug, "host": f.Host, "ip": f.IP, "deploymentId": f.DeploymentID,
+		"nodeUrl": f.NodeURL, "path": f.Path, "scheme": f.Scheme, "tag": f.Tag, "status": f.Status,
+	} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	o.encode(q)
+	var out struct {
+		Instances []*fsm.Instance `json:"instances"`
+	}
+	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/instances?"+q.Encode(), nil, &out)
+	return out.Instances, m, err
+}
+
+// DeleteInstance removes an instance by ID.
+func (c *Client) DeleteInstance(ctx context.Context, id string) error {
+	_, err := c.Do(ctx, http.MethodDelete, "/registry-svc/instance/"+url.PathEscape(id), nil, nil)
+	return err
+}
+
+// SaveDefinition upserts a definition.
+func (c *Client) SaveDefinition(ctx context.Context, d *fsm.Definition) (*fsm.Definition, error) {
+	var out struct {
+		Definition *fsm.Definition `json:"definition"`
+	}
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/definition", map[string]any{"definition": d}, &out)
+	return out.Definition, err
+}
+
+// ListDefinitions lists every definition.
+func (c *Client) ListDefinitions(ctx context.Context, o ListOptions) ([]*fsm.Definition, Meta, error) {
+	q := url.Values{}
+	o.encode(q)
+	var out struct {
+		Definitions []*fsm.Definition `json:"definitions"`
+	}
+	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/definitions?"+q.Encode(), nil, &out)
+	return out.Definitions, m, err
+}
+
+// DeleteDefinition removes a definition by ID.
+func (c *Client) DeleteDefinition(ctx context.Context, id string) error {
+	_, err := c.Do(ctx, http.MethodDelete, "/registry-svc/definition/"+url.PathEscape(id), nil, nil)
+	return err
+}

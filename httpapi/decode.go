@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+// maxBody bounds every request body.
+const maxBody = 1 << 20
+
+// decodeStrict reads one JSON value into v, refusing unknown fields, wrong
+// types, trailing data and bodies over maxBody, with errors that name the
+// field. An empty body is an error unless allowEmpty.
+func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return fsm.Invalid("body", "could not be read: %v", err)
+	}
+	if strings.TrimSpace(string(raw)) == "" {
+		if allowEmpty {
+			return nil
+		}
+		return fsm.Invalid("body", "is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return fsm.Invalid("body", "has data after the JSON object")
+	}
+	return nil
+}
+
+// jsonError names the field behind a decoding error.
+func jsonError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return fsm.Invalid("body", "is not valid JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return fsm.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for unknown fields; its message
+		// is the only place the name is given.
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fsm.Invalid(name, "is not a known field")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fsm.Invalid("body", "ends in the middle of a JSON value")
+	}
+	return fsm.Invalid("body", "%v", err)
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Uint16:
+		return "a number in 0-65535"
+	case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	}
+	return "a " + t.Kind().String()
+}
+
+// checkQuery refuses query parameters the endpoint does not know: a typo in
+// a filter must not silently widen a list that a script then acts on.
+func checkQuery(c *gin.Context, allowed ...string) error {
+	for k := range c.Request.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			if k == a {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fsm.Invalid(k, "is not a known query parameter (known: %s)", strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}

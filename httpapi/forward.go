@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
+)
+
+// forwardedHeader marks a request forwarded by a follower; a node that gets
+// one and is not the leader answers 503 instead of forwarding again.
+const forwardedHeader = "X-Registry-Forwarded-By"
+
+// viaLeader runs local on this node if it leads, otherwise forwards the
+// request (with body, already validated and completed here) to the leader's
+// HTTP URL. Through an election it retries until the hold time runs out.
+// local returns node.ErrNotLeader when leadership moved under it.
+func (s *Server) viaLeader(c *gin.Context, body any, local func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
+	defer cancel()
+	for {
+		if s.n.IsLeader() {
+			err := local(ctx)
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, node.ErrNotLeader) {
+				s.writeError(c, err)
+				return
+			}
+		} else if c.GetHeader(forwardedHeader) != "" {
+			s.writeError(c, node.ErrNotLeader) // one hop only
+			return
+		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
+			if s.forward(ctx, c, url, body) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if c.Request.Context().Err() == nil {
+				s.writeError(c, node.ErrNoLeader)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// forward replays the request on the leader and copies its answer back. It
+// returns false when the leader could not take it and nothing was written
+// (connection refused, or the leader itself has no leader): the caller
+// retries. A failure after the request may have reached the leader is
+// answered as indeterminate, never retried: the write may have happened.
+func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any) bool {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.writeError(c, err)
+			return true
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Request.Method, strings.TrimSuffix(leaderURL, "/")+c.Request.URL.RequestURI(), rd)
+	if err != nil {
+		s.writeError(c, err)
+		return true
+	}
+	req.Header.Set(forwardedHeader, s.n.ID())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth := c.GetHeader("Authorization"); auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := s.fwd.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			s.log.Debug("leader unreachable, retrying", "leader", leaderURL, "err", err)
+			return false
+		}
+		if ctx.Err() != nil && c.Request.Context().Err() == nil && c.Request.Method == http.MethodGet {
+			return false // reads are safe to retry until the hold ends
+		}
+		s.log.Warn("forwarding to leader failed", "leader", leaderURL, "err", err)
+		if c.Request.Method == http.MethodGet {
+			s.writeError(c, node.ErrNoLeader)
+		} else {
+			s.writeError(c, node.ErrLeadershipLost)
+		}
+		return true
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		s.writeError(c, node.ErrLeadershipLost)
+		return true
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		var eb client.ErrorBody
+		if json.Unmarshal(raw, &eb) == nil && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader) {
+			return false // the leader moved on; nothing was written
+		}
+	}
+	for _, h := range []string{"Content-Type", "X-Registry-Index", "Retry-After"} {
+		if v := resp.Header.Get(h); v != "" {
+			c.Header(h, v)
+		}
+	}
+	c.Status(resp.StatusCode)
+	c.Writer.Write(raw)
+	c.Abort()
+	return true
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
+)
+
+var instanceFilters = []string{"id", "slug", "host", "ip", "deploymentId", "nodeUrl", "path", "scheme", "tag", "status"}
+
+func (s *Server) listInstances(c *gin.Context) {
+	if err := checkQuery(c, append(instanceFilters, readParams...)...); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := fsm.InstanceFilter{
+		ID: c.Query("id"), Slug: c.Query("slug"), Host: c.Query("host"), IP: c.Query("ip"),
+		DeploymentID: c.Query("deploymentId"), NodeURL: c.Query("nodeUrl"), Path: c.Query("path"),
+		Scheme: c.Query("scheme"), Tag: c.Query("tag"), Status: c.Query("status"),
+	}
+	if f.Status != "" && !fsm.Status(f.Status).Valid() {
+		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", f.Status, fsm.Statuses))
+		return
+	}
+	s.read(c, func(ws memdb.WatchSet) (uint64, any, error) {
+		list, index, err := s.n.FSM().Instances(ws, f)
+		return index, gin.H{"instances": list}, err
+	})
+}
+
+// registerInstance validates and completes the registration on the node
+// that received it (nodeUrl defaults to this node), then applies it on the
+// leader, where the instance ID and timestamp are chosen.
+func (s *Server) registerInstance(c *gin.Context) {
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var req client.RegisterRequest
+	if err := decodeStrict(c, &req, false); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	in := fsm.Instance{
+		ID: req.ID, URL: req.URL, Scheme: req.Scheme, Host: req.Host, IP: req.IP, Port: req.Port, Path: req.Path,
+		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
+		Status: req.Status, Details: req.Details,
+	}
+	if in.ID != "" {
+		if err := fsm.ValidateID("id", in.ID); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	if err := fsm.NormalizeInstance(&in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if in.NodeURL == "" {
+		in.NodeURL = s.n.SelfURL()
+	}
+	check := in
+	if check.ID == "" {
+		check.ID = "pending"
+	}
+	if err := fsm.ValidateInstance(&check); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	fwd := client.RegisterRequest{
+		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
+		Tags: in.Tags, Status: in.Status, Details: in.Details,
+	}
+	s.viaLeader(c, fwd, func(ctx context.Context) error {
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
+			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(),
+		}})
+		if err != nil {
+			return err
+		}
+		row := res.(*fsm.Instance)
+		setIndex(c, row.ModifyIndex)
+		c.JSON(http.StatusCreated, gin.H{"instance": row})
+		return nil
+	})
+}
+
+func (s *Server) deleteInstance(c *gin.Context) {
+	s.deleteByID(c, fsm.CmdDeregisterInstance)
+}
+
+// deleteByID removes a row by the :id path parameter: 204, or 404 if absent.
+func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
+	id := c.Param("id")
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := fsm.ValidateID("id", id); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.viaLeader(c, nil, func(ctx context.Context) error {
+		if _, err := s.n.Apply(ctx, &fsm.Command{Type: t, ID: id}); err != nil {
+			return err
+		}
+		setIndex(c, s.n.AppliedIndex())
+		c.Status(http.StatusNoContent)
+		return nil
+	})
+}

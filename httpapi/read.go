@@ -1,0 +1,123 @@
+package httpapi
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+// Blocking read limits, as Consul's: default and maximum wait.
+const (
+	defaultWait = 5 * time.Minute
+	maxWait     = 10 * time.Minute
+)
+
+// readParams are the query parameters every read accepts.
+var readParams = []string{"consistent", "index", "wait"}
+
+// query reads the local replica; with a non-nil ws it registers what to
+// watch for a change.
+type query func(ws memdb.WatchSet) (index uint64, body any, err error)
+
+// read serves a list: local by default, through the leader with a quorum
+// check for ?consistent, and blocking for ?index=N[&wait=D].
+func (s *Server) read(c *gin.Context, q query) {
+	minIndex, wait, err := blockingParams(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !wantsConsistent(c) {
+		if err := s.blockingRead(c, minIndex, wait, q); err != nil {
+			s.writeError(c, err)
+		}
+		return
+	}
+	c.Request.URL.RawQuery = normalizeConsistent(c)
+	s.viaLeader(c, nil, func(context.Context) error {
+		if err := s.n.VerifyLeader(); err != nil {
+			return err
+		}
+		return s.blockingRead(c, minIndex, wait, q)
+	})
+}
+
+// wantsConsistent accepts "?consistent", "?consistent=true" and "=1".
+func wantsConsistent(c *gin.Context) bool {
+	v, ok := c.GetQuery("consistent")
+	return ok && v != "false" && v != "0"
+}
+
+// normalizeConsistent makes a bare "?consistent" explicit so that gin's
+// c.Query sees it on this node and on the leader after forwarding.
+func normalizeConsistent(c *gin.Context) string {
+	v := c.Request.URL.Query()
+	v.Set("consistent", "true")
+	return v.Encode()
+}
+
+func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duration, q query) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
+	defer cancel()
+	for {
+		ws := memdb.NewWatchSet()
+		ws.Add(s.n.FSM().AbandonCh())
+		index, body, err := q(ws)
+		if err != nil {
+			return err
+		}
+		if minIndex == 0 || index > minIndex || ws.WatchCtx(ctx) != nil {
+			if c.Request.Context().Err() != nil {
+				return nil // the client went away
+			}
+			setIndex(c, index)
+			c.JSON(http.StatusOK, body)
+			return nil
+		}
+	}
+}
+
+func blockingParams(c *gin.Context) (uint64, time.Duration, error) {
+	raw := c.Query("index")
+	if raw == "" {
+		if c.Query("wait") != "" {
+			return 0, 0, fsm.Invalid("wait", "needs index: a blocking read waits for a change past index")
+		}
+		return 0, defaultWait, nil
+	}
+	index, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return 0, 0, fsm.Invalid("index", "%q is not a non-negative integer", raw)
+	}
+	wait := defaultWait
+	if w := c.Query("wait"); w != "" {
+		if wait, err = parseWait(w); err != nil {
+			return 0, 0, err
+		}
+	}
+	// Jitter spreads the wake-ups of many watchers, as Consul does.
+	wait += time.Duration(rand.Int64N(int64(wait/16) + 1))
+	return index, wait, nil
+}
+
+func parseWait(w string) (time.Duration, error) {
+	d, err := time.ParseDuration(w)
+	if err != nil {
+		secs, nerr := strconv.Atoi(w)
+		if nerr != nil {
+			return 0, fsm.Invalid("wait", "%q is not a duration like 30s or 5m", w)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d <= 0 || d > maxWait {
+		return 0, fsm.Invalid("wait", "%s is out of range (0, %s]", d, maxWait)
+	}
+	return d, nil
+}

@@ -1,0 +1,145 @@
+// Package httpapi serves Roster's HTTP API with gin over a *node.Node: the
+// Registry Svc routes, leader forwarding, consistent and blocking reads, and
+// one error table.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/node"
+)
+
+// Options tune the server.
+type Options struct {
+	// ForwardHold is how long a write waits for a leader (through an
+	// election) before answering 503 (default 7s, as Consul holds RPCs).
+	ForwardHold time.Duration
+	// OnLeave is called by PUT /registry-svc/agent/leave to make this agent
+	// leave the cluster and stop; nil disables the endpoint.
+	OnLeave func()
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	n       *node.Node
+	log     *slog.Logger
+	hold    time.Duration
+	onLeave func()
+	fwd     *http.Client
+	engine  *gin.Engine
+}
+
+// New builds the API over n.
+func New(n *node.Node, o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ForwardHold == 0 {
+		o.ForwardHold = 7 * time.Second
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave,
+		fwd: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+		}},
+	}
+	e := gin.New()
+	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recover, s.headers)
+	s.routes(e)
+	s.engine = e
+	return s
+}
+
+// Handler is the http.Handler to serve.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Close releases idle forwarding connections.
+func (s *Server) Close() { s.fwd.CloseIdleConnections() }
+
+func (s *Server) routes(e *gin.Engine) {
+	r := e.Group("/registry-svc")
+	r.GET("/instances", s.listInstances)
+	r.PUT("/instance", s.registerInstance)
+	r.DELETE("/instance/:id", s.deleteInstance)
+	r.GET("/definitions", s.listDefinitions)
+	r.PUT("/definition", s.saveDefinition)
+	r.DELETE("/definition/:id", s.deleteDefinition)
+	r.GET("/cluster/status", s.clusterStatus)
+	r.PUT("/agent/leave", s.leave)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no route for " + c.Request.Method + " " + c.Request.URL.Path, "code": "not_found"})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": c.Request.Method + " is not allowed on " + c.Request.URL.Path, "code": "invalid"})
+	})
+}
+
+// headers stamps every answer with this node's view of leadership.
+func (s *Server) headers(c *gin.Context) {
+	id, _ := s.n.Leader()
+	c.Header("X-Registry-Known-Leader", strconv.FormatBool(id != ""))
+	lc := s.n.LastContact()
+	if lc < 0 {
+		lc = 0
+	}
+	c.Header("X-Registry-Last-Contact", strconv.FormatInt(lc.Milliseconds(), 10))
+	c.Next()
+}
+
+// recover turns a handler panic into a logged 500, never a dropped connection.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panic", append(logAttrs(c), "panic", r)...)
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error", "code": "internal"})
+		}
+	}()
+	c.Next()
+}
+
+func setIndex(c *gin.Context, index uint64) {
+	// Index 0 would make blocking clients spin; Consul answers 1 instead.
+	c.Header("X-Registry-Index", strconv.FormatUint(max(index, 1), 10))
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "node": s.n.ID()})
+}
+
+// readyz is 200 when this node knows a leader and has applied the log.
+func (s *Server) readyz(c *gin.Context) {
+	id, _ := s.n.Leader()
+	st := s.n.Status()
+	if id == "" {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false, "reason": "no known leader"})
+		return
+	}
+	if st.AppliedIndex+1000 < st.CommitIndex {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false, "reason": "catching up", "applied": st.AppliedIndex, "commit": st.CommitIndex})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ready": true, "leader": id})
+}
+
+// leave makes this agent leave the cluster; it answers before leaving.
+func (s *Server) leave(c *gin.Context) {
+	if s.onLeave == nil {
+		c.JSON(http.StatusNotImplemented, gin.H{"error": "this agent cannot be asked to leave over HTTP", "code": "not_implemented"})
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"leaving": s.n.ID()})
+	go s.onLeave()
+}

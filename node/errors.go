@@ -1,0 +1,19 @@
+package node
+
+import "errors"
+
+// Errors of the engine. The HTTP layer maps each to one status code.
+var (
+	// ErrNotLeader: this node cannot apply writes; nothing was written, so
+	// the request may be retried on the leader.
+	ErrNotLeader = errors.New("this node is not the Raft leader")
+	// ErrNoLeader: the cluster has no known leader right now.
+	ErrNoLeader = errors.New("the cluster has no leader")
+	// ErrLeadershipLost: leadership was lost after the write was sent to the
+	// log; it may or may not have been committed (indeterminate).
+	ErrLeadershipLost = errors.New("leadership lost while writing; the write may or may not have been applied")
+	// ErrTimeout: the write could not be queued in time; nothing was written.
+	ErrTimeout = errors.New("timed out queueing the write")
+	// ErrShutdown: the node is shutting down.
+	ErrShutdown = errors.New("the node is shutting down")
+)

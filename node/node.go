@@ -1,0 +1,291 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/gossip"
+)
+
+// Node is one running member of a Roster cluster.
+type Node struct {
+	cfg Config
+	id  string
+	log *slog.Logger
+
+	fsm    *fsm.FSM
+	raft   *raft.Raft
+	parts  *raftParts
+	gossip *gossip.Gossip
+
+	leaderCh chan bool
+	// contacts is the leader's view of when each follower last answered.
+	contacts *contactTracker
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
+	observer *raft.Observer
+}
+
+// Open starts a node: data dir, gossip, Raft, and the background loops.
+func Open(cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, id: id, log: cfg.Logger.With("node", id),
+		leaderCh: make(chan bool, 16),
+		contacts: newContactTracker(),
+		ctx:      ctx, cancel: cancel,
+	}
+	n.fsm = fsm.New(n.log.With("component", "fsm"))
+	if err := n.start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start() error {
+	parts, rc, err := n.openRaft()
+	if err != nil {
+		return err
+	}
+	n.parts = parts
+	n.gossip, err = gossip.New(gossip.Config{
+		BindAddr:    n.cfg.GossipAddr,
+		AdvertiseIP: n.cfg.Advertise,
+		Timing:      n.cfg.Timing,
+		SecretKey:   n.cfg.EncryptKey,
+		Logger:      n.log.With("component", "gossip"),
+		Meta: gossip.Meta{
+			ID: n.id, URL: n.cfg.SelfURL, RaftAddr: string(parts.transport.LocalAddr()),
+			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
+			BootstrapExpect: n.cfg.BootstrapExpect,
+		},
+	})
+	if err != nil {
+		parts.close()
+		return err
+	}
+	logs, err := raft.NewLogCache(512, parts.store)
+	if err == nil {
+		n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
+	}
+	if err != nil {
+		n.gossip.Shutdown()
+		parts.close()
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.observeHeartbeats()
+	if isLoopbackURL(n.cfg.SelfURL) && joinsRemote(n.cfg.Join) {
+		n.log.Warn("self URL is loopback but peers are remote: other nodes cannot forward writes or reach this node; set OB_SELF_URL",
+			"self_url", n.cfg.SelfURL, "join", n.cfg.Join)
+	}
+	n.gossip.Join(n.ctx, n.cfg.Join)
+	n.goLoop(n.monitorLeadership)
+	if !parts.hasState {
+		n.goLoop(n.bootstrapWhenExpected)
+	}
+	n.log.Info("node started", "self_url", n.cfg.SelfURL, "raft", parts.transport.LocalAddr(),
+		"gossip", n.gossip.LocalAddr(), "existing_state", parts.hasState)
+	return nil
+}
+
+func (p *raftParts) close() {
+	p.transport.Close()
+	p.store.Close()
+}
+
+func (n *Node) goLoop(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// ID is this node's ID.
+func (n *Node) ID() string { return n.id }
+
+// SelfURL is this node's HTTP URL as peers reach it.
+func (n *Node) SelfURL() string { return n.cfg.SelfURL }
+
+// FSM gives read access to the local replica of the catalog.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Members is the gossip member table.
+func (n *Node) Members() []gossip.Member { return n.gossip.Members() }
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the leader's node ID and HTTP URL as gossip knows it, or
+// empty strings when there is no known leader.
+func (n *Node) Leader() (id, url string) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", ""
+	}
+	if string(lid) == n.id {
+		return n.id, n.cfg.SelfURL
+	}
+	m, ok := n.gossip.Member(string(lid))
+	if !ok {
+		return string(lid), ""
+	}
+	return string(lid), m.URL
+}
+
+// LastContact is how long ago this node last heard from the leader (zero on
+// the leader itself).
+func (n *Node) LastContact() time.Duration {
+	if n.IsLeader() {
+		return 0
+	}
+	lc := n.raft.LastContact()
+	if lc.IsZero() {
+		return -1
+	}
+	return time.Since(lc)
+}
+
+// AppliedIndex is the index of the last log entry applied to the FSM.
+func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+
+// VerifyLeader confirms with a quorum that this node is still the leader, so
+// a read that follows is linearizable.
+func (n *Node) VerifyLeader() error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	return mapRaftErr(n.raft.VerifyLeader().Error())
+}
+
+// Apply writes a command through Raft and returns the FSM's result. It works
+// only on the leader; the HTTP layer forwards writes that land elsewhere.
+func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (any, error) {
+	if !n.IsLeader() {
+		return nil, ErrNotLeader
+	}
+	b, err := cmd.Encode()
+	if err != nil {
+		return nil, err
+	}
+	timeout := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.raft.Apply(b, timeout)
+	if err := f.Error(); err != nil {
+		return nil, mapRaftErr(err)
+	}
+	if err, ok := f.Response().(error); ok {
+		return nil, err
+	}
+	return f.Response(), nil
+}
+
+func mapRaftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return ErrLeadershipLost
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return ErrTimeout
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	}
+	return err
+}
+
+// Leave removes this node from the cluster on purpose: leadership is handed
+// over first, then peers learn of the departure by gossip and the leader
+// removes this node from the Raft configuration. The node is closed after.
+func (n *Node) Leave(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	if n.IsLeader() && n.voterCount() > 1 {
+		if err := n.raft.LeadershipTransfer().Error(); err != nil {
+			n.log.Warn("leadership transfer before leave failed", "err", err)
+		}
+	}
+	if err := n.gossip.Leave(time.Until(deadline) / 2); err != nil {
+		n.log.Warn("gossip leave", "err", err)
+	}
+	// Wait until the leader has removed us, as far as this node can tell.
+	for time.Now().Before(deadline) && n.inConfiguration() && n.voterCount() > 1 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return n.Close()
+}
+
+func (n *Node) inConfiguration() bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == n.id {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) voterCount() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	c := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			c++
+		}
+	}
+	return c
+}
+
+// Close stops the node without leaving: it stays in the Raft configuration,
+// as a restart needs. Safe to call more than once.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	n.cancel()
+	if n.observer != nil {
+		n.raft.DeregisterObserver(n.observer)
+	}
+	err := n.raft.Shutdown().Error()
+	n.wg.Wait()
+	if gerr := n.gossip.Shutdown(); err == nil {
+		err = gerr
+	}
+	n.parts.close()
+	return err
+}

@@ -1,0 +1,90 @@
+package node
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/rosterhq/roster/internal/logbridge"
+)
+
+// raftParts are what Raft is built from, kept so Close can release them.
+type raftParts struct {
+	store     *raftboltdb.BoltStore
+	snaps     raft.SnapshotStore
+	transport *raft.NetworkTransport
+	hasState  bool
+}
+
+func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: logbridge.Writer{Logger: n.log.With("component", "raft")},
+	})
+	// raft.db holds the log and the stable store; fsync stays on (NoSync
+	// false): an acknowledged write survives power loss.
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open raft.db: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, hlog)
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("open snapshots: %w", err)
+	}
+	advertise := &net.TCPAddr{IP: net.ParseIP(n.cfg.Advertise), Port: mustPort(n.cfg.RaftAddr)}
+	transport, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, hlog)
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("listen for raft on %s: %w", n.cfg.RaftAddr, err)
+	}
+	hasState, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		store.Close()
+		transport.Close()
+		return nil, nil, err
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.id)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = raftTimings(n.cfg.Timing)
+	// A removed node stays up so that it can be added back (as a non-voter)
+	// if it is still alive; pre-vote keeps it from disrupting the cluster.
+	rc.ShutdownOnRemove = false
+	rc.NotifyCh = n.leaderCh
+	return &raftParts{store: store, snaps: snaps, transport: transport, hasState: hasState}, rc, nil
+}
+
+func mustPort(addr string) int {
+	p, _ := splitPort(addr) // validated in withDefaults
+	return p
+}
+
+// bootstrapSelf starts a new cluster with this node as its only voter; the
+// reconciler adds everyone else. It must run only on a node with no state.
+func (n *Node) bootstrapSelf() error {
+	cfg := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter,
+		ID:       raft.ServerID(n.id),
+		Address:  n.parts.transport.LocalAddr(),
+	}}}
+	if err := n.raft.BootstrapCluster(cfg).Error(); err != nil && err != raft.ErrCantBootstrap {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	n.log.Info("bootstrapped a new cluster", "node", n.id)
+	return nil
+}
+
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package node
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/gossip"
+)
+
+// reconciler is the leader's membership logic. Its timers live only as long
+// as one term of leadership: a new leader starts counting afresh, which can
+// only delay a replacement, never hasten one.
+type reconciler struct {
+	n *Node
+	// deadSince is when gossip first reported a server dead to this leader.
+	deadSince map[string]time.Time
+	// nonvoterSince is when this leader first saw a non-voter alive.
+	nonvoterSince map[string]time.Time
+}
+
+func newReconciler(n *Node) *reconciler {
+	return &reconciler{n: n, deadSince: map[string]time.Time{}, nonvoterSince: map[string]time.Time{}}
+}
+
+// change is one configuration change the reconciler wants.
+type change struct {
+	op   string // add-nonvoter, promote, remove, readdress
+	id   string
+	addr string
+}
+
+func (r *reconciler) reconcile() {
+	f := r.n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return
+	}
+	for _, c := range r.plan(f.Configuration(), r.n.gossip.Members(), time.Now()) {
+		r.apply(c)
+	}
+}
+
+func (r *reconciler) apply(c change) {
+	var fut raft.IndexFuture
+	id, addr := raft.ServerID(c.id), raft.ServerAddress(c.addr)
+	switch c.op {
+	case "add-nonvoter", "readdress-nonvoter":
+		fut = r.n.raft.AddNonvoter(id, addr, 0, 5*time.Second)
+	case "promote", "readdress-voter":
+		fut = r.n.raft.AddVoter(id, addr, 0, 5*time.Second)
+	case "remove":
+		fut = r.n.raft.RemoveServer(id, 0, 5*time.Second)
+	}
+	if err := fut.Error(); err != nil {
+		r.n.log.Warn("membership change failed", "op", c.op, "server", c.id, "err", err)
+		return
+	}
+	r.n.log.Info("membership changed", "op", c.op, "server", c.id, "addr", c.addr)
+}
+
+// plan decides the changes for one round. It is a pure function of the Raft
+// configuration, the gossip view and the clock, so it is unit-tested alone.
+func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now time.Time) []change {
+	self := r.n.id
+	servers := map[string]raft.Server{}
+	for _, s := range cfg.Servers {
+		servers[string(s.ID)] = s
+	}
+	byID := map[string]gossip.Member{}
+	var out []change
+	for _, m := range members {
+		byID[m.Name] = m
+		if m.Name == self || m.RaftAddr == "" {
+			continue
+		}
+		s, in := servers[m.Name]
+		switch m.State {
+		case gossip.StateAlive:
+			delete(r.deadSince, m.Name)
+			switch {
+			case !in:
+				out = append(out, change{"add-nonvoter", m.Name, m.RaftAddr})
+				r.nonvoterSince[m.Name] = now
+			case string(s.Address) != m.RaftAddr && s.Suffrage == raft.Voter:
+				out = append(out, change{"readdress-voter", m.Name, m.RaftAddr})
+			case string(s.Address) != m.RaftAddr:
+				out = append(out, change{"readdress-nonvoter", m.Name, m.RaftAddr})
+			}
+			if in && s.Suffrage != raft.Voter {
+				if _, seen := r.nonvoterSince[m.Name]; !seen {
+					r.nonvoterSince[m.Name] = now
+				}
+			}
+		case gossip.StateLeft:
+			if in {
+				out = append(out, change{"remove", m.Name, ""})
+			}
+		case gossip.StateDead:
+			if _, seen := r.deadSince[m.Name]; !seen {
+				r.deadSince[m.Name] = now
+			}
+			delete(r.nonvoterSince, m.Name)
+		}
+	}
+
+	voters, azs := 0, map[string]bool{}
+	var deadVoters []string
+	for _, s := range cfg.Servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		id := string(s.ID)
+		if m, ok := byID[id]; ok && m.State == gossip.StateLeft {
+			continue // being removed above
+		}
+		voters++
+		if since, dead := r.deadSince[id]; dead && id != self && now.Sub(since) >= r.n.cfg.DeadVoterWindow {
+			deadVoters = append(deadVoters, id)
+			continue
+		}
+		azs[byID[id].AZ] = true
+	}
+	slices.Sort(deadVoters)
+
+	candidates := r.promotable(cfg, byID, now)
+	pick := func() (string, bool) {
+		if len(candidates) == 0 {
+			return "", false
+		}
+		best := 0
+		for i, c := range candidates {
+			if !azs[byID[c].AZ] && azs[byID[candidates[best]].AZ] {
+				best = i
+			}
+		}
+		id := candidates[best]
+		candidates = slices.Delete(candidates, best, best+1)
+		azs[byID[id].AZ] = true
+		return id, true
+	}
+	// Replace dead voters one for one, never shrinking the voter set: a
+	// full-cluster restart must not lose voters.
+	for _, dead := range deadVoters {
+		id, ok := pick()
+		if !ok {
+			break
+		}
+		out = append(out, change{"remove", dead, ""}, change{"promote", id, byID[id].RaftAddr})
+		delete(r.deadSince, dead)
+	}
+	for ; voters < r.n.cfg.Voters; voters++ {
+		id, ok := pick()
+		if !ok {
+			break
+		}
+		out = append(out, change{"promote", id, byID[id].RaftAddr})
+	}
+	return out
+}
+
+// promotable lists non-voters that are alive and have been for PromoteAfter,
+// sorted by ID so every leader makes the same choice.
+func (r *reconciler) promotable(cfg raft.Configuration, byID map[string]gossip.Member, now time.Time) []string {
+	var out []string
+	for _, s := range cfg.Servers {
+		id := string(s.ID)
+		m, ok := byID[id]
+		if s.Suffrage == raft.Voter || !ok || m.State != gossip.StateAlive || string(s.Address) != m.RaftAddr {
+			continue
+		}
+		if since, ok := r.nonvoterSince[id]; ok && now.Sub(since) >= r.n.cfg.PromoteAfter {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

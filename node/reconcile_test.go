@@ -1,0 +1,128 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/gossip"
+)
+
+func member(id, az string, st gossip.State) gossip.Member {
+	return gossip.Member{Name: id, State: st, Meta: gossip.Meta{ID: id, RaftAddr: id + ":1", AZ: az}}
+}
+
+func server(id string, s raft.ServerSuffrage) raft.Server {
+	return raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(id + ":1"), Suffrage: s}
+}
+
+func testReconciler(voters int) *reconciler {
+	return newReconciler(&Node{id: "a", cfg: Config{Voters: voters, DeadVoterWindow: 30 * time.Second, PromoteAfter: 3 * time.Second}})
+}
+
+func ops(cs []change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.op+" "+c.id)
+	}
+	return out
+}
+
+func eq(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPlanAddsThenPromotesPreferringNewAZs(t *testing.T) {
+	r := testReconciler(3)
+	t0 := time.Unix(1000, 0)
+	members := []gossip.Member{member("a", "z1", gossip.StateAlive), member("b", "z1", gossip.StateAlive),
+		member("c", "z2", gossip.StateAlive), member("d", "z3", gossip.StateAlive)}
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter)}}
+	if got := ops(r.plan(cfg, members, t0)); !eq(got, []string{"add-nonvoter b", "add-nonvoter c", "add-nonvoter d"}) {
+		t.Fatalf("round 1: %v", got)
+	}
+	cfg.Servers = append(cfg.Servers, server("b", raft.Nonvoter), server("c", raft.Nonvoter), server("d", raft.Nonvoter))
+	if got := r.plan(cfg, members, t0.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("promoted before PromoteAfter: %v", ops(got))
+	}
+	// b shares a's zone, so c and d (new zones) are promoted first.
+	if got := ops(r.plan(cfg, members, t0.Add(4*time.Second))); !eq(got, []string{"promote c", "promote d"}) {
+		t.Fatalf("promotion: %v", got)
+	}
+}
+
+func TestPlanReplacesDeadVoterOnlyAfterWindowAndNeverShrinks(t *testing.T) {
+	r := testReconciler(3)
+	t0 := time.Unix(1000, 0)
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter), server("c", raft.Voter)}}
+	dead := []gossip.Member{member("a", "", gossip.StateAlive), member("b", "", gossip.StateAlive), member("c", "", gossip.StateDead)}
+	for _, at := range []time.Duration{0, 10 * time.Second, time.Hour} {
+		// No non-voter to replace c with: nothing changes, however long.
+		if got := r.plan(cfg, dead, t0.Add(at)); len(got) != 0 {
+			t.Fatalf("changed a 3-voter config with no replacement at %v: %v", at, ops(got))
+		}
+	}
+	r = testReconciler(3)
+	cfg.Servers = append(cfg.Servers, server("d", raft.Nonvoter))
+	withSpare := append(dead, member("d", "", gossip.StateAlive))
+	r.plan(cfg, withSpare, t0)
+	if got := r.plan(cfg, withSpare, t0.Add(29*time.Second)); len(got) != 0 {
+		t.Fatalf("replaced before the window: %v", ops(got))
+	}
+	if got := ops(r.plan(cfg, withSpare, t0.Add(31*time.Second))); !eq(got, []string{"remove c", "promote d"}) {
+		t.Fatalf("replacement: %v", got)
+	}
+}
+
+func TestPlanRemovesLeftMembersAndReaddresses(t *testing.T) {
+	r := testReconciler(3)
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter), server("c", raft.Nonvoter)}}
+	moved := member("b", "", gossip.StateAlive)
+	moved.RaftAddr = "b:2"
+	got := ops(r.plan(cfg, []gossip.Member{member("a", "", gossip.StateAlive), moved, member("c", "", gossip.StateLeft)}, time.Now()))
+	if !eq(got, []string{"readdress-voter b", "remove c"}) {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestLoadNodeIDPersistsAndRefusesAnother(t *testing.T) {
+	dir := t.TempDir()
+	id, err := loadNodeID(dir, "")
+	if err != nil || len(id) != len("node-")+10 {
+		t.Fatalf("generated %q, %v", id, err)
+	}
+	if again, _ := loadNodeID(dir, ""); again != id {
+		t.Fatalf("not persisted: %q then %q", id, again)
+	}
+	if _, err := loadNodeID(dir, "other"); err == nil {
+		t.Fatal("accepted a different node ID for an existing data dir")
+	}
+	if _, err := loadNodeID(t.TempDir(), "bad id"); err == nil {
+		t.Fatal("accepted an invalid node ID")
+	}
+}
+
+func TestConfigDefaultsAndSelfURL(t *testing.T) {
+	c, err := Config{DataDir: "d", Advertise: "10.0.0.5"}.withDefaults()
+	if err != nil || c.SelfURL != "http://127.0.0.1:11337" || c.BootstrapExpect != 1 || c.Voters != 3 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	c, _ = Config{DataDir: "d", Advertise: "10.0.0.5", HTTPAddr: ":8080", Join: []string{"x:1"}}.withDefaults()
+	if c.SelfURL != "http://10.0.0.5:8080" || c.BootstrapExpect != 0 {
+		t.Fatalf("%+v", c)
+	}
+	for _, bad := range []Config{{}, {DataDir: "d", Voters: 12}, {DataDir: "d", SelfURL: "node1"}, {DataDir: "d", RaftAddr: "x"}, {DataDir: "d", Advertise: "0.0.0.0"}} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}
