@@ -25,7 +25,7 @@ var errorTable = []struct {
 }{
 	{node.ErrNotLeader, http.StatusServiceUnavailable, client.CodeNotLeader, true},
 	{node.ErrNoLeader, http.StatusServiceUnavailable, client.CodeNoLeader, true},
-	{node.ErrLeadershipLost, http.StatusServiceUnavailable, client.CodeIndeterminate, false},
+	{node.ErrLeadershipLost, http.StatusServiceUnavailable, client.CodeIndeterminate, true},
 	{node.ErrTimeout, http.StatusServiceUnavailable, client.CodeTimeout, true},
 	{node.ErrShutdown, http.StatusServiceUnavailable, client.CodeShuttingDown, true},
 	{errTooLarge, http.StatusRequestEntityTooLarge, client.CodeTooLarge, false},
