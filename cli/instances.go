@@ -16,10 +16,7 @@ func newInstancesCmd(g *globals) *cobra.Command {
 	ls := &cobra.Command{
 		Use: "list", Aliases: []string{"ls"}, Short: "List instances", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput("table", "wide", "json", "yaml"); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.listClient()
 			if err != nil {
 				return err
 			}

@@ -106,6 +106,14 @@ func (g *globals) client() (*client.Client, error) {
 	return c, nil
 }
 
+// listClient checks --output for a listing command and builds its client.
+func (g *globals) listClient() (*client.Client, error) {
+	if err := g.checkOutput("table", "wide", "json", "yaml"); err != nil {
+		return nil, err
+	}
+	return g.client()
+}
+
 func (g *globals) checkOutput(allowed ...string) error {
 	for _, a := range allowed {
 		if g.output == a {

@@ -17,10 +17,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Short: "Show the cluster at a glance; exits 1 when there is no leader",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput("table", "wide", "json", "yaml"); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.listClient()
 			if err != nil {
 				return err
 			}

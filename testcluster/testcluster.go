@@ -191,15 +191,19 @@ func (c *Cluster) Client(i int) *client.Client {
 // Kill stops node i without leaving the cluster, as a crash would look to
 // its peers. Its data dir is kept.
 func (c *Cluster) Kill(i int) error {
-	c.mu.Lock()
-	m := c.nodes[i]
-	a := m.agent
-	m.agent = nil
-	c.mu.Unlock()
-	if a == nil {
-		return nil
+	if a := c.take(i); a != nil {
+		return a.Close()
 	}
-	return a.Close()
+	return nil
+}
+
+// take detaches node i's running agent (nil if none) for stopping.
+func (c *Cluster) take(i int) *agent.Agent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.nodes[i].agent
+	c.nodes[i].agent = nil
+	return a
 }
 
 // Restart starts node i again on the same ports and data dir.
@@ -235,15 +239,10 @@ func (c *Cluster) Restart(i int) error {
 
 // Leave makes node i leave the cluster on purpose.
 func (c *Cluster) Leave(i int) error {
-	c.mu.Lock()
-	m := c.nodes[i]
-	a := m.agent
-	m.agent = nil
-	c.mu.Unlock()
-	if a == nil {
-		return nil
+	if a := c.take(i); a != nil {
+		return a.Leave(10 * time.Second)
 	}
-	return a.Leave(10 * time.Second)
+	return nil
 }
 
 // Stop stops every running node.
