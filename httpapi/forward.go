@@ -24,8 +24,11 @@ const forwardedHeader = "X-Registry-Forwarded-By"
 // viaLeader runs local on this node if it leads, otherwise forwards the
 // request (with body, already validated and completed here) to the leader's
 // HTTP URL. Through an election it retries until the hold time runs out.
-// local returns node.ErrNotLeader when leadership moved under it.
-func (s *Server) viaLeader(c *gin.Context, body any, local func(ctx context.Context) error) {
+// local returns node.ErrNotLeader when leadership moved under it. An
+// idempotent request (an upsert: applying it twice leaves the same state) is
+// also retried when its outcome was indeterminate, so an election does not
+// reach the client as an unknown outcome.
+func (s *Server) viaLeader(c *gin.Context, body any, idempotent bool, local func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
 	defer cancel()
 	for {
@@ -34,7 +37,8 @@ func (s *Server) viaLeader(c *gin.Context, body any, local func(ctx context.Cont
 			if err == nil {
 				return
 			}
-			if !errors.Is(err, node.ErrNotLeader) {
+			retry := errors.Is(err, node.ErrNotLeader) || (idempotent && errors.Is(err, node.ErrLeadershipLost))
+			if !retry {
 				s.writeError(c, err)
 				return
 			}
@@ -42,7 +46,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, local func(ctx context.Cont
 			s.writeError(c, node.ErrNotLeader) // one hop only
 			return
 		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			if s.forward(ctx, c, url, body) {
+			if s.forward(ctx, c, url, body, idempotent) {
 				return
 			}
 		}
@@ -62,7 +66,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, local func(ctx context.Cont
 // (connection refused, or the leader itself has no leader): the caller
 // retries. A failure after the request may have reached the leader is
 // answered as indeterminate, never retried: the write may have happened.
-func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any) bool {
+func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any, idempotent bool) bool {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -91,8 +95,8 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 			s.log.Debug("leader unreachable, retrying", "leader", leaderURL, "err", err)
 			return false
 		}
-		if ctx.Err() != nil && c.Request.Context().Err() == nil && c.Request.Method == http.MethodGet {
-			return false // reads are safe to retry until the hold ends
+		if ctx.Err() == nil && (idempotent || c.Request.Method == http.MethodGet) {
+			return false // safe to send again until the hold ends
 		}
 		s.log.Warn("forwarding to leader failed", "leader", leaderURL, "err", err)
 		if c.Request.Method == http.MethodGet {
@@ -110,8 +114,9 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		var eb client.ErrorBody
-		if json.Unmarshal(raw, &eb) == nil && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader) {
-			return false // the leader moved on; nothing was written
+		if json.Unmarshal(raw, &eb) == nil && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader ||
+			(idempotent && eb.Code == client.CodeIndeterminate)) {
+			return false // the leader moved on; nothing was written, or sending again is harmless
 		}
 	}
 	for _, h := range []string{"Content-Type", "X-Registry-Index", "Retry-After"} {

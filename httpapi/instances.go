@@ -78,7 +78,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
 		Tags: in.Tags, Status: in.Status, Details: in.Details,
 	}
-	s.viaLeader(c, fwd, func(ctx context.Context) error {
+	s.viaLeader(c, fwd, true, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
 			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(),
 		}})
@@ -107,7 +107,7 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 		s.writeError(c, err)
 		return
 	}
-	s.viaLeader(c, nil, func(ctx context.Context) error {
+	s.viaLeader(c, nil, false, func(ctx context.Context) error {
 		if _, err := s.n.Apply(ctx, &fsm.Command{Type: t, ID: id}); err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func (s *Server) read(c *gin.Context, q query) {
 		return
 	}
 	c.Request.URL.RawQuery = normalizeConsistent(c)
-	s.viaLeader(c, nil, func(context.Context) error {
+	s.viaLeader(c, nil, true, func(context.Context) error {
 		if err := s.n.VerifyLeader(); err != nil {
 			return err
 		}

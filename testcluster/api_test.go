@@ -58,7 +58,10 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		t.Fatalf("foreign slug: %d %s", resp.StatusCode, body)
 	}
 
-	// A blocking read returns when a write passes its index.
+	// A blocking read returns when a write passes its index. It wakes on
+	// any change to the table, so first let the follower apply the
+	// registration above.
+	within(t, 5*time.Second, "follower applied", func() error { return hasURLs(c, follower(c), "http://owned:1") })
 	cl := c.Client(follower(c))
 	_, meta, err := cl.ListInstances(t.Context(), fsm.InstanceFilter{Slug: "w"}, client.ListOptions{})
 	if err != nil {
