@@ -105,9 +105,11 @@ func splitRawArgs(g *globals, args []string) (string, [][2]string, error) {
 	return "/" + strings.Join(parts, "/"), kvs, nil
 }
 
-// buildBody turns --key=value pairs into a JSON object.
+// buildBody turns --key=value pairs into a JSON object. A key given more
+// than once collects its values into an array.
 func buildBody(kvs [][2]string) (map[string]any, error) {
 	root := map[string]any{}
+	repeated := map[string][]any{} // full key -> values, for keys seen twice
 	for _, kv := range kvs {
 		keys := strings.Split(kv[0], ".")
 		m := root
@@ -127,36 +129,19 @@ func buildBody(kvs [][2]string) (map[string]any, error) {
 		if err != nil {
 			return nil, usagef("--%s: %v", kv[0], err)
 		}
-		switch old := m[last].(type) {
-		case nil:
+		old, exists := m[last]
+		switch {
+		case !exists:
 			m[last] = v
-		case []any:
-			if _, repeated := m[last+"\x00"]; repeated {
-				m[last] = append(old, v)
-			} else {
-				m[last] = []any{old, v}
-			}
+		case repeated[kv[0]] != nil:
+			repeated[kv[0]] = append(repeated[kv[0]], v)
+			m[last] = repeated[kv[0]]
 		default:
-			m[last] = []any{old, v}
-		}
-		if _, isList := m[last].([]any); isList {
-			m[last+"\x00"] = true
+			repeated[kv[0]] = []any{old, v}
+			m[last] = repeated[kv[0]]
 		}
 	}
-	clean(root)
 	return root, nil
-}
-
-// clean removes the markers buildBody uses to tell a repeated key from a
-// JSON array literal.
-func clean(m map[string]any) {
-	for k, v := range m {
-		if strings.HasSuffix(k, "\x00") {
-			delete(m, k)
-		} else if sub, ok := v.(map[string]any); ok {
-			clean(sub)
-		}
-	}
 }
 
 // typedValue parses JSON literals, integers, floats and booleans; anything

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,22 +153,10 @@ func TestFiltersAreANDedAndUseIndexes(t *testing.T) {
 		for _, in := range a.list(c.f) {
 			ids = append(ids, in.ID)
 		}
-		if !equal(ids, c.want) {
+		if !slices.Equal(ids, c.want) {
 			t.Errorf("filter %+v: got %v want %v", c.f, ids, c.want)
 		}
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDeregister(t *testing.T) {

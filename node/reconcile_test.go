@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -29,25 +30,13 @@ func ops(cs []change) []string {
 	return out
 }
 
-func eq(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestPlanAddsThenPromotesPreferringNewAZs(t *testing.T) {
 	r := testReconciler(3)
 	t0 := time.Unix(1000, 0)
 	members := []gossip.Member{member("a", "z1", gossip.StateAlive), member("b", "z1", gossip.StateAlive),
 		member("c", "z2", gossip.StateAlive), member("d", "z3", gossip.StateAlive)}
 	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter)}}
-	if got := ops(r.plan(cfg, members, t0)); !eq(got, []string{"add-nonvoter b", "add-nonvoter c", "add-nonvoter d"}) {
+	if got := ops(r.plan(cfg, members, t0)); !slices.Equal(got, []string{"add-nonvoter b", "add-nonvoter c", "add-nonvoter d"}) {
 		t.Fatalf("round 1: %v", got)
 	}
 	cfg.Servers = append(cfg.Servers, server("b", raft.Nonvoter), server("c", raft.Nonvoter), server("d", raft.Nonvoter))
@@ -55,7 +44,7 @@ func TestPlanAddsThenPromotesPreferringNewAZs(t *testing.T) {
 		t.Fatalf("promoted before PromoteAfter: %v", ops(got))
 	}
 	// b shares a's zone, so c and d (new zones) are promoted first.
-	if got := ops(r.plan(cfg, members, t0.Add(4*time.Second))); !eq(got, []string{"promote c", "promote d"}) {
+	if got := ops(r.plan(cfg, members, t0.Add(4*time.Second))); !slices.Equal(got, []string{"promote c", "promote d"}) {
 		t.Fatalf("promotion: %v", got)
 	}
 }
@@ -78,7 +67,7 @@ func TestPlanReplacesDeadVoterOnlyAfterWindowAndNeverShrinks(t *testing.T) {
 	if got := r.plan(cfg, withSpare, t0.Add(29*time.Second)); len(got) != 0 {
 		t.Fatalf("replaced before the window: %v", ops(got))
 	}
-	if got := ops(r.plan(cfg, withSpare, t0.Add(31*time.Second))); !eq(got, []string{"remove c", "promote d"}) {
+	if got := ops(r.plan(cfg, withSpare, t0.Add(31*time.Second))); !slices.Equal(got, []string{"remove c", "promote d"}) {
 		t.Fatalf("replacement: %v", got)
 	}
 }
@@ -89,7 +78,7 @@ func TestPlanRemovesLeftMembersAndReaddresses(t *testing.T) {
 	moved := member("b", "", gossip.StateAlive)
 	moved.RaftAddr = "b:2"
 	got := ops(r.plan(cfg, []gossip.Member{member("a", "", gossip.StateAlive), moved, member("c", "", gossip.StateLeft)}, time.Now()))
-	if !eq(got, []string{"readdress-voter b", "remove c"}) {
+	if !slices.Equal(got, []string{"readdress-voter b", "remove c"}) {
 		t.Fatalf("%v", got)
 	}
 }
