@@ -55,6 +55,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
 	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
 	fl.StringVar(&f.cfg.Timing, "timing", "lan", "gossip and Raft timings: lan, or local for clusters on one machine")
+	fl.DurationVar(&f.cfg.StatusInterval, "status-interval", 5*time.Second, "how often this node samples and gossips its CPU, memory, disk and GPU use (100ms-5m)")
 	fl.StringVar(&f.encrypt, "encrypt", "", "base64 gossip encryption key of 16, 24 or 32 bytes")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")

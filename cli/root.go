@@ -80,6 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newLeaveCmd(g),
 		newInstancesCmd(g),
 		newDefinitionsCmd(g),
+		newNodesCmd(g),
 		newVersionCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {

@@ -1,7 +1,9 @@
 package gossip
 
 import (
+	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,26 +16,49 @@ type delegate struct{ g *Gossip }
 var _ memberlist.Delegate = (*delegate)(nil)
 
 func (d *delegate) NodeMeta(limit int) []byte           { return d.g.meta }
-func (d *delegate) LocalState(bool) []byte              { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, _ bool) {}
+func (d *delegate) LocalState(bool) []byte              { return d.g.localState() }
+func (d *delegate) MergeRemoteState(buf []byte, _ bool) { d.g.mergeState(buf) }
 
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.g.queue.GetBroadcasts(overhead, limit)
 }
 
-// NotifyMsg runs on memberlist's receive path: decode, record, return.
+// NotifyMsg runs on memberlist's receive path: decode, record, queue news
+// for relaying, return. Nothing here blocks or panics on bad input.
 func (d *delegate) NotifyMsg(b []byte) {
+	g := d.g
 	t, v, err := decodeMsg(b)
+	if err == nil && t == msgState {
+		err = errors.New("push/pull state sent as a gossip message")
+	}
 	if err != nil {
-		d.g.badMsgs.Add(1)
-		d.g.log.Debug("dropping malformed gossip message", "err", err)
+		g.badMsgs.Add(1)
+		g.log.Debug("dropping malformed gossip message", "err", err)
 		return
 	}
-	switch t {
-	case msgLeave:
-		d.g.recordLeave(v.(leaveMsg).ID)
+	// b belongs to memberlist's buffer; keep a copy to pass it on.
+	own := func() []byte { return slices.Clone(b) }
+	switch m := v.(type) {
+	case leaveMsg:
+		g.recordLeave(m.ID)
+	case forgetMsg:
+		if g.applyForget(m.ID) {
+			g.queue.QueueBroadcast(namedBroadcast{name: "f/" + m.ID, msg: own()})
+		}
+	case usageMsg:
+		if g.receiveUsage(m) {
+			g.relay("u", m.ID, m.O, own())
+		}
+	case inventoryMsg:
+		if g.receiveInventory(m) {
+			g.relay("i", m.ID, m.O, own())
+		}
 	}
 }
+
+// forgetPatience is how long a forget request waits for a member that is
+// still alive here to be seen dead or left.
+const forgetPatience = 2 * time.Minute
 
 // events keeps the member table. memberlist calls it on its own goroutines
 // with its locks held, so it must never block: it takes only g.mu and sends
@@ -60,6 +85,12 @@ func (g *Gossip) update(n *memberlist.Node, state State) {
 	}
 	if state == StateAlive {
 		delete(g.leaving, n.Name) // back again: an old intent no longer applies
+	} else if t, ok := g.forgetting[n.Name]; ok {
+		if time.Since(t) < forgetPatience {
+			g.drop(n.Name)
+			return
+		}
+		delete(g.forgetting, n.Name)
 	}
 	m, ok := g.members[n.Name]
 	if !ok {

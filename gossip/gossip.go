@@ -30,7 +30,11 @@ type Config struct {
 	Timing string
 	// SecretKey enables encryption when 16, 24 or 32 bytes long.
 	SecretKey []byte
-	Logger    *slog.Logger
+	// Sampler reads this node's resources every StatusInterval (default
+	// DefaultStatusInterval); nil gossips no resource status.
+	Sampler        Sampler
+	StatusInterval time.Duration
+	Logger         *slog.Logger
 }
 
 // Gossip is a running member of the pool.
@@ -39,13 +43,21 @@ type Gossip struct {
 	ml   *memberlist.Memberlist
 	meta []byte
 
-	id    string
-	queue *memberlist.TransmitLimitedQueue
+	id      string
+	queue   *memberlist.TransmitLimitedQueue
+	mlReady atomic.Pointer[memberlist.Memberlist]
+
+	// ep orders this process's samples after those of earlier runs.
+	ep int64
 
 	mu      sync.Mutex
 	members map[string]*Member
 	leaving map[string]bool // peers that announced a graceful leave
-	subs    []chan struct{}
+	// forgetting holds forget requests for members still alive here; they
+	// apply when this member, too, sees them dead or left.
+	forgetting map[string]time.Time
+	status     map[string]*nodeStatus
+	subs       []chan struct{}
 
 	badMeta atomic.Uint64
 	badMsgs atomic.Uint64
@@ -70,14 +82,20 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gossip{
-		log:     cfg.Logger,
-		meta:    meta,
-		id:      cfg.Meta.ID,
-		members: map[string]*Member{},
-		leaving: map[string]bool{},
-		ctx:     ctx,
-		stop:    cancel,
+		log:        cfg.Logger,
+		meta:       meta,
+		id:         cfg.Meta.ID,
+		ep:         time.Now().UnixNano(),
+		members:    map[string]*Member{},
+		leaving:    map[string]bool{},
+		forgetting: map[string]time.Time{},
+		status:     map[string]*nodeStatus{},
+		ctx:        ctx,
+		stop:       cancel,
 	}
+	// The queue exists before memberlist starts calling the delegate; it
+	// counts members through mlReady, set once memberlist is up.
+	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: mc.RetransmitMult}
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &events{g: g}
 	ml, err := memberlist.Create(mc)
@@ -86,7 +104,15 @@ func New(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	g.ml = ml
-	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: mc.RetransmitMult}
+	g.mlReady.Store(ml)
+	if cfg.Sampler != nil {
+		every := cfg.StatusInterval
+		if every <= 0 {
+			every = DefaultStatusInterval
+		}
+		g.wg.Add(1)
+		go g.publishStatus(cfg.Sampler, every)
+	}
 	return g, nil
 }
 
@@ -158,6 +184,13 @@ func (g *Gossip) Join(ctx context.Context, addrs []string) {
 	}()
 }
 
+func (g *Gossip) numMembers() int {
+	if ml := g.mlReady.Load(); ml != nil {
+		return ml.NumMembers()
+	}
+	return 1
+}
+
 // Subscribe returns a channel that receives a value (coalesced, never
 // blocking the sender) whenever the member table changes.
 func (g *Gossip) Subscribe() <-chan struct{} {
@@ -209,12 +242,41 @@ func (g *Gossip) Member(id string) (Member, bool) {
 	return *m, true
 }
 
-// Forget drops a dead or left member from this node's table (memberlist
-// itself forgets it after its gossip-to-the-dead time).
-func (g *Gossip) Forget(id string) {
+// Forget removes a dead or departed member from every node's table: here at
+// once, elsewhere by gossip. A member still alive somewhere is removed there
+// once that node, too, sees it gone; one that comes back is listed again.
+func (g *Gossip) Forget(id string) error {
+	msg, err := encodeMsg(msgForget, forgetMsg{ID: id})
+	if err != nil {
+		return err
+	}
+	g.applyForget(id)
+	g.queue.QueueBroadcast(namedBroadcast{name: "f/" + id, msg: msg})
+	return nil
+}
+
+// applyForget drops a member that is dead or left here, or defers it.
+func (g *Gossip) applyForget(id string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	m, ok := g.members[id]
+	if !ok || id == g.id {
+		return false
+	}
+	if m.State == StateAlive {
+		g.forgetting[id] = time.Now()
+		return false
+	}
+	g.drop(id)
+	return true
+}
+
+// drop must be called with g.mu held.
+func (g *Gossip) drop(id string) {
 	delete(g.members, id)
+	delete(g.status, id)
+	delete(g.leaving, id)
+	delete(g.forgetting, id)
 	g.notify()
 }
 
@@ -238,7 +300,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	g.queue.QueueBroadcast(broadcast(msg))
+	g.queue.QueueBroadcast(namedBroadcast{name: "l/" + g.id, msg: msg})
 	var wg sync.WaitGroup
 	for _, n := range g.ml.Members() {
 		if n.Name == g.id {
@@ -255,13 +317,6 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	wg.Wait()
 	return g.ml.Leave(timeout)
 }
-
-// broadcast is a gossip message that never supersedes another.
-type broadcast []byte
-
-func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
-func (b broadcast) Message() []byte                       { return b }
-func (b broadcast) Finished()                             {}
 
 // Shutdown stops gossip without announcing a departure: peers will see this
 // node die, which is what a restart should look like.

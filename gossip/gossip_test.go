@@ -50,10 +50,19 @@ func freePort(t *testing.T) int {
 
 func start(t *testing.T, id string) *Gossip {
 	t.Helper()
-	g, err := New(Config{
+	return startWith(t, id, func(*Config) {})
+}
+
+// startWith starts a member on loopback with fast timings; edit changes the
+// config first.
+func startWith(t *testing.T, id string, edit func(*Config)) *Gossip {
+	t.Helper()
+	cfg := Config{
 		BindAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), AdvertiseIP: "127.0.0.1", Timing: "local",
 		Meta: Meta{ID: id, URL: "http://" + id + ":11337", RaftAddr: id + ":11339", AZ: "az-" + id},
-	})
+	}
+	edit(&cfg)
+	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -13,13 +14,30 @@ const (
 	// record "left" rather than "dead" when memberlist reports it gone
 	// (memberlist itself does not tell the two apart to its delegate).
 	msgLeave msgType = 1
+	// msgUsage carries one resource sample (or part of one).
+	msgUsage msgType = 2
+	// msgInventory carries a node's GPU inventory (or part of it).
+	msgInventory msgType = 3
+	// msgForget asks every node to drop a dead or departed member.
+	msgForget msgType = 4
+	// msgState is push/pull state: every node's newest status, over TCP.
+	msgState msgType = 5
 )
 
-// maxMsgSize bounds a user message; memberlist packs broadcasts into UDP
-// packets of 1400 bytes, so anything larger is malformed.
-const maxMsgSize = 1400
+// maxMsgSize bounds a message sent in a gossip packet: memberlist's
+// 1400-byte UDP buffer less the compound header (2), the entry overhead (2),
+// the user-message byte (1) and the worst encryption overhead (45).
+const maxMsgSize = 1400 - 2 - 2 - 1 - 45
+
+// maxStateSize bounds push/pull state, which travels over TCP: ample for
+// thousands of nodes, small enough that a hostile peer cannot exhaust memory.
+const maxStateSize = 32 << 20
 
 type leaveMsg struct {
+	ID string `json:"id"`
+}
+
+type forgetMsg struct {
 	ID string `json:"id"`
 }
 
@@ -31,23 +49,62 @@ func encodeMsg(t msgType, v any) ([]byte, error) {
 	return append([]byte{byte(t)}, b...), nil
 }
 
-// decodeMsg parses a peer's message; anything malformed is an error, never
-// a panic.
+// decodeMsg parses a peer's gossip message; anything malformed is an error,
+// never a panic.
 func decodeMsg(b []byte) (msgType, any, error) {
 	if len(b) < 2 {
 		return 0, nil, fmt.Errorf("message of %d bytes is too short", len(b))
 	}
-	if len(b) > maxMsgSize {
-		return 0, nil, fmt.Errorf("message of %d bytes exceeds %d", len(b), maxMsgSize)
+	t := msgType(b[0])
+	limit := maxMsgSize
+	if t == msgState {
+		limit = maxStateSize
 	}
-	switch t := msgType(b[0]); t {
+	if len(b) > limit {
+		return 0, nil, fmt.Errorf("message of %d bytes exceeds %d", len(b), limit)
+	}
+	body := b[1:]
+	switch t {
 	case msgLeave:
 		var m leaveMsg
-		if err := json.Unmarshal(b[1:], &m); err != nil || m.ID == "" {
+		if err := json.Unmarshal(body, &m); err != nil {
 			return 0, nil, fmt.Errorf("bad leave message: %v", err)
 		}
-		return t, m, nil
+		return t, m, checkID(m.ID)
+	case msgForget:
+		var m forgetMsg
+		if err := json.Unmarshal(body, &m); err != nil {
+			return 0, nil, fmt.Errorf("bad forget message: %v", err)
+		}
+		return t, m, checkID(m.ID)
+	case msgUsage:
+		var m usageMsg
+		if err := json.Unmarshal(body, &m); err != nil {
+			return 0, nil, fmt.Errorf("bad usage message: %v", err)
+		}
+		return t, m, m.validate()
+	case msgInventory:
+		var m inventoryMsg
+		if err := json.Unmarshal(body, &m); err != nil {
+			return 0, nil, fmt.Errorf("bad inventory message: %v", err)
+		}
+		return t, m, m.validate()
+	case msgState:
+		var m stateMsg
+		if err := json.Unmarshal(body, &m); err != nil {
+			return 0, nil, fmt.Errorf("bad state message: %v", err)
+		}
+		return t, m, m.validate()
 	default:
 		return 0, nil, fmt.Errorf("unknown message type %d", t)
 	}
 }
+
+func checkID(id string) error {
+	if id == "" || len(id) > maxIDLen {
+		return fmt.Errorf("node id of %d bytes: want 1-%d", len(id), maxIDLen)
+	}
+	return nil
+}
+
+var errNotState = errors.New("not a state message")

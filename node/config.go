@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
+
+	"github.com/rosterhq/roster/gossip"
 )
 
 // Config is everything a node needs to start. Zero values take the defaults
@@ -55,6 +57,12 @@ type Config struct {
 	EncryptKey []byte
 	// Version is the build version, gossiped in meta.
 	Version string
+	// StatusInterval is how often the node samples its CPU, memory, disk and
+	// GPUs and gossips them (default 5s, 100ms-5m).
+	StatusInterval time.Duration
+	// Sampler reads the resources (default: this machine, through gopsutil
+	// and the system's NVML). Tests pass go-nvml's mock through it.
+	Sampler gossip.Sampler
 	Logger  *slog.Logger
 }
 
@@ -99,6 +107,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PromoteAfter == 0 {
 		c.PromoteAfter = 3 * time.Second
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = gossip.DefaultStatusInterval
+	}
+	if c.StatusInterval < 100*time.Millisecond || c.StatusInterval > 5*time.Minute {
+		return c, fmt.Errorf("status interval %v: want 100ms-5m", c.StatusInterval)
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 2 * time.Second

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/gossip/collect"
 )
 
 // Node is one running member of a Roster cluster.
@@ -35,6 +36,8 @@ type Node struct {
 	closeMu  sync.Mutex
 	closed   bool
 	observer *raft.Observer
+	// sampler is closed with the node when the node opened it.
+	sampler *collect.Sampler
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
@@ -71,12 +74,19 @@ func (n *Node) start() error {
 		return err
 	}
 	n.parts = parts
+	sampler := n.cfg.Sampler
+	if sampler == nil {
+		n.sampler = collect.New(collect.Options{DiskPath: n.cfg.DataDir, Logger: n.log.With("component", "resources")})
+		sampler = n.sampler
+	}
 	n.gossip, err = gossip.New(gossip.Config{
-		BindAddr:    n.cfg.GossipAddr,
-		AdvertiseIP: n.cfg.Advertise,
-		Timing:      n.cfg.Timing,
-		SecretKey:   n.cfg.EncryptKey,
-		Logger:      n.log.With("component", "gossip"),
+		Sampler:        sampler,
+		StatusInterval: n.cfg.StatusInterval,
+		BindAddr:       n.cfg.GossipAddr,
+		AdvertiseIP:    n.cfg.Advertise,
+		Timing:         n.cfg.Timing,
+		SecretKey:      n.cfg.EncryptKey,
+		Logger:         n.log.With("component", "gossip"),
 		Meta: gossip.Meta{
 			ID: n.id, URL: n.cfg.SelfURL, RaftAddr: string(parts.transport.LocalAddr()),
 			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
@@ -84,6 +94,7 @@ func (n *Node) start() error {
 		},
 	})
 	if err != nil {
+		n.closeSampler()
 		parts.close()
 		return err
 	}
@@ -93,6 +104,7 @@ func (n *Node) start() error {
 	}
 	if err != nil {
 		n.gossip.Shutdown()
+		n.closeSampler()
 		parts.close()
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -286,6 +298,13 @@ func (n *Node) Close() error {
 	if gerr := n.gossip.Shutdown(); err == nil {
 		err = gerr
 	}
+	n.closeSampler()
 	n.parts.close()
 	return err
+}
+
+func (n *Node) closeSampler() {
+	if n.sampler != nil {
+		n.sampler.Close()
+	}
 }

@@ -36,7 +36,13 @@ type Options struct {
 	// DeadVoterWindow is how long a voter must be dead before it is
 	// replaced (default 5s, shorter than production for tests).
 	DeadVoterWindow time.Duration
-	Logger          *slog.Logger
+	// StatusInterval is how often nodes sample and gossip their resources
+	// (default 1s).
+	StatusInterval time.Duration
+	// Configure, when set, may change node i's config before it first
+	// starts (tests use it to give a node go-nvml's mock GPUs).
+	Configure func(i int, c *node.Config)
+	Logger    *slog.Logger
 }
 
 // Cluster is a set of in-process agents.
@@ -79,6 +85,9 @@ func Start(o Options) (*Cluster, error) {
 	if o.DeadVoterWindow == 0 {
 		o.DeadVoterWindow = 5 * time.Second
 	}
+	if o.StatusInterval == 0 {
+		o.StatusInterval = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +118,11 @@ func Start(o Options) (*Cluster, error) {
 			DeadVoterWindow:   o.DeadVoterWindow,
 			PromoteAfter:      time.Second,
 			ReconcileInterval: time.Second,
+			StatusInterval:    o.StatusInterval,
 			Logger:            o.Logger.With("node", id),
+		}
+		if o.Configure != nil {
+			o.Configure(i, &cfg)
 		}
 		c.nodes = append(c.nodes, &Member{Index: i, Config: cfg, URL: "http://" + http})
 	}

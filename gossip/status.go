@@ -1,0 +1,230 @@
+package gossip
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// hostPart marks the host figures in a sample's set of received parts.
+const hostPart = -1
+
+// nodeStatus is what this member knows of one node's resources: the newest
+// sample and inventory, merged from however many parts they came in.
+type nodeStatus struct {
+	usage usageMsg // header of the newest sample (ID, Ep, Seq, At, Iv, N)
+	host  *hostUsage
+	gpus  map[int]gpuUsage
+	have  map[int]bool // parts of usage.Seq received (GPU indices, hostPart)
+	recv  time.Time    // local time the newest sample arrived
+
+	inv     inventoryMsg // header of the newest inventory (ID, Ep, Ver, Cuda, Driver, N)
+	invGPUs map[int]gpuInv
+	invHave map[int]bool
+}
+
+func newNodeStatus() *nodeStatus {
+	return &nodeStatus{gpus: map[int]gpuUsage{}, have: map[int]bool{}, invGPUs: map[int]gpuInv{}, invHave: map[int]bool{}}
+}
+
+// order compares (ep, seq) pairs: <0 older, 0 same, >0 newer.
+func order(ep1 int64, seq1 uint64, ep2 int64, seq2 uint64) int {
+	switch {
+	case ep1 != ep2:
+		if ep1 < ep2 {
+			return -1
+		}
+		return 1
+	case seq1 < seq2:
+		return -1
+	case seq1 > seq2:
+		return 1
+	}
+	return 0
+}
+
+// applyUsage merges a sample part; it reports whether it told this member
+// anything new (and so is worth passing on). Older samples are ignored.
+func (s *nodeStatus) applyUsage(m usageMsg, now time.Time) bool {
+	switch order(m.Ep, m.Seq, s.usage.Ep, s.usage.Seq) {
+	case -1:
+		return false
+	case 1:
+		s.usage = usageMsg{ID: m.ID, Ep: m.Ep, Seq: m.Seq, At: m.At, Iv: m.Iv, N: m.N}
+		clear(s.have)
+		s.recv = now
+		for i := range s.gpus {
+			if i >= m.N {
+				delete(s.gpus, i)
+			}
+		}
+	}
+	changed := false
+	if m.Host != nil && !s.have[hostPart] {
+		h := *m.Host
+		s.host, s.have[hostPart], changed = &h, true, true
+	}
+	for _, g := range m.G {
+		if !s.have[g.I] {
+			s.gpus[g.I], s.have[g.I], changed = g, true, true
+		}
+	}
+	return changed
+}
+
+// applyInventory merges an inventory part, like applyUsage.
+func (s *nodeStatus) applyInventory(m inventoryMsg) bool {
+	m = m.expanded()
+	switch order(m.Ep, m.Ver, s.inv.Ep, s.inv.Ver) {
+	case -1:
+		return false
+	case 1:
+		s.inv = inventoryMsg{ID: m.ID, Ep: m.Ep, Ver: m.Ver, Cuda: m.Cuda, Driver: m.Driver, N: m.N}
+		clear(s.invHave)
+		for i := range s.invGPUs {
+			if i >= m.N {
+				delete(s.invGPUs, i)
+			}
+		}
+	}
+	changed := false
+	for _, g := range m.G {
+		if !s.invHave[g.I] {
+			s.invGPUs[g.I], s.invHave[g.I], changed = g, true, true
+		}
+	}
+	return changed
+}
+
+// whole returns the merged sample and inventory as single messages, for
+// push/pull state.
+func (s *nodeStatus) whole() (u *usageMsg, inv *inventoryMsg) {
+	if s.usage.Seq > 0 {
+		m := s.usage
+		m.Host = s.host
+		for _, i := range sortedKeys(s.gpus) {
+			m.G = append(m.G, s.gpus[i])
+		}
+		u = &m
+	}
+	if s.inv.Ver > 0 {
+		m := s.inv
+		for _, i := range sortedKeys(s.invGPUs) {
+			m.G = append(m.G, s.invGPUs[i])
+		}
+		inv = &m
+	}
+	return u, inv
+}
+
+func sortedKeys[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// receiveUsage records a peer's (or this node's own) sample part. Parts of
+// nodes that are not members are dropped: they are stale relays of a node
+// that was forgotten, or arrive before its join, and the next sample or
+// push/pull brings them again.
+func (g *Gossip) receiveUsage(m usageMsg) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.statusOf(m.ID)
+	if st == nil || !st.applyUsage(m, time.Now()) {
+		return false
+	}
+	g.notify()
+	return true
+}
+
+func (g *Gossip) receiveInventory(m inventoryMsg) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.statusOf(m.ID)
+	if st == nil || !st.applyInventory(m) {
+		return false
+	}
+	g.notify()
+	return true
+}
+
+// statusOf must be called with g.mu held.
+func (g *Gossip) statusOf(id string) *nodeStatus {
+	if _, ok := g.members[id]; !ok && id != g.id {
+		return nil
+	}
+	st, ok := g.status[id]
+	if !ok {
+		st = newNodeStatus()
+		g.status[id] = st
+	}
+	return st
+}
+
+// localState is this member's push/pull state: every node's newest status.
+func (g *Gossip) localState() []byte {
+	g.mu.Lock()
+	var sm stateMsg
+	for _, st := range g.status {
+		u, inv := st.whole()
+		if u != nil {
+			sm.Usage = append(sm.Usage, *u)
+		}
+		if inv != nil {
+			sm.Inventory = append(sm.Inventory, *inv)
+		}
+	}
+	g.mu.Unlock()
+	b, err := encodeMsg(msgState, sm)
+	if err != nil || len(b) > maxStateSize {
+		g.log.Warn("push/pull state not sent", "bytes", len(b), "err", err)
+		return nil
+	}
+	return b
+}
+
+// mergeState applies a peer's push/pull state. It is not passed on: push/pull
+// itself spreads it.
+func (g *Gossip) mergeState(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	t, v, err := decodeMsg(b)
+	if err == nil && t != msgState {
+		err = errNotState
+	}
+	if err != nil {
+		g.badMsgs.Add(1)
+		g.log.Debug("dropping malformed push/pull state", "err", err)
+		return
+	}
+	sm := v.(stateMsg)
+	for _, u := range sm.Usage {
+		g.receiveUsage(u)
+	}
+	for _, inv := range sm.Inventory {
+		g.receiveInventory(inv)
+	}
+}
+
+// namedBroadcast is a gossip message that replaces any queued message of the
+// same name: a newer sample of a node supersedes the older one.
+type namedBroadcast struct {
+	name string
+	msg  []byte
+}
+
+var _ memberlist.NamedBroadcast = namedBroadcast{}
+
+func (b namedBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	nb, ok := o.(memberlist.NamedBroadcast)
+	return ok && nb.Name() == b.name
+}
+func (b namedBroadcast) Name() string    { return b.name }
+func (b namedBroadcast) Message() []byte { return b.msg }
+func (b namedBroadcast) Finished()       {}

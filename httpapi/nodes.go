@@ -1,0 +1,160 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/gossip/resource"
+	"github.com/rosterhq/roster/httpapi/client"
+)
+
+// listNodes answers from this node's gossip view; it needs no leader.
+func (s *Server) listNodes(c *gin.Context) {
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var req client.ListNodesRequest
+	if err := decodeStrict(c, &req, true); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if req.MinFreeGPUMemoryMiB != nil && *req.MinFreeGPUMemoryMiB < 0 {
+		s.writeError(c, fsm.Invalid("minFreeGpuMemoryMiB", "must not be negative"))
+		return
+	}
+	for i, id := range req.IDs {
+		if id == "" {
+			s.writeError(c, fsm.Invalid("ids["+strconv.Itoa(i)+"]", "is empty"))
+			return
+		}
+	}
+	out := []resource.Node{}
+	for _, n := range s.n.Nodes() {
+		if matchNode(n, req) {
+			out = append(out, n)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"nodes": out})
+}
+
+func matchNode(n resource.Node, f client.ListNodesRequest) bool {
+	switch {
+	case len(f.IDs) > 0 && !slices.Contains(f.IDs, n.ID),
+		f.Region != "" && n.Region != f.Region,
+		f.AvailabilityZone != "" && n.AvailabilityZone != f.AvailabilityZone,
+		f.HasGPU != nil && *f.HasGPU != (len(n.GPUs) > 0):
+		return false
+	case f.MinFreeGPUMemoryMiB != nil:
+		return slices.ContainsFunc(n.GPUs, func(g resource.GPU) bool { return g.FreeMemoryMiB() >= *f.MinFreeGPUMemoryMiB })
+	}
+	return true
+}
+
+func (s *Server) selfNode(c *gin.Context) {
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"node": s.n.Self()})
+}
+
+// deleteNode removes a dead or departed node, named by its URL
+// (path-escaped, as the seed's client sends it) or its ID. A live node is a
+// conflict unless ?force=true, which first asks it to leave.
+func (s *Server) deleteNode(c *gin.Context) {
+	if err := checkQuery(c, "force"); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	force, err := boolQuery(c, "force")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	target := strings.TrimPrefix(c.Param("url"), "/")
+	if target == "" {
+		s.writeError(c, fsm.Invalid("url", "is empty; give the node's URL or ID"))
+		return
+	}
+	s.viaLeader(c, nil, false, func(ctx context.Context) error {
+		row, ok := s.findNode(target)
+		if !ok {
+			return fsm.NotFound("no node has URL or ID %q", target)
+		}
+		alive := row.Status == resource.StatusAlive || row.Status == resource.StatusSuspect
+		if alive && force {
+			if row.ID == s.n.ID() {
+				return fsm.Conflict("url", "node %s is the leader answering this request; run `roster leave --addr %s` instead", row.ID, row.URL)
+			}
+			if err := s.askToLeave(ctx, row); err != nil {
+				return err
+			}
+		}
+		if err := s.n.RemoveNode(ctx, row.ID); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
+}
+
+func (s *Server) findNode(target string) (resource.Node, bool) {
+	for _, n := range s.n.Nodes() {
+		if n.URL == target || n.ID == target {
+			return n, true
+		}
+	}
+	return resource.Node{}, false
+}
+
+// askToLeave asks a live node to leave the cluster, then waits until gossip
+// here sees it gone.
+func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(row.URL, "/")+"/registry-svc/agent/leave", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(forwardedHeader, s.n.ID())
+	resp, err := s.fwd.Do(req)
+	if err != nil {
+		return fsm.Conflict("url", "node %s is alive but could not be asked to leave: %v", row.ID, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fsm.Conflict("url", "node %s is alive and refused to leave (HTTP %d)", row.ID, resp.StatusCode)
+	}
+	for {
+		if n, ok := s.findNode(row.ID); !ok || n.Status == resource.StatusLeft || n.Status == resource.StatusDead {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fsm.Conflict("url", "node %s was asked to leave but is still alive", row.ID)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// boolQuery reads an optional boolean query parameter.
+func boolQuery(c *gin.Context, name string) (bool, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return false, nil
+	}
+	if v == "" {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fsm.Invalid(name, "%q is not true or false", v)
+	}
+	return b, nil
+}
