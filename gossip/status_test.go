@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -206,6 +207,10 @@ func TestStatusReachesEveryMember(t *testing.T) {
 		for _, g := range gs {
 			g.Shutdown()
 		}
+		waitFor(t, "sampling goroutines to stop", func() bool {
+			buf := make([]byte, 1<<20)
+			return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "publishStatus")
+		})
 	}()
 	for _, g := range gs[1:] {
 		g.Join(t.Context(), []string{gs[0].LocalAddr()})

@@ -81,6 +81,7 @@ func (s *Server) routes(e *gin.Engine) {
 	r.GET("/cluster/status", s.clusterStatus)
 	r.PUT("/agent/leave", s.leave)
 	e.GET("/healthz", s.healthz)
+	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
 	e.GET("/readyz", s.readyz)
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no route for " + c.Request.Method + " " + c.Request.URL.Path, "code": "not_found"})

@@ -49,6 +49,12 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		}
 	}
 
+	for _, p := range []string{"/health", "/healthz", "/readyz"} {
+		if resp, body := do(t, "GET", f+p, ""); resp.StatusCode != 200 || !strings.Contains(body, "node") && !strings.Contains(body, "ready") {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+
 	// Registered on a follower, owned by a slug: another slug gets 409.
 	resp, body := do(t, "PUT", f+"/registry-svc/instance", `{"url":"http://owned:1","slug":"a"}`)
 	if resp.StatusCode != 201 || resp.Header.Get("X-Registry-Index") == "" || resp.Header.Get("X-Registry-Known-Leader") != "true" {
