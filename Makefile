@@ -8,10 +8,11 @@ LDFLAGS := -X github.com/rosterhq/roster/cli.Version=$(VERSION)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
 
-# A single agent with no flags is a working single-node cluster; its data
-# lives in ~/.local/state/roster and survives restarts.
+# Three agent processes on loopback, node1 on the default 127.0.0.1:11337;
+# Ctrl-C stops them, their data stays in ~/.local/state/roster-testcluster.
+# (A lone `./bin/roster agent` is a working single-node cluster too.)
 run: build
-	./bin/roster agent
+	./bin/roster testcluster up --nodes 3
 
 test:
 	$(GO) vet ./...

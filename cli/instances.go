@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
@@ -31,10 +34,6 @@ func newInstancesCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	ls.Flags().StringVar(&f.Slug, "slug", "", "only instances of this slug")
-	ls.Flags().StringVar(&f.Status, "status", "", "only instances with this status")
-	ls.Flags().StringVar(&f.Tag, "tag", "", "only instances with this tag")
-	ls.Flags().StringVar(&f.NodeURL, "node-url", "", "only instances on this node")
 	rm := &cobra.Command{
 		Use: "remove ID...", Aliases: []string{"rm"}, Short: "Remove instances by ID", Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,8 +44,58 @@ func newInstancesCmd(g *globals) *cobra.Command {
 			return removeEach(g, args, "instance", func(id string) error { return c.DeleteInstance(cmd.Context(), id) }, c)
 		},
 	}
-	cmd.AddCommand(ls, rm)
+	watch := &cobra.Command{
+		Use: "watch", Short: "Print the instances, then again each time they change (Ctrl-C stops)", Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.listClient()
+			if err != nil {
+				return err
+			}
+			return watchInstances(cmd.Context(), g, c, f)
+		},
+	}
+	for _, fs := range []*pflag.FlagSet{ls.Flags(), watch.Flags()} {
+		fs.StringVar(&f.Slug, "slug", "", "only instances of this slug")
+		fs.StringVar(&f.Status, "status", "", "only instances with this status")
+		fs.StringVar(&f.Tag, "tag", "", "only instances with this tag")
+		fs.StringVar(&f.NodeURL, "node-url", "", "only instances on this node")
+	}
+	cmd.AddCommand(ls, rm, watch)
 	return cmd
+}
+
+// watchInstances long-polls the list (a blocking query on the index) and
+// prints it whenever it changes. A node that goes away is retried.
+func watchInstances(ctx context.Context, g *globals, c *client.Client, f fsm.InstanceFilter) error {
+	var index uint64
+	for {
+		list, meta, err := c.ListInstances(ctx, f, client.ListOptions{Index: index, Wait: 5 * time.Minute})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			fmt.Fprintf(g.errOut, "%v; retrying in 2s\n", explain(c, err))
+			index = 0
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+			continue
+		}
+		if meta.Index == index {
+			continue // the wait ended without a change
+		}
+		index = meta.Index
+		if g.output == "json" || g.output == "yaml" {
+			if err := printStructured(g, map[string]any{"index": index, "instances": list}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(g.out, "--- %s  index %d  %d instance(s)\n", time.Now().Format(time.TimeOnly), index, len(list))
+		printInstances(g, list)
+	}
 }
 
 // removeEach removes every ID, reporting each, and fails if any failed.

@@ -81,8 +81,22 @@ For get and delete they are added to the query string.`,
 func splitRawArgs(g *globals, args []string) (string, [][2]string, error) {
 	var parts []string
 	var kvs [][2]string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "--") {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		// The global flags keep their usual forms here: --addr URL,
+		// --addr=URL, -o json, -ojson, --output=json.
+		switch {
+		case a == "--addr" || a == "--output" || a == "-o":
+			if i+1 == len(args) {
+				return "", nil, usagef("%s needs a value", a)
+			}
+			i++
+			setGlobal(g, strings.TrimLeft(a, "-"), args[i])
+			continue
+		case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--"):
+			setGlobal(g, "o", strings.TrimPrefix(strings.TrimPrefix(a, "-o"), "="))
+			continue
+		case !strings.HasPrefix(a, "--"):
 			parts = append(parts, strings.Trim(a, "/"))
 			continue
 		}
@@ -90,19 +104,24 @@ func splitRawArgs(g *globals, args []string) (string, [][2]string, error) {
 		if !ok || k == "" {
 			return "", nil, usagef("%q: write flags as --key=value", a)
 		}
-		switch k {
-		case "addr":
-			g.addr = v
-		case "output":
-			g.output = v
-		default:
-			kvs = append(kvs, [2]string{k, v})
+		if k == "addr" || k == "output" {
+			setGlobal(g, k, v)
+			continue
 		}
+		kvs = append(kvs, [2]string{k, v})
 	}
 	if len(parts) == 0 {
 		return "", nil, usagef("a path is required, like /registry-svc/instances")
 	}
 	return "/" + strings.Join(parts, "/"), kvs, nil
+}
+
+func setGlobal(g *globals, name, v string) {
+	if name == "addr" {
+		g.addr = v
+	} else {
+		g.output = v
+	}
 }
 
 // buildBody turns --key=value pairs into a JSON object. A key given more

@@ -81,6 +81,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newInstancesCmd(g),
 		newDefinitionsCmd(g),
 		newNodesCmd(g),
+		newTestclusterCmd(g),
 		newVersionCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {

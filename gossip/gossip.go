@@ -260,7 +260,33 @@ func (g *Gossip) Forget(id string) error {
 	}
 	g.applyForget(id)
 	g.queue.QueueBroadcast(namedBroadcast{name: "f/" + id, msg: msg})
+	// Gossip alone may miss a member: a small cluster retransmits a message
+	// only a couple of times, some of them to the dead. Send it directly
+	// too, in the background.
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.sendToAll(msg)
+	}()
 	return nil
+}
+
+// sendToAll delivers a message over TCP to every live member, in parallel.
+func (g *Gossip) sendToAll(msg []byte) {
+	var wg sync.WaitGroup
+	for _, n := range g.ml.Members() {
+		if n.Name == g.id {
+			continue
+		}
+		wg.Add(1)
+		go func(n *memberlist.Node) {
+			defer wg.Done()
+			if err := g.ml.SendReliable(n, msg); err != nil {
+				g.log.Debug("direct send failed; gossip will carry it", "peer", n.Name, "err", err)
+			}
+		}(n)
+	}
+	wg.Wait()
 }
 
 // applyForget drops a member that is dead or left here, or defers it.
@@ -309,20 +335,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 		return err
 	}
 	g.queue.QueueBroadcast(namedBroadcast{name: "l/" + g.id, msg: msg})
-	var wg sync.WaitGroup
-	for _, n := range g.ml.Members() {
-		if n.Name == g.id {
-			continue
-		}
-		wg.Add(1)
-		go func(n *memberlist.Node) {
-			defer wg.Done()
-			if err := g.ml.SendReliable(n, msg); err != nil {
-				g.log.Debug("leave intent not delivered directly", "peer", n.Name, "err", err)
-			}
-		}(n)
-	}
-	wg.Wait()
+	g.sendToAll(msg)
 	return g.ml.Leave(timeout)
 }
 

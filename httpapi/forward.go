@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,6 +120,7 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 			return false // the leader moved on; nothing was written, or sending again is harmless
 		}
 	}
+	s.readYourWrite(ctx, resp)
 	for _, h := range []string{"Content-Type", "X-Registry-Index", "Retry-After"} {
 		if v := resp.Header.Get(h); v != "" {
 			c.Header(h, v)
@@ -128,4 +130,22 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	c.Writer.Write(raw)
 	c.Abort()
 	return true
+}
+
+// readYourWrite holds a forwarded write's answer until this node has applied
+// it (for at most a second), so a client that writes through a follower and
+// then reads from it sees its own write.
+func (s *Server) readYourWrite(ctx context.Context, resp *http.Response) {
+	if resp.StatusCode >= 300 {
+		return
+	}
+	idx, err := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.n.WaitApplied(wctx, idx); err != nil {
+		s.log.Debug("answering a forwarded write before applying it here", "index", idx, "applied", s.n.AppliedIndex())
+	}
 }

@@ -184,6 +184,20 @@ func (n *Node) LastContact() time.Duration {
 // AppliedIndex is the index of the last log entry applied to the FSM.
 func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
 
+// WaitApplied waits until this node has applied the log up to index, or ctx
+// ends. raft has no notification for this, so it polls; replication within
+// a cluster takes milliseconds.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	for n.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // VerifyLeader confirms with a quorum that this node is still the leader, so
 // a read that follows is linearizable.
 func (n *Node) VerifyLeader() error {

@@ -2,7 +2,9 @@ package testcluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,6 +54,24 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 	for _, p := range []string{"/health", "/healthz", "/readyz"} {
 		if resp, body := do(t, "GET", f+p, ""); resp.StatusCode != 200 || !strings.Contains(body, "node") && !strings.Contains(body, "ready") {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+
+	// Read your writes on the follower that forwarded them.
+	for i := range 30 {
+		resp, body := do(t, "PUT", f+"/registry-svc/instance", fmt.Sprintf(`{"url":"http://ryw:%d"}`, i+1))
+		var reg struct{ Instance fsm.Instance }
+		if resp.StatusCode != 201 || json.Unmarshal([]byte(body), &reg) != nil {
+			t.Fatalf("register: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := do(t, "GET", f+"/registry-svc/instances?id="+reg.Instance.ID, ""); !strings.Contains(body, reg.Instance.ID) {
+			t.Fatalf("write %d not visible on the follower that forwarded it: %d %s", i, resp.StatusCode, body)
+		}
+		if resp, body := do(t, "DELETE", f+"/registry-svc/instance/"+reg.Instance.ID, ""); resp.StatusCode != 204 {
+			t.Fatalf("delete: %d %s", resp.StatusCode, body)
+		}
+		if _, body := do(t, "GET", f+"/registry-svc/instances?id="+reg.Instance.ID, ""); strings.Contains(body, reg.Instance.ID) {
+			t.Fatalf("delete %d not visible on the follower that forwarded it: %s", i, body)
 		}
 	}
 

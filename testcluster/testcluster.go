@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -137,39 +138,53 @@ func Start(o Options) (*Cluster, error) {
 
 // ports returns [http, gossip, raft] for each node.
 func (c *Cluster) ports() ([][3]int, error) {
+	base := c.opts.BasePort
+	if base == 0 {
+		var err error
+		if base, err = FreeBasePort(3 * c.opts.Nodes); err != nil {
+			return nil, err
+		}
+	}
 	out := make([][3]int, c.opts.Nodes)
 	for i := range out {
 		for j := range 3 {
-			if c.opts.BasePort != 0 {
-				out[i][j] = c.opts.BasePort + 3*i + j
-				continue
-			}
-			p, err := freePort()
-			if err != nil {
-				return nil, err
-			}
-			out[i][j] = p
+			out[i][j] = base + 3*i + j
 		}
 	}
 	return out, nil
 }
 
-// freePort finds a port free for both TCP and UDP (gossip needs both).
-func freePort() (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p, nil
+// FreeBasePort finds n consecutive ports free for both TCP and UDP (gossip
+// needs both). It draws below Linux's ephemeral range (32768-60999), so an
+// outgoing connection cannot take a port between the check and the bind.
+func FreeBasePort(n int) (int, error) {
+	const lo, hi = 10000, 32768
+	for range 200 {
+		base := lo + rand.IntN(hi-lo-n)
+		if CheckPortsFree(base, n) == nil {
+			return base, nil
 		}
 	}
-	return 0, errors.New("testcluster: no free port")
+	return 0, fmt.Errorf("testcluster: no %d consecutive free ports in %d-%d", n, lo, hi)
+}
+
+// CheckPortsFree reports the first of n ports from base that is taken on
+// 127.0.0.1, for TCP or UDP.
+func CheckPortsFree(base, n int) error {
+	for p := base; p < base+n; p++ {
+		addr := "127.0.0.1:" + strconv.Itoa(p)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("port %d is in use", p)
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			return fmt.Errorf("UDP port %d is in use", p)
+		}
+		u.Close()
+	}
+	return nil
 }
 
 func others(all []string, i int) []string {

@@ -134,7 +134,8 @@ type ListOptions struct {
 	// Consistent reads through the leader after a quorum check.
 	Consistent bool
 	// Index and Wait make a blocking read: it returns when the data's index
-	// passes Index, or after Wait.
+	// passes Index, or after Wait. Wait is ignored while Index is 0 (the
+	// first read of a watch returns at once).
 	Index uint64
 	Wait  time.Duration
 }
@@ -146,7 +147,7 @@ func (o ListOptions) encode(q url.Values) {
 	if o.Index > 0 {
 		q.Set("index", strconv.FormatUint(o.Index, 10))
 	}
-	if o.Wait > 0 {
+	if o.Index > 0 && o.Wait > 0 {
 		q.Set("wait", o.Wait.String())
 	}
 }

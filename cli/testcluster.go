@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/testcluster"
+)
+
+func newTestclusterCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "testcluster", Short: "Run a real multi-node cluster on this machine"}
+	o := testcluster.ProcOptions{}
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Start N agent processes on loopback, joined into one cluster; Ctrl-C stops them",
+		Long: `Start N roster agents as separate processes on 127.0.0.1, node i on ports
+base+3(i-1) (HTTP), +1 (gossip) and +2 (Raft), so node1 answers on the default
+address. It stays in the foreground; Ctrl-C stops every agent cleanly. Their data
+stays in --dir, and running it again brings the same cluster back.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return testclusterUp(cmd.Context(), g, o) },
+	}
+	fl := up.Flags()
+	fl.IntVar(&o.Nodes, "nodes", 3, "number of agents (1-20)")
+	fl.StringVar(&o.Dir, "dir", "", "data and logs (default: $XDG_STATE_HOME/roster-testcluster or ~/.local/state/roster-testcluster)")
+	fl.IntVar(&o.BasePort, "base-port", 11337, "HTTP port of node1; every node takes three ports from here on")
+	fl.IntVar(&o.Voters, "voters", 3, "number of Raft voters")
+	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
+	cmd.AddCommand(up)
+	return cmd
+}
+
+func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions) error {
+	if o.Nodes < 1 || o.Nodes > 20 {
+		return usagef("--nodes %d: want 1-20", o.Nodes)
+	}
+	if o.BasePort < 1 || o.BasePort+3*o.Nodes > 65536 {
+		return usagef("--base-port %d: no room for %d nodes below 65536", o.BasePort, o.Nodes)
+	}
+	if o.Dir == "" {
+		state, err := defaultDataDir()
+		if err != nil {
+			return err
+		}
+		o.Dir = state + "-testcluster"
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the roster binary: %w", err)
+	}
+	o.Binary = bin
+	if err := testcluster.CheckPortsFree(o.BasePort, 3*o.Nodes); err != nil {
+		return fmt.Errorf("%v (another roster agent or test cluster?); choose another --base-port", err)
+	}
+	fmt.Fprintf(g.out, "Starting %d roster agents (data and logs in %s)...\n", o.Nodes, o.Dir)
+	c, err := testcluster.StartProcesses(o)
+	if err != nil {
+		return err
+	}
+	stop := func() error {
+		fmt.Fprintf(g.out, "\nStopping %d agents...\n", o.Nodes)
+		err := c.Stop(15 * time.Second)
+		if err == nil {
+			fmt.Fprintf(g.out, "Stopped. The data stays in %s; `roster testcluster up` brings this cluster back.\n", o.Dir)
+		}
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	leader, err := c.WaitLeader(wctx)
+	cancel()
+	if err != nil {
+		for i := range o.Nodes {
+			if !c.Running(i) {
+				fmt.Fprintf(g.errOut, "%s exited early; last lines of %s:\n%s\n", c.ID(i), c.LogPath(i), tail(c.LogPath(i), 10))
+			}
+		}
+		stop()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("the cluster did not elect a leader: %w", err)
+	}
+	printUp(g, c, leader)
+	exited := make(chan int, o.Nodes)
+	for i := range o.Nodes {
+		done, _ := c.Exited(i)
+		go func() { <-done; exited <- i }()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return stop()
+		case i := <-exited:
+			_, how := c.Exited(i)
+			fmt.Fprintf(g.errOut, "%s exited (%v); its log is %s. The other agents keep running.\n", c.ID(i), how(), c.LogPath(i))
+		}
+	}
+}
+
+func printUp(g *globals, c *testcluster.ProcCluster, leader int) {
+	fmt.Fprintf(g.out, "\nThe cluster is up; %s leads.\n\n", c.ID(leader))
+	for i := range c.Size() {
+		fmt.Fprintf(g.out, "  %-7s %-24s log %s\n", c.ID(i), c.URL(i), c.LogPath(i))
+	}
+	self := os.Args[0]
+	if filepath.Base(self) == self {
+		self = "roster"
+	}
+	fmt.Fprintf(g.out, "\nTry, in another terminal:\n")
+	if c.URL(0) != "http://127.0.0.1:11337" {
+		fmt.Fprintf(g.out, "  export ROSTER_ADDR=%s\n", c.URL(0))
+	}
+	fmt.Fprintf(g.out, "  %s status\n  %s put /registry-svc/instance --url=http://127.0.0.1:8080 --slug=demo\n  %s instances ls\n  %s nodes ls\n",
+		self, self, self, self)
+	fmt.Fprintf(g.out, "\nCtrl-C stops every agent; the data stays for next time.\n")
+}
+
+// tail returns the last n lines of a file, for reporting a crash.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
