@@ -29,6 +29,8 @@ var errorTable = []struct {
 	{node.ErrTimeout, http.StatusServiceUnavailable, client.CodeTimeout, true},
 	{node.ErrShutdown, http.StatusServiceUnavailable, client.CodeShuttingDown, true},
 	{errTooLarge, http.StatusRequestEntityTooLarge, client.CodeTooLarge, false},
+	{errNoInstance, http.StatusServiceUnavailable, client.CodeNoInstance, true},
+	{errBadGateway, http.StatusBadGateway, client.CodeBadGateway, false},
 }
 
 var fsmStatus = map[fsm.Code]int{

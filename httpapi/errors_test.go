@@ -29,6 +29,8 @@ func TestErrorTableRoundTrip(t *testing.T) {
 		{node.ErrLeadershipLost, 503, client.ErrIndeterminate},
 		{fmt.Errorf("wrapped: %w", node.ErrNoLeader), 503, client.ErrUnavailable},
 		{errTooLarge, 413, nil},
+		{errNoInstance, 503, client.ErrNoInstance},
+		{errBadGateway, 502, nil},
 	}
 	for _, c := range cases {
 		status, body, _ := toWire(c.err)

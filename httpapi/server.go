@@ -32,6 +32,7 @@ type Server struct {
 	hold    time.Duration
 	onLeave func()
 	fwd     *http.Client
+	proxy   *proxy
 	engine  *gin.Engine
 }
 
@@ -64,8 +65,11 @@ func New(n *node.Node, o Options) *Server {
 // Handler is the http.Handler to serve.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Close releases idle forwarding connections.
-func (s *Server) Close() { s.fwd.CloseIdleConnections() }
+// Close releases idle forwarding and proxy connections.
+func (s *Server) Close() {
+	s.fwd.CloseIdleConnections()
+	s.proxy.transport.CloseIdleConnections()
+}
 
 func (s *Server) routes(e *gin.Engine) {
 	r := e.Group("/registry-svc")
@@ -83,7 +87,12 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
 	e.GET("/readyz", s.readyz)
+	s.proxy = newProxy(s)
 	e.NoRoute(func(c *gin.Context) {
+		if slug := slugOf(c.Request.URL.Path); slug != "" {
+			s.proxy.serve(c, slug)
+			return
+		}
 		c.JSON(http.StatusNotFound, gin.H{"error": "no route for " + c.Request.Method + " " + c.Request.URL.Path, "code": "not_found"})
 	})
 	e.NoMethod(func(c *gin.Context) {

@@ -23,6 +23,10 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeInternal       = "internal"
 	CodeNotImplemented = "not_implemented"
+	// CodeNoInstance and CodeBadGateway answer proxied requests
+	// (/{slug}/...): no usable instance, or the chosen one failed.
+	CodeNoInstance = "no_instance"
+	CodeBadGateway = "bad_gateway"
 )
 
 // Errors a client can test for with errors.Is, besides *fsm.Error for
@@ -36,6 +40,8 @@ var (
 	// ErrUnauthorized and ErrForbidden: authentication or permission failed.
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrForbidden    = errors.New("forbidden")
+	// ErrNoInstance: a proxied request found no usable instance.
+	ErrNoInstance = errors.New("no usable instance")
 )
 
 // ErrorBody is the JSON body of every error response.
@@ -78,6 +84,8 @@ func FromWire(status int, body ErrorBody) *APIError {
 		e.cause = ErrUnauthorized
 	case CodeForbidden:
 		e.cause = ErrForbidden
+	case CodeNoInstance:
+		e.cause = ErrNoInstance
 	}
 	return e
 }
