@@ -143,6 +143,8 @@ func TestFiltersAreANDedAndUseIndexes(t *testing.T) {
 		{InstanceFilter{Tag: "prod", Status: "Unknown"}, nil},
 		{InstanceFilter{IP: "10.0.0.1"}, []string{"i3"}},
 		{InstanceFilter{Host: "h2"}, []string{"i2"}},
+		{InstanceFilter{Host: "10.0.0.1"}, []string{"i3"}}, // ?host= also finds an IP URL
+		{InstanceFilter{Host: "10.0.0.1", Slug: "a"}, nil},
 		{InstanceFilter{Path: "/v1", Scheme: "https"}, []string{"i3"}},
 		{InstanceFilter{DeploymentID: "depl_abc123"}, []string{"i3"}},
 		{InstanceFilter{NodeURL: "http://n1:11337"}, []string{"i1"}},

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"net"
 	"slices"
 	"strings"
 
@@ -22,20 +23,29 @@ type InstanceFilter struct {
 	Status       string
 }
 
-// Match reports whether in passes every set field of the filter.
+// Match reports whether in passes every set field of the filter. Host also
+// matches an instance whose URL names that IP: a URL's host is stored as IP
+// when it is an address, but users ask ?host= for either.
 func (f InstanceFilter) Match(in *Instance) bool {
 	eq := func(want, got string) bool { return want == "" || want == got }
-	return eq(f.ID, in.ID) && eq(f.Slug, in.Slug) && eq(f.Host, in.Host) && eq(f.IP, in.IP) &&
+	host := eq(f.Host, in.Host) || (f.hostIsIP() && f.Host == in.IP)
+	return eq(f.ID, in.ID) && eq(f.Slug, in.Slug) && host && eq(f.IP, in.IP) &&
 		eq(f.DeploymentID, in.DeploymentID) && eq(f.NodeURL, in.NodeURL) && eq(f.Path, in.Path) &&
 		eq(f.Scheme, in.Scheme) && eq(f.Status, string(in.Status)) &&
 		(f.Tag == "" || slices.Contains(in.Tags, f.Tag))
 }
 
+func (f InstanceFilter) hostIsIP() bool { return net.ParseIP(f.Host) != nil }
+
 // bestIndex picks the most selective go-memdb index the filter can use.
 func (f InstanceFilter) bestIndex() (string, string) {
+	hostIndex := "host"
+	if f.hostIsIP() {
+		hostIndex = "ip"
+	}
 	for _, c := range []struct{ index, value string }{
 		{"id", f.ID}, {"slug", f.Slug}, {"deploymentId", f.DeploymentID}, {"nodeUrl", f.NodeURL},
-		{"host", f.Host}, {"ip", f.IP}, {"tag", f.Tag}, {"status", f.Status},
+		{hostIndex, f.Host}, {"ip", f.IP}, {"tag", f.Tag}, {"status", f.Status},
 	} {
 		if c.value != "" {
 			return c.index, c.value
