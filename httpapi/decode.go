@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -102,4 +103,22 @@ func checkQuery(c *gin.Context, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// boolQuery reads an optional boolean query parameter: absent is false,
+// a bare "?name" true, otherwise strconv.ParseBool's forms; anything else is
+// a 400 naming the parameter.
+func boolQuery(c *gin.Context, name string) (bool, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return false, nil
+	}
+	if v == "" {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fsm.Invalid(name, "%q is not true or false", v)
+	}
+	return b, nil
 }

@@ -91,8 +91,7 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	}
 	resp, err := s.fwd.Do(req)
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
+		if isDialError(err) {
 			s.log.Debug("leader unreachable, retrying", "leader", leaderURL, "err", err)
 			return false
 		}
@@ -148,4 +147,11 @@ func (s *Server) readYourWrite(ctx context.Context, resp *http.Response) {
 	if err := s.n.WaitApplied(wctx, idx); err != nil {
 		s.log.Debug("answering a forwarded write before applying it here", "index", idx, "applied", s.n.AppliedIndex())
 	}
+}
+
+// isDialError reports a failure to connect: nothing reached the other side,
+// so the request may be sent again.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

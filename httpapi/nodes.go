@@ -142,19 +142,3 @@ func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
 		}
 	}
 }
-
-// boolQuery reads an optional boolean query parameter.
-func boolQuery(c *gin.Context, name string) (bool, error) {
-	v, ok := c.GetQuery(name)
-	if !ok {
-		return false, nil
-	}
-	if v == "" {
-		return true, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fsm.Invalid(name, "%q is not true or false", v)
-	}
-	return b, nil
-}

@@ -149,8 +149,3 @@ func retryable(r *http.Request) bool {
 	}
 	return false
 }
-
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}

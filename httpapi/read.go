@@ -34,7 +34,12 @@ func (s *Server) read(c *gin.Context, q query) {
 		s.writeError(c, err)
 		return
 	}
-	if !wantsConsistent(c) {
+	consistent, err := boolQuery(c, "consistent")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !consistent {
 		if err := s.blockingRead(c, minIndex, wait, q); err != nil {
 			s.writeError(c, err)
 		}
@@ -47,12 +52,6 @@ func (s *Server) read(c *gin.Context, q query) {
 		}
 		return s.blockingRead(c, minIndex, wait, q)
 	})
-}
-
-// wantsConsistent accepts "?consistent", "?consistent=true" and "=1".
-func wantsConsistent(c *gin.Context) bool {
-	v, ok := c.GetQuery("consistent")
-	return ok && v != "false" && v != "0"
 }
 
 // normalizeConsistent makes a bare "?consistent" explicit so that gin's

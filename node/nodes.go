@@ -68,16 +68,6 @@ func (n *Node) roles() map[string]string {
 	return out
 }
 
-// NodeByURL finds a node of the gossip view by its self URL.
-func (n *Node) NodeByURL(url string) (resource.Node, bool) {
-	for _, row := range n.Nodes() {
-		if row.URL == url {
-			return row, true
-		}
-	}
-	return resource.Node{}, false
-}
-
 // RemoveNode takes a dead or departed node out of the Raft configuration and
 // then out of every node's member table. A node that is alive (or only
 // suspect) is a conflict: it would be back at its next gossip. Run on the

@@ -43,6 +43,9 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		{"PUT", "/registry-svc/definition", `{"definition":{"id":"x"}}`, 400, "image or a repository"},
 		{"DELETE", "/registry-svc/instance/absent", "", 404, "not_found"},
 		{"GET", "/registry-svc/instances?slgu=x", "", 400, `"field":"slgu"`},
+		{"GET", "/registry-svc/instances?consistent=maybe", "", 400, `"field":"consistent"`},
+		{"GET", "/registry-svc/instances?consistent", "", 200, `"instances"`},
+		{"GET", "/registry-svc/instances?consistent=false", "", 200, `"instances"`},
 		{"POST", "/registry-svc/instances", "", 405, "not allowed"},
 	} {
 		resp, body := do(t, tc.method, f+tc.path, tc.body)

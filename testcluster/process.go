@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -157,7 +158,7 @@ func (c *ProcCluster) Restart(i int) error {
 func cleanEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
-		if len(kv) > 7 && kv[:7] == "ROSTER_" || len(kv) > 3 && kv[:3] == "OB_" {
+		if strings.HasPrefix(kv, "ROSTER_") || strings.HasPrefix(kv, "OB_") {
 			continue
 		}
 		out = append(out, kv)
