@@ -13,16 +13,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/node/health"
 )
 
 // Agent is a running node with its HTTP server.
 type Agent struct {
-	Node *node.Node
-	api  *httpapi.Server
-	srv  *http.Server
-	log  *slog.Logger
+	Node   *node.Node
+	api    *httpapi.Server
+	health *health.Checker
+	srv    *http.Server
+	log    *slog.Logger
 
 	once    sync.Once
 	served  chan struct{}
@@ -60,7 +63,16 @@ func Start(cfg node.Config, api httpapi.Options) (*Agent, error) {
 			}
 		}
 	}
+	// The checker proposes through the HTTP layer, which forwards to the
+	// leader; the HTTP layer hands heartbeats to the checker.
+	a.health = health.New(health.Config{
+		Node:   n,
+		Submit: func(ctx context.Context, us []fsm.StatusUpdate) error { return a.api.ProposeStatuses(ctx, us) },
+		Logger: log.With("component", "health", "node", n.ID()),
+	})
+	api.Health = a.health
 	a.api = httpapi.New(n, api)
+	a.health.Start()
 	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		defer close(a.served)
@@ -91,8 +103,10 @@ func (a *Agent) Leave(timeout time.Duration) error {
 func (a *Agent) stop(closeNode func() error) error {
 	var err error
 	a.once.Do(func() {
-		// The node goes first so in-flight writes fail fast rather than
-		// hanging; then HTTP drains what remains.
+		// Checks stop first: they must not propose from a node that is
+		// going. The node goes next so in-flight writes fail fast rather
+		// than hanging; then HTTP drains what remains.
+		a.health.Stop()
 		err = closeNode()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -104,3 +118,6 @@ func (a *Agent) stop(closeNode func() error) error {
 	})
 	return err
 }
+
+// Health is the agent's health checker.
+func (a *Agent) Health() *health.Checker { return a.health }

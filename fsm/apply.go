@@ -36,6 +36,11 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Insta
 		if row.Status == "" {
 			row.Status = StatusUnknown
 		}
+		if row.Check == nil && rc.DefaultCheck != nil {
+			ck := *rc.DefaultCheck
+			row.Check = &ck
+		}
+		row.StatusChangedAt = rc.Now
 		row.CreateIndex = index
 	} else {
 		if req.Slug != "" && existing.Slug != "" && req.Slug != existing.Slug {
@@ -43,6 +48,9 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Insta
 				existing.URL, existing.Slug, req.Slug, existing.ID)
 		}
 		row = mergeInstance(existing, req)
+		if row.Status != existing.Status {
+			row.StatusChangedAt, row.StatusReason = rc.Now, "set at registration"
+		}
 	}
 	if !rc.Now.IsZero() {
 		row.LastHeartbeat = rc.Now
@@ -77,6 +85,9 @@ func mergeInstance(old, req *Instance) *Instance {
 	}
 	if req.Tags != nil {
 		row.Tags = req.Tags
+	}
+	if req.Check != nil {
+		row.Check = req.Check
 	}
 	return row
 }

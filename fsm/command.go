@@ -16,6 +16,7 @@ const (
 	CmdDeregisterInstance CommandType = 2
 	CmdSaveDefinition     CommandType = 3
 	CmdDeleteDefinition   CommandType = 4
+	CmdSetStatuses        CommandType = 5
 )
 
 func (t CommandType) String() string {
@@ -28,6 +29,8 @@ func (t CommandType) String() string {
 		return "save-definition"
 	case CmdDeleteDefinition:
 		return "delete-definition"
+	case CmdSetStatuses:
+		return "set-statuses"
 	}
 	return fmt.Sprintf("command-%d", uint8(t))
 }
@@ -47,6 +50,7 @@ type Command struct {
 	Register   *RegisterCommand `json:"register,omitempty"`
 	Definition *Definition      `json:"definition,omitempty"`
 	ID         string           `json:"id,omitempty"`
+	Statuses   []StatusUpdate   `json:"statuses,omitempty"`
 }
 
 // RegisterCommand upserts an instance by URL. NewID and Now are chosen by the
@@ -55,6 +59,8 @@ type RegisterCommand struct {
 	Instance Instance  `json:"instance"`
 	NewID    string    `json:"newId"`
 	Now      time.Time `json:"now"`
+	// DefaultCheck is stored when a new instance names no check.
+	DefaultCheck *Check `json:"defaultCheck,omitempty"`
 }
 
 // Encode serialises a command for the Raft log.
@@ -89,6 +95,8 @@ func DecodeCommand(b []byte) (*Command, error) {
 		ok = c.Definition != nil
 	case CmdDeregisterInstance, CmdDeleteDefinition:
 		ok = c.ID != ""
+	case CmdSetStatuses:
+		ok = len(c.Statuses) > 0
 	default:
 		return nil, fmt.Errorf("unknown command type %d", c.Type)
 	}

@@ -96,6 +96,8 @@ func (f *FSM) applyOne(db *memdb.MemDB, index uint64, cmd *Command) any {
 		res, err = saveDefinition(txn, index, cmd.Definition)
 	case CmdDeleteDefinition:
 		err = deleteDefinition(txn, index, cmd.ID)
+	case CmdSetStatuses:
+		res, err = setStatuses(txn, index, cmd.Statuses)
 	}
 	if err != nil {
 		return err

@@ -45,8 +45,15 @@ type Instance struct {
 	Details       string    `json:"details,omitempty"`
 	Slug          string    `json:"slug,omitempty"`
 	Tags          []string  `json:"tags,omitempty"`
-	CreateIndex   uint64    `json:"createIndex"`
-	ModifyIndex   uint64    `json:"modifyIndex"`
+	// Check is how the cluster checks this instance (always complete once
+	// stored; nil only in rows written before checks existed).
+	Check *Check `json:"check,omitempty"`
+	// StatusChangedAt is when Status last changed; StatusReason says why
+	// (the failing probe, the expired ttl, who set it).
+	StatusChangedAt time.Time `json:"statusChangedAt,omitzero"`
+	StatusReason    string    `json:"statusReason,omitempty"`
+	CreateIndex     uint64    `json:"createIndex"`
+	ModifyIndex     uint64    `json:"modifyIndex"`
 }
 
 // clone returns a copy that shares nothing mutable with i: rows stored in
@@ -56,6 +63,10 @@ func (i *Instance) clone() *Instance {
 	c.Tags = append([]string(nil), i.Tags...)
 	if len(c.Tags) == 0 {
 		c.Tags = nil
+	}
+	if i.Check != nil {
+		ck := *i.Check
+		c.Check = &ck
 	}
 	return &c
 }

@@ -207,6 +207,14 @@ func ValidateInstance(in *Instance) error {
 			return Invalid("nodeUrl", "%q is not an absolute URL", in.NodeURL)
 		}
 	}
+	if in.Check != nil {
+		if err := ValidateCheck(in.Check); err != nil {
+			return err
+		}
+	}
+	if len(in.StatusReason) > MaxTextLen {
+		return Invalid("statusReason", "is %d characters, the limit is %d", len(in.StatusReason), MaxTextLen)
+	}
 	if len(in.Details) > MaxTextLen {
 		return Invalid("details", "is %d characters, the limit is %d", len(in.Details), MaxTextLen)
 	}

@@ -200,13 +200,18 @@ func (g *Gossip) numMembers() int {
 }
 
 // Subscribe returns a channel that receives a value (coalesced, never
-// blocking the sender) whenever the member table changes.
-func (g *Gossip) Subscribe() <-chan struct{} {
+// blocking the sender) whenever the member table changes, and the function
+// that ends the subscription.
+func (g *Gossip) Subscribe() (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	g.mu.Lock()
 	g.subs = append(g.subs, ch)
 	g.mu.Unlock()
-	return ch
+	return ch, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.subs = slices.DeleteFunc(g.subs, func(c chan struct{}) bool { return c == ch })
+	}
 }
 
 // notify must be called with g.mu held.

@@ -92,7 +92,8 @@ func stateIn(g *Gossip, id string) State {
 func TestMembersSeeJoinLeaveAndDeath(t *testing.T) {
 	a, b, c := start(t, "a"), start(t, "b"), start(t, "c")
 	defer a.Shutdown()
-	changes := a.Subscribe()
+	changes, unsubscribe := a.Subscribe()
+	defer unsubscribe()
 	b.Join(t.Context(), []string{a.LocalAddr()})
 	c.Join(t.Context(), []string{a.LocalAddr()})
 	waitFor(t, "three alive members everywhere", func() bool {

@@ -52,8 +52,11 @@ func jsonError(err error) error {
 	var (
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError
+		fe  *fsm.Error
 	)
 	switch {
+	case errors.As(err, &fe):
+		return fe // a field's own decoder named the problem
 	case errors.As(err, &syn):
 		return fsm.Invalid("body", "is not valid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):

@@ -68,6 +68,10 @@ func (s *Server) clusterStatus(c *gin.Context) {
 		return
 	}
 	st := s.n.Status()
+	if s.health != nil {
+		hs := s.health.Status()
+		st.Health = &hs
+	}
 	setIndex(c, st.AppliedIndex)
 	c.JSON(http.StatusOK, st)
 }

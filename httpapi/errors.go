@@ -31,6 +31,7 @@ var errorTable = []struct {
 	{errTooLarge, http.StatusRequestEntityTooLarge, client.CodeTooLarge, false},
 	{errNoInstance, http.StatusServiceUnavailable, client.CodeNoInstance, true},
 	{errBadGateway, http.StatusBadGateway, client.CodeBadGateway, false},
+	{errOwnerUnreachable, http.StatusServiceUnavailable, client.CodeOwnerUnreachable, true},
 }
 
 var fsmStatus = map[fsm.Code]int{

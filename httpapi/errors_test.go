@@ -70,6 +70,7 @@ func TestClientStatusMirrorsNodeStatus(t *testing.T) {
 		{reflect.TypeFor[node.ClusterStatus](), reflect.TypeFor[client.ClusterStatus]()},
 		{reflect.TypeFor[node.ServerStatus](), reflect.TypeFor[client.ServerStatus]()},
 		{reflect.TypeFor[node.MemberStatus](), reflect.TypeFor[client.MemberStatus]()},
+		{reflect.TypeFor[node.HealthStatus](), reflect.TypeFor[client.HealthStatus]()},
 	}
 	for _, p := range pairs {
 		a, b := fields(p[0]), fields(p[1])

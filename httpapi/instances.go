@@ -53,6 +53,15 @@ func (s *Server) registerInstance(c *gin.Context) {
 		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
 		Status: req.Status, Details: req.Details,
 	}
+	if req.Check != nil {
+		ck := *req.Check
+		ck.Complete()
+		if err := fsm.ValidateCheck(&ck); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		in.Check = &ck
+	}
 	if in.ID != "" {
 		if err := fsm.ValidateID("id", in.ID); err != nil {
 			s.writeError(c, err)
@@ -76,11 +85,11 @@ func (s *Server) registerInstance(c *gin.Context) {
 	}
 	fwd := client.RegisterRequest{
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
-		Tags: in.Tags, Status: in.Status, Details: in.Details,
+		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
 	s.viaLeader(c, fwd, true, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(),
+			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
 		}})
 		if err != nil {
 			return err
@@ -115,4 +124,13 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 		c.Status(http.StatusNoContent)
 		return nil
 	})
+}
+
+// defaultCheck is the check a new instance registered without one gets:
+// this (leading) node's default.
+func (s *Server) defaultCheck(url string) *fsm.Check {
+	if s.health != nil {
+		return s.health.DefaultCheck(url)
+	}
+	return fsm.DefaultCheck(url, 0)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/node/health"
 )
 
 // Options tune the server.
@@ -22,7 +23,10 @@ type Options struct {
 	// OnLeave is called by PUT /registry-svc/agent/leave to make this agent
 	// leave the cluster and stop; nil disables the endpoint.
 	OnLeave func()
-	Logger  *slog.Logger
+	// Health is this node's health checker: it takes heartbeats, names the
+	// default check and reports self-preservation. nil: no checks run here.
+	Health *health.Checker
+	Logger *slog.Logger
 }
 
 // Server is the HTTP API of one node.
@@ -31,6 +35,7 @@ type Server struct {
 	log     *slog.Logger
 	hold    time.Duration
 	onLeave func()
+	health  *health.Checker
 	fwd     *http.Client
 	proxy   *proxy
 	engine  *gin.Engine
@@ -46,7 +51,7 @@ func New(n *node.Node, o Options) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
-		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave,
+		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave, health: o.Health,
 		fwd: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
@@ -76,6 +81,9 @@ func (s *Server) routes(e *gin.Engine) {
 	r.GET("/instances", s.listInstances)
 	r.PUT("/instance", s.registerInstance)
 	r.DELETE("/instance/:id", s.deleteInstance)
+	r.PUT("/instance/:id/status", s.setInstanceStatus)
+	r.PUT("/instance/:id/heartbeat", s.heartbeat)
+	r.PUT("/instances/status", s.setStatuses)
 	r.GET("/definitions", s.listDefinitions)
 	r.PUT("/definition", s.saveDefinition)
 	r.DELETE("/definition/:id", s.deleteDefinition)

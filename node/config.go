@@ -60,6 +60,17 @@ type Config struct {
 	// StatusInterval is how often the node samples its CPU, memory, disk and
 	// GPUs and gossips them (default 5s, 100ms-5m).
 	StatusInterval time.Duration
+	// CheckInterval is the interval of the check given to an instance that
+	// registers without one (default 10s, 1s-1h).
+	CheckInterval time.Duration
+	// SelfPreservation is the share of Unhealthy instances at which
+	// automatic deregistration pauses (default 0.5; 1 pauses only when all
+	// are Unhealthy).
+	SelfPreservation float64
+	// HeartbeatRefresh is how often a checker writes the lastHeartbeat of
+	// healthy instances to Raft (default 1m, 1s-1h); passing checks in
+	// between stay in memory.
+	HeartbeatRefresh time.Duration
 	// Sampler reads the resources (default: this machine, through gopsutil
 	// and the system's NVML). Tests pass go-nvml's mock through it.
 	Sampler gossip.Sampler
@@ -116,6 +127,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 2 * time.Second
+	}
+	if err := c.healthDefaults(); err != nil {
+		return c, err
 	}
 	for _, a := range []struct{ name, addr string }{{"http-addr", c.HTTPAddr}, {"gossip-addr", c.GossipAddr}, {"raft-addr", c.RaftAddr}} {
 		if _, err := splitPort(a.addr); err != nil {
@@ -228,4 +242,26 @@ func joinsRemote(addrs []string) bool {
 		}
 	}
 	return false
+}
+
+func (c *Config) healthDefaults() error {
+	if c.CheckInterval == 0 {
+		c.CheckInterval = 10 * time.Second
+	}
+	if c.CheckInterval < time.Second || c.CheckInterval > time.Hour {
+		return fmt.Errorf("check interval %v: want 1s-1h", c.CheckInterval)
+	}
+	if c.SelfPreservation == 0 {
+		c.SelfPreservation = 0.5
+	}
+	if c.SelfPreservation <= 0 || c.SelfPreservation > 1 {
+		return fmt.Errorf("self-preservation %v: want a share in (0, 1]", c.SelfPreservation)
+	}
+	if c.HeartbeatRefresh == 0 {
+		c.HeartbeatRefresh = time.Minute
+	}
+	if c.HeartbeatRefresh < time.Second || c.HeartbeatRefresh > time.Hour {
+		return fmt.Errorf("heartbeat refresh %v: want 1s-1h", c.HeartbeatRefresh)
+	}
+	return nil
 }

@@ -69,7 +69,8 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	}
 	n.contacts.reset()
 	r := newReconciler(n)
-	changes := n.gossip.Subscribe()
+	changes, unsubscribe := n.gossip.Subscribe()
+	defer unsubscribe()
 	tick := time.NewTicker(n.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
@@ -92,7 +93,8 @@ func (n *Node) bootstrapWhenExpected() {
 	if expect == 0 {
 		return // joining an existing cluster: wait to be added
 	}
-	changes := n.gossip.Subscribe()
+	changes, unsubscribe := n.gossip.Subscribe()
+	defer unsubscribe()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

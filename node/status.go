@@ -23,6 +23,23 @@ type ClusterStatus struct {
 	TargetVoters int            `json:"targetVoters"`
 	Servers      []ServerStatus `json:"servers"`
 	Members      []MemberStatus `json:"members"`
+	// Health is this node's health checker: what it checks and whether
+	// automatic deregistration is paused (set by the HTTP layer).
+	Health *HealthStatus `json:"health,omitempty"`
+}
+
+// HealthStatus summarises one node's health checker.
+type HealthStatus struct {
+	// Checking is how many instances this node checks.
+	Checking int `json:"checking"`
+	// Instances and Unhealthy count the whole catalog as this node sees it.
+	Instances int `json:"instances"`
+	Unhealthy int `json:"unhealthy"`
+	// SelfPreservation is true while automatic deregistration is paused
+	// because at least SelfPreservationThreshold of the instances (and at
+	// least three) are Unhealthy.
+	SelfPreservation          bool    `json:"selfPreservation"`
+	SelfPreservationThreshold float64 `json:"selfPreservationThreshold"`
 }
 
 // ServerStatus is one server of the Raft configuration.

@@ -23,7 +23,8 @@ func TestProxyRoutesBySlug(t *testing.T) {
 	a, b, u, sick := backend("a"), backend("b"), backend("u"), backend("sick")
 	register := func(url, status string) {
 		t.Helper()
-		body := fmt.Sprintf(`{"url":%q,"slug":"user-svc","status":%q}`, url, status)
+		// Statuses here are the test's word, not a health check's.
+		body := fmt.Sprintf(`{"url":%q,"slug":"user-svc","status":%q,"check":{"type":"none"}}`, url, status)
 		if resp, raw := do(t, "PUT", f+"/registry-svc/instance", body); resp.StatusCode != 201 {
 			t.Fatalf("register %s: %d %s", url, resp.StatusCode, raw)
 		}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/httpapi/client"
 )
 
 // buildRoster builds the roster binary the way `make build` does.
@@ -68,7 +71,10 @@ func mustContain(t *testing.T, what, out string, wants ...string) {
 // in place of oo, against a cluster of three agent processes.
 func TestSeedUsageAgainstProcessCluster(t *testing.T) {
 	bin := buildRoster(t)
-	c, err := StartProcesses(ProcOptions{Binary: bin, Nodes: 3, Dir: t.TempDir(), BasePort: mustFreeBase(t, 9)})
+	// Instances registered without a check get the agents' default; a
+	// minute keeps the seed's made-up hosts Unknown for this whole test.
+	c, err := StartProcesses(ProcOptions{Binary: bin, Nodes: 3, Dir: t.TempDir(), BasePort: mustFreeBase(t, 9),
+		Args: []string{"--check-interval", "1m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +100,9 @@ func TestSeedUsageAgainstProcessCluster(t *testing.T) {
 	// defaults to the node that took the request).
 	sh.run(n1, `oo put /registry-svc/instance --url="`+live.URL+`" --slug="user-svc" --status=Healthy`)
 	sh.run(n2, `oo put /registry-svc/instance --url="`+dead+`" --slug="user-svc" --status=Unhealthy`)
-	sh.run(n3, `oo put /registry-svc/instance --url="`+deps.URL+`" --slug="order-svc" --status=Unhealthy`)
+	// Its status is its owner's word (check none): the cleanup script below
+	// must find an Unhealthy instance that still answers /health.
+	sh.run(n3, `oo put /registry-svc/instance --url="`+deps.URL+`" --slug="order-svc" --status=Unhealthy --check='{"type": "none"}'`)
 	out := sh.run(n1, `setup_dev_services
 oo put /registry-svc/instance --id="inst_custom_123" --url="http://api-service:8080" --deploymentId="depl_abc123"
 oo put /registry-svc/instance --scheme="https" --host="api.example.com" --port=443 --path="/v1"
@@ -122,9 +130,18 @@ oo put /registry-svc/definition --definition='{"id": "my-svc", "image": {"name":
 oo definitions list; oo definitions ls; oo def ls -o json | jq -r '.definitions[].id'`)
 	mustContain(t, "definitions", out, "Saved definition nginx-svc", "Saved definition api-svc", "Saved definition custom-app",
 		"nginx-svc", "api-svc\ncustom-app\nmy-svc\nnginx-svc\n")
+	// Statuses are the health checks' by now (the first probe of each runs
+	// within a second of registration, the next a minute later): one of
+	// the seed's made-up addresses may well accept connections where this
+	// runs, so the dashboard is compared with the catalog, not constants.
+	byStatus := statusCounts(t, c.Client(0))
+	if byStatus[fsm.StatusHealthy] < 1 || byStatus[fsm.StatusUnhealthy] != 2 {
+		t.Errorf("statuses after the first checks: %v; want live Healthy, dead and deps Unhealthy", byStatus)
+	}
 	out = sh.run(n1, `( sleep() { exit 0; }; clear() { :; }; registry_dashboard )`)
-	mustContain(t, "registry_dashboard", out, " Nodes: 3", " Instances: 9", " Definitions: 4", " ✅ Healthy: 1",
-		" ❌ Unhealthy: 2", " ❓ Unknown: 6", " user-svc: 2 instances", " order-svc: 1 instances", " unknown: 6 instances",
+	mustContain(t, "registry_dashboard", out, " Nodes: 3", " Instances: 9", " Definitions: 4",
+		fmt.Sprintf(" ✅ Healthy: %d\n", byStatus[fsm.StatusHealthy]), " ❌ Unhealthy: 2",
+		fmt.Sprintf(" ❓ Unknown: %d\n", byStatus[fsm.StatusUnknown]), " user-svc: 2 instances", " order-svc: 1 instances", " unknown: 6 instances",
 		"node1: CPU ", "node3: CPU ", "| GPUs 0")
 
 	// monitor_service_mesh: topology and per-node counts (all three nodes
@@ -259,4 +276,17 @@ apiSpecs:
 			t.Fatal(err)
 		}
 	}
+}
+
+func statusCounts(t *testing.T, cl *client.Client) map[fsm.Status]int {
+	t.Helper()
+	list, _, err := cl.ListInstances(t.Context(), fsm.InstanceFilter{}, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[fsm.Status]int{}
+	for _, in := range list {
+		out[in.Status]++
+	}
+	return out
 }

@@ -118,6 +118,37 @@ type RegisterRequest struct {
 	Tags         []string   `json:"tags,omitempty"`
 	Status       fsm.Status `json:"status,omitempty"`
 	Details      string     `json:"details,omitempty"`
+	// Check is how the cluster checks the instance; nil on a new instance
+	// takes the default (tcp when the URL names a port, else http), nil on
+	// a re-registration keeps the stored one.
+	Check *fsm.Check `json:"check,omitempty"`
+}
+
+// StatusRequest is the body of PUT /registry-svc/instance/{id}/status.
+type StatusRequest struct {
+	Status fsm.Status `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+}
+
+// StatusBatch is the body of PUT /registry-svc/instances/status.
+type StatusBatch struct {
+	Updates []fsm.StatusUpdate `json:"updates"`
+}
+
+// SetInstanceStatus sets an instance's status and returns the stored row.
+func (c *Client) SetInstanceStatus(ctx context.Context, id string, status fsm.Status, reason string) (*fsm.Instance, error) {
+	var out struct {
+		Instance *fsm.Instance `json:"instance"`
+	}
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance/"+url.PathEscape(id)+"/status",
+		StatusRequest{Status: status, Reason: reason}, &out)
+	return out.Instance, err
+}
+
+// Heartbeat tells the cluster a ttl-checked instance is alive.
+func (c *Client) Heartbeat(ctx context.Context, id string) error {
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance/"+url.PathEscape(id)+"/heartbeat", nil, nil)
+	return err
 }
 
 // RegisterInstance upserts an instance and returns the stored row.

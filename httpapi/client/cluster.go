@@ -24,6 +24,16 @@ type ClusterStatus struct {
 	TargetVoters int            `json:"targetVoters"`
 	Servers      []ServerStatus `json:"servers"`
 	Members      []MemberStatus `json:"members"`
+	Health       *HealthStatus  `json:"health,omitempty"`
+}
+
+// HealthStatus summarises one node's health checker.
+type HealthStatus struct {
+	Checking                  int     `json:"checking"`
+	Instances                 int     `json:"instances"`
+	Unhealthy                 int     `json:"unhealthy"`
+	SelfPreservation          bool    `json:"selfPreservation"`
+	SelfPreservationThreshold float64 `json:"selfPreservationThreshold"`
 }
 
 // ServerStatus is one server of the Raft configuration.

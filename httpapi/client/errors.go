@@ -27,6 +27,9 @@ const (
 	// (/{slug}/...): no usable instance, or the chosen one failed.
 	CodeNoInstance = "no_instance"
 	CodeBadGateway = "bad_gateway"
+	// CodeOwnerUnreachable: a heartbeat could not be handed to the node
+	// that checks the instance.
+	CodeOwnerUnreachable = "owner_unreachable"
 )
 
 // Errors a client can test for with errors.Is, besides *fsm.Error for
@@ -76,7 +79,7 @@ func FromWire(status int, body ErrorBody) *APIError {
 			msg = msg[len(body.Field)+2:]
 		}
 		e.cause = &fsm.Error{Code: fsm.Code(body.Code), Field: body.Field, Message: msg}
-	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown:
+	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown, CodeOwnerUnreachable:
 		e.cause = ErrUnavailable
 	case CodeIndeterminate:
 		e.cause = ErrIndeterminate

@@ -1,0 +1,140 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// MaxStatusUpdates bounds one set-statuses command (well under
+// MaxCommandSize at a few hundred bytes an update).
+const MaxStatusUpdates = 2000
+
+// StatusUpdate is one change a health checker (or a user) asks for. The
+// conditions make a stale checker harmless: an update whose From or
+// IfModifyIndex no longer matches is skipped, not applied on top of newer
+// news.
+type StatusUpdate struct {
+	ID string `json:"id"`
+	// Status is the new status; empty leaves it.
+	Status Status `json:"status,omitempty"`
+	// From applies the update only while the stored status is From.
+	From Status `json:"from,omitempty"`
+	// IfModifyIndex applies the update only while the row is unchanged.
+	IfModifyIndex uint64 `json:"ifModifyIndex,omitempty"`
+	// Reason is stored as statusReason with a status change.
+	Reason string `json:"reason,omitempty"`
+	// At is when the evidence was seen: statusChangedAt of a change.
+	At time.Time `json:"at,omitzero"`
+	// Heartbeat moves lastHeartbeat forward (never back).
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+	// Remove deregisters the instance.
+	Remove bool `json:"remove,omitempty"`
+}
+
+// StatusResult says what became of each update, by instance ID.
+type StatusResult struct {
+	Applied []string `json:"applied"`
+	Skipped []string `json:"skipped"`
+	Missing []string `json:"missing"`
+	// Rows are the instances as stored after the command, for applied
+	// status changes and heartbeats (not removals).
+	Rows []*Instance `json:"-"`
+}
+
+// ValidateStatusUpdates checks a batch before it is proposed; Apply checks
+// each update again and skips a bad one.
+func ValidateStatusUpdates(us []StatusUpdate) error {
+	if len(us) == 0 {
+		return Invalid("updates", "is empty")
+	}
+	if len(us) > MaxStatusUpdates {
+		return Invalid("updates", "has %d updates, the limit is %d", len(us), MaxStatusUpdates)
+	}
+	for i := range us {
+		if err := validateStatusUpdate(&us[i]); err != nil {
+			err.Field = fmt.Sprintf("updates[%d].%s", i, err.Field)
+			return err
+		}
+	}
+	return nil
+}
+
+func validateStatusUpdate(u *StatusUpdate) *Error {
+	if err := ValidateID("id", u.ID); err != nil {
+		return err.(*Error)
+	}
+	for _, s := range []struct {
+		field string
+		v     Status
+	}{{"status", u.Status}, {"from", u.From}} {
+		if s.v != "" && !s.v.Valid() {
+			return Invalid(s.field, "%q is not one of %v", s.v, Statuses)
+		}
+	}
+	switch {
+	case len(u.Reason) > MaxTextLen:
+		return Invalid("reason", "is %d characters, the limit is %d", len(u.Reason), MaxTextLen)
+	case u.Remove && (u.Status != "" || !u.Heartbeat.IsZero()):
+		return Invalid("remove", "a removal carries no status or heartbeat")
+	case !u.Remove && u.Status == "" && u.Heartbeat.IsZero():
+		return Invalid("status", "an update needs a status, a heartbeat or remove")
+	case u.Status != "" && u.At.IsZero():
+		return Invalid("at", "a status change needs the time it was observed")
+	}
+	return nil
+}
+
+// setStatuses applies a batch in one transaction. Updates that no longer
+// apply are skipped, never an error for the batch: they come from checkers
+// whose view may be a moment old.
+func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate) (*StatusResult, error) {
+	res := &StatusResult{Applied: []string{}, Skipped: []string{}, Missing: []string{}}
+	for i := range us {
+		u := &us[i]
+		row, err := firstInstance(txn, "id", u.ID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case row == nil:
+			res.Missing = append(res.Missing, u.ID)
+			continue
+		case validateStatusUpdate(u) != nil,
+			u.IfModifyIndex != 0 && row.ModifyIndex != u.IfModifyIndex,
+			u.From != "" && row.Status != u.From:
+			res.Skipped = append(res.Skipped, u.ID)
+			continue
+		case u.Remove:
+			if err := txn.Delete(tableInstances, row); err != nil {
+				return nil, fmt.Errorf("delete instance: %w", err)
+			}
+			res.Applied = append(res.Applied, u.ID)
+			continue
+		}
+		next, changed := row.clone(), false
+		if u.Status != "" && u.Status != row.Status {
+			next.Status, next.StatusChangedAt, next.StatusReason = u.Status, u.At, u.Reason
+			changed = true
+		}
+		if u.Heartbeat.After(row.LastHeartbeat) {
+			next.LastHeartbeat = u.Heartbeat
+			changed = true
+		}
+		if !changed {
+			res.Skipped = append(res.Skipped, u.ID)
+			continue
+		}
+		next.ModifyIndex = index
+		if err := txn.Insert(tableInstances, next); err != nil {
+			return nil, fmt.Errorf("update instance: %w", err)
+		}
+		res.Applied = append(res.Applied, u.ID)
+		res.Rows = append(res.Rows, next)
+	}
+	if len(res.Applied) == 0 {
+		return res, nil
+	}
+	return res, bumpIndex(txn, tableInstances, index)
+}

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
+)
+
+// errOwnerUnreachable: the node that checks an instance could not be
+// reached to hand it a heartbeat.
+var errOwnerUnreachable = errors.New("the node that checks this instance could not be reached; try again or another node")
+
+// setInstanceStatus is PUT /registry-svc/instance/{id}/status: the status
+// of an instance set by whoever runs it (the way `none` checks work; a
+// checked instance's next evidence may change it again).
+func (s *Server) setInstanceStatus(c *gin.Context) {
+	id := c.Param("id")
+	var req client.StatusRequest
+	if err := s.idAndBody(c, id, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !req.Status.Valid() {
+		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", req.Status, fsm.Statuses))
+		return
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "set through the API"
+	}
+	u := fsm.StatusUpdate{ID: id, Status: req.Status, Reason: reason, At: time.Now().UTC()}
+	if err := fsm.ValidateStatusUpdates([]fsm.StatusUpdate{u}); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.viaLeader(c, req, true, func(ctx context.Context) error {
+		u.At = time.Now().UTC()
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []fsm.StatusUpdate{u}})
+		if err != nil {
+			return err
+		}
+		if len(res.(*fsm.StatusResult).Missing) > 0 {
+			return fsm.NotFound("instance %s not found", id)
+		}
+		row, index, err := s.n.FSM().Instance(id)
+		if err != nil {
+			return err
+		}
+		setIndex(c, index)
+		c.JSON(http.StatusOK, gin.H{"instance": row})
+		return nil
+	})
+}
+
+// setStatuses is PUT /registry-svc/instances/status: a batch of conditional
+// updates. Health checkers send theirs here through the leader.
+func (s *Server) setStatuses(c *gin.Context) {
+	var req client.StatusBatch
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := decodeStrict(c, &req, false); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := fsm.ValidateStatusUpdates(req.Updates); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.viaLeader(c, req, true, func(ctx context.Context) error {
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: req.Updates})
+		if err != nil {
+			return err
+		}
+		setIndex(c, s.n.AppliedIndex())
+		c.JSON(http.StatusOK, res)
+		return nil
+	})
+}
+
+// heartbeat is PUT /registry-svc/instance/{id}/heartbeat for ttl checks.
+// The node that checks the instance keeps it in memory; any other node
+// hands it over (one hop).
+func (s *Server) heartbeat(c *gin.Context) {
+	id := c.Param("id")
+	if err := s.idAndBody(c, id, nil); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if s.health == nil {
+		s.writeError(c, fsm.Conflict("check", "this agent runs no health checks"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
+	defer cancel()
+	for {
+		row, _, err := s.n.FSM().Instance(id)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if row.Check == nil || row.Check.Type != fsm.CheckTTL {
+			kind := "no"
+			if row.Check != nil {
+				kind = "a " + string(row.Check.Type)
+			}
+			s.writeError(c, fsm.Conflict("check", "instance %s has %s check; heartbeats are for ttl checks", id, kind))
+			return
+		}
+		owner, ok := s.health.Owner(row)
+		if !ok || owner.Name == s.n.ID() || c.GetHeader(forwardedHeader) != "" {
+			s.health.Heartbeat(id)
+			c.JSON(http.StatusOK, gin.H{"id": id, "checkedBy": s.n.ID(), "ttl": row.Check.TTL})
+			return
+		}
+		if s.forward(ctx, c, owner.URL, nil, true) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if c.Request.Context().Err() == nil {
+				s.writeError(c, errOwnerUnreachable)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// idAndBody validates the :id of a per-instance action and its optional
+// JSON body (v nil: the body must be empty or {}).
+func (s *Server) idAndBody(c *gin.Context, id string, v any) error {
+	if err := checkQuery(c); err != nil {
+		return err
+	}
+	if err := fsm.ValidateID("id", id); err != nil {
+		return err
+	}
+	if v == nil {
+		var empty struct{}
+		return decodeStrict(c, &empty, true)
+	}
+	return decodeStrict(c, v, false)
+}
+
+// ProposeStatuses sends a health checker's batch to the leader: applied
+// here when this node leads, else posted to the leader's HTTP API, retried
+// through an election until ctx ends.
+func (s *Server) ProposeStatuses(ctx context.Context, us []fsm.StatusUpdate) error {
+	cmd := &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: us}
+	for {
+		var err error
+		if s.n.IsLeader() {
+			_, err = s.n.Apply(ctx, cmd)
+		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
+			err = s.postStatuses(ctx, url, us)
+		} else {
+			err = node.ErrNoLeader
+		}
+		if err == nil || !proposalRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func proposalRetryable(err error) bool {
+	return errors.Is(err, node.ErrNotLeader) || errors.Is(err, node.ErrNoLeader) ||
+		errors.Is(err, node.ErrLeadershipLost) || isDialError(err)
+}
+
+func (s *Server) postStatuses(ctx context.Context, leaderURL string, us []fsm.StatusUpdate) error {
+	b, err := json.Marshal(client.StatusBatch{Updates: us})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(leaderURL, "/")+"/registry-svc/instances/status", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(forwardedHeader, s.n.ID())
+	resp, err := s.fwd.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var eb client.ErrorBody
+	if json.Unmarshal(raw, &eb) == nil && resp.StatusCode == http.StatusServiceUnavailable &&
+		(eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader || eb.Code == client.CodeIndeterminate) {
+		return node.ErrNotLeader
+	}
+	return fmt.Errorf("leader answered %s: %s", resp.Status, bytes.TrimSpace(raw))
+}

@@ -1,0 +1,110 @@
+package health
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func probeTarget(status fsm.Status, failures, successes int) *target {
+	ck := fsm.Check{Type: fsm.CheckTCP, Interval: fsm.Duration(time.Second), FailuresBeforeUnhealthy: failures, SuccessesBeforeHealthy: successes}
+	ck.Complete()
+	return newTarget(&fsm.Instance{ID: "i", URL: "http://a:1", Status: status}, ck, t0)
+}
+
+func TestThresholdsAndGrace(t *testing.T) {
+	tg := probeTarget(fsm.StatusHealthy, 1, 2)
+	// Inside the grace period a failure declares nothing, even at threshold 1.
+	tg.observe(false, "refused", t0.Add(100*time.Millisecond))
+	if _, ok := tg.statusUpdate(t0.Add(100 * time.Millisecond)); ok || tg.verdict != "" {
+		t.Fatalf("unhealthy inside grace: %q", tg.verdict)
+	}
+	now := t0.Add(1100 * time.Millisecond)
+	tg.observe(false, "refused", now)
+	u, ok := tg.statusUpdate(now)
+	if !ok || u.Status != fsm.StatusUnhealthy || u.From != fsm.StatusHealthy || u.Reason != "refused" {
+		t.Fatalf("update %+v %v", u, ok)
+	}
+	// Proposed once; not again while the replica catches up.
+	if _, ok := tg.statusUpdate(now.Add(time.Second)); ok {
+		t.Fatal("re-proposed within the damping window")
+	}
+	tg.row = &fsm.Instance{ID: "i", Status: fsm.StatusUnhealthy}
+	tg.observe(true, "connected", now.Add(time.Second))
+	if tg.verdict != fsm.StatusUnhealthy {
+		t.Fatal("one success of two flipped the verdict")
+	}
+	tg.observe(true, "connected", now.Add(2*time.Second))
+	u, ok = tg.statusUpdate(now.Add(2 * time.Second))
+	if !ok || u.Status != fsm.StatusHealthy || !u.Heartbeat.Equal(now.Add(2*time.Second)) {
+		t.Fatalf("recovery update %+v %v", u, ok)
+	}
+}
+
+func TestStoppingIsLeftAlone(t *testing.T) {
+	tg := probeTarget(fsm.StatusStopping, 1, 1)
+	tg.observe(false, "refused", t0.Add(5*time.Second))
+	if u, ok := tg.statusUpdate(t0.Add(5 * time.Second)); ok {
+		t.Fatalf("changed a Stopping instance: %+v", u)
+	}
+}
+
+func TestLeaderChangeRestartsGrace(t *testing.T) {
+	tg := probeTarget(fsm.StatusHealthy, 1, 1)
+	tg.extendGrace(t0.Add(10 * time.Second))
+	tg.observe(false, "refused", t0.Add(10500*time.Millisecond))
+	if tg.verdict != "" {
+		t.Fatal("unhealthy within a second of a leader change")
+	}
+}
+
+func TestTTLDeadline(t *testing.T) {
+	ck := fsm.Check{Type: fsm.CheckTTL, TTL: fsm.Duration(30 * time.Second), Interval: fsm.Duration(10 * time.Second)}
+	tg := newTarget(&fsm.Instance{ID: "i", Status: fsm.StatusHealthy}, ck, t0)
+	if d := tg.ttlDeadline(); !d.Equal(t0.Add(30 * time.Second)) {
+		t.Fatalf("a new checker's deadline %v, want a ttl after it took over", d)
+	}
+	tg.expire(t0.Add(29 * time.Second))
+	if tg.verdict != "" {
+		t.Fatal("expired before the ttl")
+	}
+	tg.beat(t0.Add(20 * time.Second))
+	tg.expire(t0.Add(45 * time.Second))
+	if tg.verdict != fsm.StatusHealthy {
+		t.Fatalf("verdict %q after a heartbeat 25s ago", tg.verdict)
+	}
+	tg.expire(t0.Add(50 * time.Second))
+	if tg.verdict != fsm.StatusUnhealthy {
+		t.Fatalf("verdict %q 30s after the last heartbeat", tg.verdict)
+	}
+}
+
+func TestRemovalAndRefresh(t *testing.T) {
+	ck := fsm.Check{Type: fsm.CheckNone, DeregisterAfter: fsm.Duration(time.Minute)}
+	row := &fsm.Instance{ID: "i", Status: fsm.StatusUnhealthy, StatusChangedAt: t0, ModifyIndex: 7}
+	tg := newTarget(row, ck, t0)
+	if _, ok := tg.removal(t0.Add(59 * time.Second)); ok {
+		t.Fatal("removed before deregisterAfter")
+	}
+	u, ok := tg.removal(t0.Add(time.Minute))
+	if !ok || !u.Remove || u.IfModifyIndex != 7 {
+		t.Fatalf("removal %+v %v", u, ok)
+	}
+	if _, ok := tg.removal(t0.Add(61 * time.Second)); ok {
+		t.Fatal("removal proposed twice within the damping window")
+	}
+
+	hb := probeTarget(fsm.StatusHealthy, 1, 1)
+	hb.row.LastHeartbeat = t0
+	hb.observe(true, "ok", t0.Add(20*time.Second))
+	if _, ok := hb.heartbeatUpdate(30 * time.Second); ok {
+		t.Fatal("refreshed a heartbeat only 20s old")
+	}
+	hb.observe(true, "ok", t0.Add(40*time.Second))
+	if u, ok := hb.heartbeatUpdate(30 * time.Second); !ok || !u.Heartbeat.Equal(t0.Add(40*time.Second)) || u.Status != "" {
+		t.Fatalf("refresh %+v %v", u, ok)
+	}
+}
