@@ -107,7 +107,7 @@ func (s *Server) heartbeat(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
 	defer cancel()
 	for {
-		row, _, err := s.n.FSM().Instance(id)
+		row, err := s.instanceSoon(ctx, id)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -136,6 +136,25 @@ func (s *Server) heartbeat(c *gin.Context) {
 			}
 			return
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// instanceSoon reads an instance from the local replica, waiting up to a
+// second for one it does not have yet: an instance registered through
+// another node a moment ago may not have reached this one.
+func (s *Server) instanceSoon(ctx context.Context, id string) (*fsm.Instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	for {
+		row, _, err := s.n.FSM().Instance(id)
+		if fsm.CodeOf(err) != fsm.CodeNotFound {
+			return row, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -159,8 +159,11 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	other := c.Leader()
 	in := registerChecked(t, c, owner, client.RegisterRequest{URL: "http://10.1.2.3:80", Slug: "batch",
 		Check: &fsm.Check{Type: fsm.CheckTTL, TTL: secs(2), Interval: secs(1)}})
-	// Through a node that does not check it: the heartbeat is handed over.
-	if err := c.Client(other).Heartbeat(t.Context(), in.ID); err != nil {
+	// At once through the third node, which may not have applied the
+	// registration yet, and which does not check the instance: the
+	// heartbeat waits for the registration and is handed to the checker.
+	third := 3 - owner - other
+	if err := c.Client(third).Heartbeat(t.Context(), in.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, c, other, in.ID, fsm.StatusHealthy, 5*time.Second)
