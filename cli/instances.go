@@ -60,8 +60,69 @@ func newInstancesCmd(g *globals) *cobra.Command {
 		fs.StringVar(&f.Tag, "tag", "", "only instances with this tag")
 		fs.StringVar(&f.NodeURL, "node-url", "", "only instances on this node")
 	}
-	cmd.AddCommand(ls, rm, watch)
+	cmd.AddCommand(ls, rm, watch, newHeartbeatCmd(g), newSetStatusCmd(g))
 	return cmd
+}
+
+func newHeartbeatCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "heartbeat ID", Short: "Tell the cluster a ttl-checked instance is alive", Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			for _, id := range args {
+				if err := c.Heartbeat(cmd.Context(), id); err != nil {
+					return explain(c, err)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newSetStatusCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "set-status ID STATUS",
+		Short: "Set an instance's status (Unknown, Starting, Healthy, Unhealthy or Stopping)",
+		Long: `Set an instance's status, as whoever runs it. Instances with a "none" check keep it;
+a checked instance's next evidence may change it again, except Stopping, which checks leave alone.`,
+		Args: minArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("want ID and STATUS, got %d arguments", len(args))
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			in, err := c.SetInstanceStatus(cmd.Context(), args[0], fsm.Status(args[1]), reason)
+			if err != nil {
+				return explain(c, err)
+			}
+			fmt.Fprintf(g.out, "Instance %s is %s\n", in.ID, in.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (stored as statusReason)")
+	return cmd
+}
+
+// checkText is a short description of an instance's check for tables.
+func checkText(c *fsm.Check) string {
+	switch {
+	case c == nil:
+		return "-"
+	case c.Type == fsm.CheckTTL:
+		return "ttl " + c.TTL.D().String()
+	case c.Type == fsm.CheckHTTP:
+		return "http " + c.Path + " every " + c.Interval.D().String()
+	case c.Type == fsm.CheckTCP:
+		return "tcp every " + c.Interval.D().String()
+	}
+	return string(c.Type)
 }
 
 // watchInstances long-polls the list (a blocking query on the index) and
@@ -118,13 +179,14 @@ func removeEach(g *globals, ids []string, what string, del func(string) error, c
 func printInstances(g *globals, list []*fsm.Instance) {
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	if g.output == "wide" {
-		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tTAGS\tDEPLOYMENT\tLAST HEARTBEAT")
+		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tTAGS\tDEPLOYMENT\tLAST HEARTBEAT\tCHECK\tWHY")
 	} else {
 		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tLAST HEARTBEAT")
 	}
 	for _, in := range list {
 		if g.output == "wide" {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL), in.Tags, dash(in.DeploymentID), ago(in.LastHeartbeat))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL),
+				in.Tags, dash(in.DeploymentID), ago(in.LastHeartbeat), checkText(in.Check), dash(in.StatusReason))
 		} else {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL), ago(in.LastHeartbeat))
 		}

@@ -113,11 +113,11 @@ func (s *Server) heartbeat(c *gin.Context) {
 			return
 		}
 		if row.Check == nil || row.Check.Type != fsm.CheckTTL {
-			kind := "no"
+			kind := "the default"
 			if row.Check != nil {
-				kind = "a " + string(row.Check.Type)
+				kind = string(row.Check.Type)
 			}
-			s.writeError(c, fsm.Conflict("check", "instance %s has %s check; heartbeats are for ttl checks", id, kind))
+			s.writeError(c, fsm.Conflict("check.type", "instance %s is checked by %s, not ttl: heartbeats are for ttl checks", id, kind))
 			return
 		}
 		owner, ok := s.health.Owner(row)
