@@ -16,6 +16,11 @@ func seedCommands() [][]byte {
 		{Type: CmdDeregisterInstance, ID: "i1"},
 		{Type: CmdSaveDefinition, Definition: &Definition{ID: "d", Image: &ImageSpec{Name: "n", InternalPorts: []uint16{80}}}},
 		{Type: CmdDeleteDefinition, ID: "d"},
+		{Type: CmdRegisterInstance, Register: &RegisterCommand{Instance: Instance{URL: "http://a:1", ID: "i2",
+			Check: &Check{Type: CheckHTTP, Path: "/h", Interval: Duration(time.Second), Timeout: Duration(time.Second),
+				FailuresBeforeUnhealthy: 2, SuccessesBeforeHealthy: 1, DeregisterAfter: Duration(time.Minute)}}, Now: time.Unix(2, 0)}},
+		{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: "i2", Status: StatusHealthy, From: StatusUnknown, At: time.Unix(3, 0), Heartbeat: time.Unix(3, 0)},
+			{ID: "i2", Remove: true, IfModifyIndex: 1}}},
 	} {
 		b, _ := c.Encode()
 		out = append(out, b)

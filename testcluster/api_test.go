@@ -47,6 +47,16 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		{"GET", "/registry-svc/instances?consistent", "", 200, `"instances"`},
 		{"GET", "/registry-svc/instances?consistent=false", "", 200, `"instances"`},
 		{"POST", "/registry-svc/instances", "", 405, "not allowed"},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"http","path":"health"}}`, 400, `"field":"check.path"`},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"tcp","interval":"0s"}}`, 400, `"field":"check.interval"`},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"tcp","interval":5}}`, 400, `"field":"check.interval"`},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"tcp","failuresBeforeUnhealthy":-1}}`, 400, `"field":"check.failuresBeforeUnhealthy"`},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"ttl"}}`, 400, `"field":"check.ttl"`},
+		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"tcp","ttl":"5s"}}`, 400, `"field":"check.ttl"`},
+		{"PUT", "/registry-svc/instance/absent/status", `{"status":"Healthy"}`, 404, "not_found"},
+		{"PUT", "/registry-svc/instance/absent/status", `{"status":"Fine"}`, 400, `"field":"status"`},
+		{"PUT", "/registry-svc/instances/status", `{"updates":[{"id":"a","status":"Healthy"}]}`, 400, `"field":"updates[0].at"`},
+		{"PUT", "/registry-svc/instances/status", `{"updates":[]}`, 400, `"field":"updates"`},
 	} {
 		resp, body := do(t, tc.method, f+tc.path, tc.body)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
