@@ -212,3 +212,15 @@ func TestCheckJSONNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+func TestScanInstancesSeesEveryRow(t *testing.T) {
+	a := newApplier(t)
+	a.mustRegister(Instance{URL: "http://a:1"}, "a")
+	a.mustRegister(Instance{URL: "http://b:1", Status: StatusUnhealthy}, "b")
+	var ids []string
+	index, err := a.f.ScanInstances(func(in *Instance) { ids = append(ids, in.ID+":"+string(in.Status)) })
+	slices.Sort(ids)
+	if err != nil || index != a.index || !slices.Equal(ids, []string{"a:Unknown", "b:Unhealthy"}) {
+		t.Fatalf("scan: %v at %d (%v)", ids, index, err)
+	}
+}

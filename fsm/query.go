@@ -129,3 +129,19 @@ func maxIndex(txn *memdb.Txn, table string) uint64 {
 	}
 	return raw.(*indexEntry).Index
 }
+
+// ScanInstances calls fn with every stored instance, unsorted and not
+// copied, and returns the table's index. fn must not modify or keep a
+// modified row: rows are shared with every reader. It is for loops that
+// read the whole catalog often (the health checker) and must not copy it.
+func (f *FSM) ScanInstances(fn func(*Instance)) (uint64, error) {
+	txn := f.state().Txn(false)
+	it, err := txn.Get(tableInstances, "id")
+	if err != nil {
+		return 0, err
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		fn(raw.(*Instance))
+	}
+	return maxIndex(txn, tableInstances), nil
+}

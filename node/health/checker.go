@@ -71,6 +71,7 @@ type Checker struct {
 	inFlight    int
 	flushing    bool
 	lastResync  time.Time
+	resyncGap   time.Duration
 	lastIndex   uint64
 	dirty       bool
 	leader      string
@@ -204,7 +205,7 @@ func (c *Checker) onTick(ctx context.Context, now time.Time) {
 		c.dirty = true
 	}
 	since := now.Sub(c.lastResync)
-	if (c.dirty && since >= minResync) || since >= maxResync {
+	if (c.dirty && since >= c.resyncGap) || since >= maxResync {
 		c.resync(now)
 	}
 	c.flush(ctx, now)
@@ -215,24 +216,24 @@ func (c *Checker) onTick(ctx context.Context, now time.Time) {
 func (c *Checker) resync(now time.Time) {
 	c.lastResync, c.dirty = now, false
 	c.lastIndex = c.n.FSM().Index()
-	rows, _, err := c.n.FSM().Instances(nil, fsm.InstanceFilter{})
-	if err != nil {
-		c.log.Error("reading instances", "err", err)
-		return
-	}
 	members := c.n.Members()
 	self := c.n.ID()
-	unhealthy := 0
+	total, unhealthy := 0, 0
 	owned := make(map[string]bool, len(c.targets))
-	for _, row := range rows {
+	// Rows are shared with the FSM, not copied: targets only read them.
+	_, err := c.n.FSM().ScanInstances(func(row *fsm.Instance) {
+		total++
 		if row.Status == fsm.StatusUnhealthy {
 			unhealthy++
 		}
-		if m, ok := Owner(row, members); !ok || m.Name != self {
-			continue
+		if m, ok := Owner(row, members); ok && m.Name == self {
+			owned[row.ID] = true
+			c.track(row, now)
 		}
-		owned[row.ID] = true
-		c.track(row, now)
+	})
+	if err != nil {
+		c.log.Error("reading instances", "err", err)
+		return
 	}
 	for id, t := range c.targets {
 		if !owned[id] {
@@ -245,7 +246,10 @@ func (c *Checker) resync(now time.Time) {
 			delete(c.early, id) // not an instance this node checks
 		}
 	}
-	c.setCounts(len(rows), unhealthy)
+	c.setCounts(total, unhealthy)
+	// A big catalog is rescanned less often: about 1 s per 100,000 rows
+	// on top of the floor, so a write burst does not keep the loop busy.
+	c.resyncGap = minResync + time.Duration(total)*10*time.Microsecond
 }
 
 // track starts checking a row this node owns, or brings a tracked one up to
