@@ -18,7 +18,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-bench:
+# One table: a 3-node process cluster on loopback, medians of repeated runs,
+# next to this disk's fsync ceiling (about 5-10 minutes on 2 cores).
+bench: build
+	./bin/roster bench suite
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
 
 fmt:

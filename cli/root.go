@@ -83,6 +83,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newNodesCmd(g),
 		newTestclusterCmd(g),
 		newVersionCmd(g),
+		newBenchCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))

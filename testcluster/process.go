@@ -263,3 +263,14 @@ func (c *ProcCluster) WaitLeader(ctx context.Context) (int, error) {
 	})
 	return leader, err
 }
+
+// PID is the process ID of node i's current process, 0 when it has exited.
+func (c *ProcCluster) PID(i int) int {
+	c.mu.Lock()
+	p := c.procs[i]
+	c.mu.Unlock()
+	if p == nil || p.exited() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
