@@ -24,6 +24,7 @@ type agentFlags struct {
 	logLevel         string
 	encrypt          string
 	leaveOnTerminate bool
+	debug            bool
 }
 
 func newAgentCmd() *cobra.Command {
@@ -62,6 +63,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.encrypt, "encrypt", "", "base64 gossip encryption key of 16, 24 or 32 bytes")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
 	return cmd
 }
 
@@ -119,7 +121,7 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 		}
 		cfg.EncryptKey = key
 	}
-	a, err := agent.Start(cfg, httpapi.Options{})
+	a, err := agent.Start(cfg, httpapi.Options{Debug: f.debug})
 	if err != nil {
 		return err
 	}

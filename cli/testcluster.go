@@ -32,6 +32,7 @@ stays in --dir, and running it again brings the same cluster back.`,
 	fl.IntVar(&o.BasePort, "base-port", 11337, "HTTP port of node1; every node takes three ports from here on")
 	fl.IntVar(&o.Voters, "voters", 3, "number of Raft voters")
 	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
+	fl.StringArrayVar(&o.Args, "agent-arg", nil, "extra flag for every agent, repeatable (--agent-arg=--enable-debug)")
 	cmd.AddCommand(up)
 	return cmd
 }

@@ -1,12 +1,16 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func TestDefaultCheck(t *testing.T) {
@@ -222,5 +226,62 @@ func TestScanInstancesSeesEveryRow(t *testing.T) {
 	slices.Sort(ids)
 	if err != nil || index != a.index || !slices.Equal(ids, []string{"a:Unknown", "b:Unhealthy"}) {
 		t.Fatalf("scan: %v at %d (%v)", ids, index, err)
+	}
+}
+
+// One transaction per batch: a refused entry in the middle changes nothing,
+// and the entries around it, including one that depends on an earlier one
+// of the same batch, apply.
+func TestApplyBatchRefusesOneEntryAndAppliesTheRest(t *testing.T) {
+	f := New(nil)
+	enc := func(c *Command) []byte {
+		b, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	reg := func(url, id, slug string) []byte {
+		return enc(&Command{Type: CmdRegisterInstance, Register: &RegisterCommand{Instance: Instance{URL: url, Slug: slug}, NewID: id, Now: t0}})
+	}
+	logs := []*raft.Log{
+		{Index: 1, Type: raft.LogCommand, Data: reg("http://a:1", "a", "s1")},
+		{Index: 2, Type: raft.LogCommand, Data: reg("http://a:1", "a2", "s2")}, // conflict: slug
+		{Index: 3, Type: raft.LogCommand, Data: enc(&Command{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: "a", Status: StatusHealthy, At: t0}}})},
+		{Index: 4, Type: raft.LogNoop},
+	}
+	out := f.ApplyBatch(logs)
+	if CodeOf(out[1].(error)) != CodeConflict || out[0].(*Instance).ID != "a" || len(out[2].(*StatusResult).Applied) != 1 || out[3] != nil {
+		t.Fatalf("results %v", out)
+	}
+	list, index, _ := f.Instances(nil, InstanceFilter{})
+	if len(list) != 1 || list[0].Slug != "s1" || list[0].Status != StatusHealthy || index != 3 {
+		t.Fatalf("state %+v at %d", list, index)
+	}
+}
+
+// AppliedIndex moves after a batch is applied, survives a snapshot, and
+// wakes waiters.
+func TestAppliedIndexAndSnapshot(t *testing.T) {
+	a := newApplier(t)
+	ch := a.f.AppliedCh()
+	a.mustRegister(Instance{URL: "http://a:1"}, "a")
+	select {
+	case <-ch:
+	default:
+		t.Fatal("AppliedCh not closed by an apply")
+	}
+	a.apply(&Command{Type: CmdDeregisterInstance, ID: "nosuch"}) // refused, still applied
+	if got := a.f.AppliedIndex(); got != 2 {
+		t.Fatalf("applied %d, want 2", got)
+	}
+	var buf bytes.Buffer
+	snap, _ := a.f.Snapshot()
+	if err := snap.(*snapshot).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f := New(nil)
+	if err := f.Restore(io.NopCloser(&buf)); err != nil || f.AppliedIndex() != 2 {
+		t.Fatalf("restored applied %d (%v), want 2", f.AppliedIndex(), err)
 	}
 }

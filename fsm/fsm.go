@@ -1,10 +1,12 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -19,6 +21,14 @@ type FSM struct {
 	mu      sync.RWMutex
 	db      *memdb.MemDB
 	abandon chan struct{}
+
+	// applied is the Raft index of the last entry applied here, and
+	// appliedCh is closed (and replaced) each time it moves: raft's own
+	// AppliedIndex moves when a batch is handed to the FSM, before it is
+	// applied, so read-your-writes waits on this instead.
+	applied   atomic.Uint64
+	appliedMu sync.Mutex
+	appliedCh chan struct{}
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -28,7 +38,7 @@ func New(log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{log: log, db: newDB(), abandon: make(chan struct{})}
+	return &FSM{log: log, db: newDB(), abandon: make(chan struct{}), appliedCh: make(chan struct{})}
 }
 
 func newDB() *memdb.MemDB {
@@ -58,65 +68,129 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch applies committed entries in order. Each command runs in its own
-// go-memdb transaction, so a rejected command leaves no partial change. The
-// result for an entry is the stored row, nil, or an error for its caller.
+// ApplyBatch applies committed entries in order, in one go-memdb
+// transaction: one copy of each changed tree path and one wake-up of
+// blocking readers per batch rather than per entry. A command that is
+// refused (a typed *Error) is refused before it writes anything, so the
+// others in the batch still apply. The result for an entry is the stored
+// row, nil, or an error for its caller.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	db := f.state()
+	txn := db.Txn(true)
+	defer txn.Abort()
 	out := make([]any, len(logs))
 	for i, l := range logs {
-		if l.Type != raft.LogCommand {
-			continue // configuration changes and no-ops carry no catalog data
+		res, err := f.applyLog(txn, l)
+		var refused *Error
+		if err != nil && !errors.As(err, &refused) {
+			// An internal failure may have left part of a command in the
+			// transaction: drop it and apply entry by entry instead.
+			txn.Abort()
+			return f.applyEach(db, logs)
 		}
-		cmd, err := DecodeCommand(l.Data)
+		out[i] = res
 		if err != nil {
-			// Every node sees the same bytes and skips them the same way.
-			f.log.Error("skipping undecodable log entry", "index", l.Index, "err", err)
-			out[i] = Invalid("command", "%v", err)
-			continue
+			out[i] = err
 		}
-		out[i] = f.applyOne(db, l.Index, cmd)
 	}
+	txn.Commit()
+	f.markApplied(logs)
 	return out
 }
 
-func (f *FSM) applyOne(db *memdb.MemDB, index uint64, cmd *Command) any {
-	txn := db.Txn(true)
-	defer txn.Abort()
-	var (
-		res any
-		err error
-	)
+// markApplied records the last index of an applied batch and wakes waiters.
+func (f *FSM) markApplied(logs []*raft.Log) {
+	if len(logs) > 0 {
+		f.setApplied(logs[len(logs)-1].Index)
+	}
+}
+
+func (f *FSM) setApplied(index uint64) {
+	f.applied.Store(index)
+	f.appliedMu.Lock()
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.appliedMu.Unlock()
+}
+
+// AppliedIndex is the Raft index of the last entry this replica applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// AppliedCh is closed the next time AppliedIndex moves.
+func (f *FSM) AppliedCh() <-chan struct{} {
+	f.appliedMu.Lock()
+	defer f.appliedMu.Unlock()
+	return f.appliedCh
+}
+
+// applyEach applies every entry in its own transaction, so one failure
+// cannot take the others with it.
+func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		txn := db.Txn(true)
+		res, err := f.applyLog(txn, l)
+		if err != nil {
+			txn.Abort()
+			out[i] = err
+			continue
+		}
+		txn.Commit()
+		out[i] = res
+	}
+	f.markApplied(logs)
+	return out
+}
+
+// applyLog applies one entry inside txn.
+func (f *FSM) applyLog(txn *memdb.Txn, l *raft.Log) (any, error) {
+	if l.Type != raft.LogCommand {
+		return nil, nil // configuration changes and no-ops carry no catalog data
+	}
+	cmd, err := DecodeCommand(l.Data)
+	if err != nil {
+		// Every node sees the same bytes and skips them the same way.
+		f.log.Error("skipping undecodable log entry", "index", l.Index, "err", err)
+		return nil, Invalid("command", "%v", err)
+	}
 	switch cmd.Type {
 	case CmdRegisterInstance:
-		res, err = registerInstance(txn, index, cmd.Register)
+		return nilIfError(registerInstance(txn, l.Index, cmd.Register))
 	case CmdDeregisterInstance:
-		err = deregisterInstance(txn, index, cmd.ID)
+		return nil, deregisterInstance(txn, l.Index, cmd.ID)
 	case CmdSaveDefinition:
-		res, err = saveDefinition(txn, index, cmd.Definition)
+		return nilIfError(saveDefinition(txn, l.Index, cmd.Definition))
 	case CmdDeleteDefinition:
-		err = deleteDefinition(txn, index, cmd.ID)
+		return nil, deleteDefinition(txn, l.Index, cmd.ID)
 	case CmdSetStatuses:
-		res, err = setStatuses(txn, index, cmd.Statuses)
+		return nilIfError(setStatuses(txn, l.Index, cmd.Statuses))
 	}
+	return nil, nil
+}
+
+// nilIfError keeps a typed nil row out of an interface when there is an
+// error, so callers can test the result with a type switch.
+func nilIfError[T any](row *T, err error) (any, error) {
 	if err != nil {
-		return err
+		return nil, err
 	}
-	txn.Commit()
-	return res
+	return row, nil
 }
 
 // Snapshot captures the state for Raft. go-memdb snapshots are O(1), so Apply
 // is blocked only for an instant; Persist streams while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{db: f.state().Snapshot()}, nil
+	// Raft calls Snapshot between batches on the FSM goroutine, so applied
+	// is exactly the index the snapshot is taken at.
+	return &snapshot{db: f.state().Snapshot(), applied: f.applied.Load()}, nil
 }
 
 // Restore replaces the whole state with a snapshot's.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	db := newDB()
-	if err := readSnapshot(rc, db); err != nil {
+	applied, err := readSnapshot(rc, db)
+	if err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -124,5 +198,6 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.db, f.abandon = db, make(chan struct{})
 	f.mu.Unlock()
 	close(old)
+	f.setApplied(applied)
 	return nil
 }

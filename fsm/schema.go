@@ -29,13 +29,8 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 				// URL uniqueness is enforced by register, not by go-memdb
 				// (which does not check secondary unique indexes).
-				"url":          {Name: "url", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "URL"}},
-				"slug":         optionalIndex("slug", "Slug"),
-				"host":         optionalIndex("host", "Host"),
-				"ip":           optionalIndex("ip", "IP"),
-				"deploymentId": optionalIndex("deploymentId", "DeploymentID"),
-				"nodeUrl":      optionalIndex("nodeUrl", "NodeURL"),
-				"status":       optionalIndex("status", "Status"),
+				"url":  {Name: "url", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "URL"}},
+				"slug": optionalIndex("slug", "Slug"),
 				"tag": {Name: "tag", AllowMissing: true,
 					Indexer: &memdb.StringSliceFieldIndex{Field: "Tags"}},
 			},

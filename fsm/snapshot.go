@@ -17,6 +17,9 @@ const snapshotFormat = 1
 
 type snapshotHeader struct {
 	Format int `json:"format"`
+	// Applied is the Raft index of the last entry the snapshot includes
+	// (absent in snapshots of older builds).
+	Applied uint64 `json:"applied,omitempty"`
 }
 
 // snapshotRecord is one row. Exactly one of the row fields is set.
@@ -26,7 +29,10 @@ type snapshotRecord struct {
 	Index      *indexEntry `json:"index,omitempty"`
 }
 
-type snapshot struct{ db *memdb.MemDB }
+type snapshot struct {
+	db      *memdb.MemDB
+	applied uint64
+}
 
 // Persist streams every table as JSON lines: a header, then one row a line.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
@@ -40,7 +46,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	if err := enc.Encode(snapshotHeader{Format: snapshotFormat}); err != nil {
+	if err := enc.Encode(snapshotHeader{Format: snapshotFormat, Applied: s.applied}); err != nil {
 		return err
 	}
 	txn := s.db.Txn(false)
@@ -70,17 +76,20 @@ func (s *snapshot) write(w io.Writer) error {
 // Release is a no-op: the go-memdb snapshot is garbage collected.
 func (s *snapshot) Release() {}
 
-// readSnapshot loads a snapshot written by Persist into an empty db.
-func readSnapshot(r io.Reader, db *memdb.MemDB) error {
+// readSnapshot loads a snapshot written by Persist into an empty db and
+// returns the Raft index it was taken at (for snapshots of older builds,
+// the highest write index of its tables, which is no later).
+func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	dec.DisallowUnknownFields()
 	var h snapshotHeader
 	if err := dec.Decode(&h); err != nil {
-		return fmt.Errorf("read snapshot header: %w", err)
+		return 0, fmt.Errorf("read snapshot header: %w", err)
 	}
 	if h.Format != snapshotFormat {
-		return fmt.Errorf("snapshot format %d is not supported (this build reads %d)", h.Format, snapshotFormat)
+		return 0, fmt.Errorf("snapshot format %d is not supported (this build reads %d)", h.Format, snapshotFormat)
 	}
+	applied := h.Applied
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for n := 1; ; n++ {
@@ -90,7 +99,7 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read snapshot record %d: %w", n, err)
+			return 0, fmt.Errorf("read snapshot record %d: %w", n, err)
 		}
 		var table string
 		var row any
@@ -101,13 +110,16 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) error {
 			table, row = tableDefinitions, rec.Definition
 		case rec.Index != nil:
 			table, row = tableIndex, rec.Index
+			if h.Applied == 0 {
+				applied = max(applied, rec.Index.Index)
+			}
 		default:
-			return fmt.Errorf("snapshot record %d is empty", n)
+			return 0, fmt.Errorf("snapshot record %d is empty", n)
 		}
 		if err := txn.Insert(table, row); err != nil {
-			return fmt.Errorf("restore snapshot record %d: %w", n, err)
+			return 0, fmt.Errorf("restore snapshot record %d: %w", n, err)
 		}
 	}
 	txn.Commit()
-	return nil
+	return applied, nil
 }

@@ -26,6 +26,9 @@ type Options struct {
 	// Health is this node's health checker: it takes heartbeats, names the
 	// default check and reports self-preservation. nil: no checks run here.
 	Health *health.Checker
+	// Debug serves Go's profiler under /debug/pprof/ (as Consul's
+	// enable_debug): for finding where time and memory go.
+	Debug  bool
 	Logger *slog.Logger
 }
 
@@ -62,7 +65,7 @@ func New(n *node.Node, o Options) *Server {
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recover, s.headers)
-	s.routes(e)
+	s.routes(e, o.Debug)
 	s.engine = e
 	return s
 }
@@ -76,7 +79,7 @@ func (s *Server) Close() {
 	s.proxy.transport.CloseIdleConnections()
 }
 
-func (s *Server) routes(e *gin.Engine) {
+func (s *Server) routes(e *gin.Engine, debug bool) {
 	r := e.Group("/registry-svc")
 	r.GET("/instances", s.listInstances)
 	r.PUT("/instance", s.registerInstance)
@@ -95,6 +98,9 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
 	e.GET("/readyz", s.readyz)
+	if debug {
+		e.Any("/debug/pprof/*any", gin.WrapH(pprofMux()))
+	}
 	s.proxy = newProxy(s)
 	e.NoRoute(func(c *gin.Context) {
 		if slug := slugOf(c.Request.URL.Path); slug != "" {

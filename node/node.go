@@ -184,18 +184,20 @@ func (n *Node) LastContact() time.Duration {
 // AppliedIndex is the index of the last log entry applied to the FSM.
 func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
 
-// WaitApplied waits until this node has applied the log up to index, or ctx
-// ends. raft has no notification for this, so it polls; replication within
-// a cluster takes milliseconds.
+// WaitApplied waits until this node's FSM has applied the log up to index,
+// or ctx ends. It is woken by the FSM, not by polling.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	for n.raft.AppliedIndex() < index {
+	for {
+		ch := n.fsm.AppliedCh()
+		if n.fsm.AppliedIndex() >= index {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
+		case <-ch:
 		}
 	}
-	return nil
 }
 
 // VerifyLeader confirms with a quorum that this node is still the leader, so

@@ -63,6 +63,9 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	// idle: nothing for a handful of replicating nodes, worth revisiting
 	// with dozens.
 	rc.CommitTimeout = 5 * time.Millisecond
+	// Concurrent writes queue for the leader in a buffered channel, so the
+	// leader takes up to MaxAppendEntries of them per disk write.
+	rc.BatchApplyCh = true
 	// A removed node stays up so that it can be added back (as a non-voter)
 	// if it is still alive; pre-vote keeps it from disrupting the cluster.
 	rc.ShutdownOnRemove = false

@@ -226,6 +226,9 @@ func (c *Checker) resync(now time.Time) {
 		if row.Status == fsm.StatusUnhealthy {
 			unhealthy++
 		}
+		if !needsChecker(row) {
+			return // nothing to probe, wait for or remove: no memory spent
+		}
 		if m, ok := Owner(row, members); ok && m.Name == self {
 			owned[row.ID] = true
 			c.track(row, now)
@@ -250,6 +253,12 @@ func (c *Checker) resync(now time.Time) {
 	// A big catalog is rescanned less often: about 1 s per 100,000 rows
 	// on top of the floor, so a write burst does not keep the loop busy.
 	c.resyncGap = minResync + time.Duration(total)*10*time.Microsecond
+}
+
+// needsChecker reports whether an instance has anything for a checker to
+// do: probes, a ttl, or a deregistration to time.
+func needsChecker(row *fsm.Instance) bool {
+	return row.Check == nil || row.Check.Type != fsm.CheckNone || row.Check.DeregisterAfter != 0
 }
 
 // track starts checking a row this node owns, or brings a tracked one up to
