@@ -218,11 +218,14 @@ func (s *suite) leaderKillRow(ctx context.Context) error {
 	return nil
 }
 
-// writeOnce registers one instance with a short deadline; true on 201.
+// writeOnce registers one instance with a short deadline on a fresh
+// connection; true on 201. The deadline is short so that an attempt caught
+// in the election does not hide the moment writes work again.
 func (s *suite) writeOnce(ctx context.Context, addr, key string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	l := &loader{cfg: LoadConfig{Prefix: "leader"}, hc: http.DefaultClient}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	l := &loader{cfg: LoadConfig{Prefix: "leader"}, hc: hc}
 	code, err := l.register(ctx, addr, "leader-kill", key)
 	return err == nil && code == http.StatusCreated
 }

@@ -60,20 +60,27 @@ func fsyncRate(ctx context.Context, dir string, d time.Duration) (float64, error
 // with real memberlist pools in this process.
 func (s *suite) gossipRows(ctx context.Context) error {
 	for _, n := range s.o.GossipSizes {
-		p50, p99, all, err := s.propagation(ctx, n)
-		if err != nil {
+		p50, p99, all, missed, err := s.propagation(ctx, n)
+		name := fmt.Sprintf("gossip: a usage sample reaches %d nodes", n)
+		switch {
+		case err != nil:
 			return fmt.Errorf("%d nodes: %w", n, err)
+		case missed > 0:
+			// A finding, not a failure of the benchmark: the table says so.
+			s.add("6", name, fmt.Sprintf("NOT ALL: %d of %d never got it within %v", missed, n-1, spreadLimit),
+				fmt.Sprintf("p50 %.0f ms among those that did", p50))
+		default:
+			s.add("6", name, fmt.Sprintf("all in %.0f ms", all),
+				fmt.Sprintf("p50 %.0f ms, p99 %.0f ms (medians of %d samples, polled every 20 ms)", p50, p99, s.o.Runs))
 		}
-		s.add("6", fmt.Sprintf("gossip: a usage sample reaches %d nodes", n),
-			fmt.Sprintf("all in %.0f ms", all), fmt.Sprintf("p50 %.0f ms, p99 %.0f ms (medians of %d samples, polled every 20 ms)", p50, p99, s.o.Runs))
 	}
 	return nil
 }
 
-func (s *suite) propagation(ctx context.Context, n int) (p50, p99, all float64, err error) {
+func (s *suite) propagation(ctx context.Context, n int) (p50, p99, all float64, missed int, err error) {
 	base, err := testcluster.FreeBasePort(n)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	pool := make([]*gossip.Gossip, 0, n)
 	samplers := make([]*collect.Sampler, 0, n)
@@ -94,7 +101,7 @@ func (s *suite) propagation(ctx context.Context, n int) (p50, p99, all float64, 
 			Sampler: sm, Meta: gossip.Meta{ID: fmt.Sprintf("g%03d", i), URL: fmt.Sprintf("http://127.0.0.1:%d", 40000+i)},
 		})
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		pool = append(pool, g)
 		if i > 0 {
@@ -112,27 +119,33 @@ func (s *suite) propagation(ctx context.Context, n int) (p50, p99, all float64, 
 		}
 		return nil
 	}); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	var p50s, p99s, alls []float64
 	for range s.o.Runs {
-		lat, err := sampleSpread(ctx, pool)
+		lat, miss, err := sampleSpread(ctx, pool)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
+		}
+		if miss > 0 {
+			return lat.P50.Seconds() * 1000, 0, 0, miss, nil
 		}
 		p50s, p99s, alls = append(p50s, lat.P50.Seconds()*1000), append(p99s, lat.P99.Seconds()*1000), append(alls, lat.Max.Seconds()*1000)
 	}
-	return median(p50s), median(p99s), median(alls), nil
+	return median(p50s), median(p99s), median(alls), 0, nil
 }
 
+// spreadLimit is how long a sample may take to reach every node before the
+// row reports the nodes it never reached.
+const spreadLimit = time.Minute
+
 // sampleSpread waits for g000's next sample and times its arrival at every
-// other node, from the moment it was taken.
-func sampleSpread(ctx context.Context, pool []*gossip.Gossip) (Latency, error) {
+// other node, from the moment it was taken; missed counts the nodes it did
+// not reach within spreadLimit.
+func sampleSpread(ctx context.Context, pool []*gossip.Gossip) (lat Latency, missed int, err error) {
 	origin := pool[0]
 	self := func() time.Time { v, _ := origin.Node("g000"); return v.LastHeartbeat }
 	prev := self()
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	var at time.Time
 	for {
 		if at = self(); at.After(prev) {
@@ -140,10 +153,11 @@ func sampleSpread(ctx context.Context, pool []*gossip.Gossip) (Latency, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Latency{}, fmt.Errorf("g000 took no new sample: %w", ctx.Err())
+			return Latency{}, 0, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+	limit := time.After(spreadLimit)
 	seen := make([]time.Duration, len(pool)-1)
 	waiting := len(seen)
 	for waiting > 0 {
@@ -158,11 +172,19 @@ func sampleSpread(ctx context.Context, pool []*gossip.Gossip) (Latency, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Latency{}, fmt.Errorf("%d of %d nodes never got the sample: %w", waiting, len(seen), ctx.Err())
+			return Latency{}, 0, ctx.Err()
+		case <-limit:
+			var got []time.Duration
+			for _, d := range seen {
+				if d != 0 {
+					got = append(got, d)
+				}
+			}
+			return summarise(got), waiting, nil
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return summarise(slices.Clone(seen)), nil
+	return summarise(slices.Clone(seen)), 0, nil
 }
 
 // snapshotRow times a Raft snapshot of a 100,000-instance catalog to a real

@@ -115,6 +115,12 @@ func (f *FSM) Definitions(ws memdb.WatchSet) ([]*Definition, uint64, error) {
 	return out, maxIndex(txn, tableDefinitions), nil
 }
 
+// InstancesIndex returns the index of the last write to the instances
+// table, without reading any row.
+func (f *FSM) InstancesIndex() uint64 {
+	return maxIndex(f.state().Txn(false), tableInstances)
+}
+
 // Index returns the highest write index across the catalog's tables.
 func (f *FSM) Index() uint64 {
 	txn := f.state().Txn(false)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -29,7 +30,8 @@ func (s *Server) listInstances(c *gin.Context) {
 		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", f.Status, fsm.Statuses))
 		return
 	}
-	s.read(c, func(ws memdb.WatchSet) (uint64, any, error) {
+	key := fmt.Sprintf("instances %+v", f)
+	s.readCached(c, cached{key: key, index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
 		return index, gin.H{"instances": list}, err
 	})

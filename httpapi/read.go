@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -26,9 +27,20 @@ var readParams = []string{"consistent", "index", "wait"}
 // watch for a change.
 type query func(ws memdb.WatchSet) (index uint64, body any, err error)
 
+// cached names a read's answer in the list cache: key identifies the
+// filter, index returns the table's current index without reading it.
+type cached struct {
+	key   string
+	index func() uint64
+}
+
 // read serves a list: local by default, through the leader with a quorum
 // check for ?consistent, and blocking for ?index=N[&wait=D].
-func (s *Server) read(c *gin.Context, q query) {
+func (s *Server) read(c *gin.Context, q query) { s.readCached(c, cached{}, q) }
+
+// readCached is read with answers kept in the list cache while the table
+// does not change.
+func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 	minIndex, wait, err := blockingParams(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -40,7 +52,7 @@ func (s *Server) read(c *gin.Context, q query) {
 		return
 	}
 	if !consistent {
-		if err := s.blockingRead(c, minIndex, wait, q); err != nil {
+		if err := s.blockingRead(c, minIndex, wait, cc, q); err != nil {
 			s.writeError(c, err)
 		}
 		return
@@ -50,7 +62,7 @@ func (s *Server) read(c *gin.Context, q query) {
 		if err := s.n.VerifyLeader(); err != nil {
 			return err
 		}
-		return s.blockingRead(c, minIndex, wait, q)
+		return s.blockingRead(c, minIndex, wait, cc, q)
 	})
 }
 
@@ -62,7 +74,15 @@ func normalizeConsistent(c *gin.Context) string {
 	return v.Encode()
 }
 
-func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duration, q query) error {
+func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duration, cc cached, q query) error {
+	gen := s.n.FSM().AbandonCh()
+	if cc.key != "" {
+		index := cc.index()
+		if body, ok := s.lists.get(gen, index, cc.key); ok && index > minIndex {
+			writeList(c, index, body)
+			return nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
 	defer cancel()
 	for {
@@ -76,11 +96,22 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 			if c.Request.Context().Err() != nil {
 				return nil // the client went away
 			}
-			setIndex(c, index)
-			c.JSON(http.StatusOK, body)
+			raw, err := json.Marshal(body)
+			if err != nil {
+				return err
+			}
+			if cc.key != "" {
+				s.lists.put(gen, index, cc.key, raw)
+			}
+			writeList(c, index, raw)
 			return nil
 		}
 	}
+}
+
+func writeList(c *gin.Context, index uint64, body []byte) {
+	setIndex(c, index)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func blockingParams(c *gin.Context) (uint64, time.Duration, error) {

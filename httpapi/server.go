@@ -41,6 +41,7 @@ type Server struct {
 	health  *health.Checker
 	fwd     *http.Client
 	proxy   *proxy
+	lists   *listCache
 	engine  *gin.Engine
 }
 
@@ -54,7 +55,7 @@ func New(n *node.Node, o Options) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
-		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave, health: o.Health,
+		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave, health: o.Health, lists: newListCache(),
 		fwd: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
