@@ -15,13 +15,20 @@ import (
 	"github.com/rosterhq/roster/testcluster"
 )
 
-// waitFull waits until there is one leader, three voters, and every node
-// sees every node alive.
+// waitFull waits until there is one leader, three voters, every node sees
+// every node alive, and every node has applied what the leader committed
+// (a restarted node that is still catching up would slow the next
+// election down and blur the kill rows).
 func (s *suite) waitFull(ctx context.Context) error {
-	if _, err := s.pc.WaitLeader(ctx); err != nil {
+	l, err := s.pc.WaitLeader(ctx)
+	if err != nil {
 		return err
 	}
 	return testcluster.Eventually(ctx, func() error {
+		lst, err := s.pc.Client(l).ClusterStatus(ctx)
+		if err != nil {
+			return err
+		}
 		for i := range s.pc.Size() {
 			st, err := s.pc.Client(i).ClusterStatus(ctx)
 			if err != nil {
@@ -29,6 +36,9 @@ func (s *suite) waitFull(ctx context.Context) error {
 			}
 			if st.Voters != 3 {
 				return fmt.Errorf("%s sees %d voters", st.NodeID, st.Voters)
+			}
+			if st.AppliedIndex < lst.CommitIndex {
+				return fmt.Errorf("%s has applied %d of %d", st.NodeID, st.AppliedIndex, lst.CommitIndex)
 			}
 			nodes, err := s.pc.Client(i).ListNodes(ctx, client.ListNodesRequest{})
 			if err != nil {
