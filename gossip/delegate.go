@@ -19,8 +19,14 @@ func (d *delegate) NodeMeta(limit int) []byte           { return d.g.meta }
 func (d *delegate) LocalState(bool) []byte              { return d.g.localState() }
 func (d *delegate) MergeRemoteState(buf []byte, _ bool) { d.g.mergeState(buf) }
 
+// GetBroadcasts fills a gossip packet: membership news, leaves, forgets and
+// inventories first, then usage samples in the room left.
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
-	return d.g.queue.GetBroadcasts(overhead, limit)
+	out := d.g.queue.GetBroadcasts(overhead, limit)
+	for _, b := range out {
+		limit -= overhead + len(b)
+	}
+	return append(out, d.g.usageQueue.GetBroadcasts(overhead, limit)...)
 }
 
 // NotifyMsg runs on memberlist's receive path: decode, record, queue news

@@ -45,6 +45,10 @@ type Gossip struct {
 
 	id      string
 	queue   *memberlist.TransmitLimitedQueue
+	// usageQueue carries usage samples, sent after everything else in
+	// each packet: a flood of samples must not delay membership news,
+	// leaves, forgets or inventories.
+	usageQueue *memberlist.TransmitLimitedQueue
 	mlReady atomic.Pointer[memberlist.Memberlist]
 
 	// ep orders this process's samples after those of earlier runs.
@@ -96,6 +100,7 @@ func New(cfg Config) (*Gossip, error) {
 	// The queue exists before memberlist starts calling the delegate; it
 	// counts members through mlReady, set once memberlist is up.
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: mc.RetransmitMult}
+	g.usageQueue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: mc.RetransmitMult}
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &events{g: g}
 	ml, err := memberlist.Create(mc)

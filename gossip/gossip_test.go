@@ -138,3 +138,14 @@ func TestDecodeMsgRejectsGarbage(t *testing.T) {
 		t.Fatalf("malformed message not counted")
 	}
 }
+
+func TestPaceIntervalStretchesOnlyLargePools(t *testing.T) {
+	for _, c := range []struct {
+		members int
+		want    time.Duration
+	}{{3, 5 * time.Second}, {50, 5 * time.Second}, {200, 16 * time.Second}} {
+		if got := paceInterval(5*time.Second, c.members); got != c.want {
+			t.Errorf("%d members: %v, want %v", c.members, got, c.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/rosterhq/roster/gossip/resource"
@@ -24,13 +25,12 @@ func (g *Gossip) publishStatus(s Sampler, every time.Duration) {
 	defer g.wg.Done()
 	var seq, ver uint64
 	var last inventoryMsg
-	t := time.NewTicker(every)
-	defer t.Stop()
 	for {
+		iv := paceInterval(every, g.numMembers())
 		smp := s.Sample(g.ctx)
 		u, inv := splitSample(g.id, g.ep, smp)
 		seq++
-		u.Seq, u.Iv = seq, every.Milliseconds()
+		u.Seq, u.Iv = seq, iv.Milliseconds()
 		if ver == 0 || !sameInventory(inv, last) {
 			ver++
 			inv.Ver, last = ver, inv
@@ -42,9 +42,23 @@ func (g *Gossip) publishStatus(s Sampler, every time.Duration) {
 		select {
 		case <-g.ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(iv):
 		}
 	}
+}
+
+// paceInterval stretches the status interval in large pools so that the
+// samples of all nodes fit the gossip: every sample is relayed by every
+// member about 4*ceil(log10(n+1)) times (memberlist's retransmission count),
+// and a member sends about 150 small messages a second (3 peers every
+// 200 ms, a packet each). Up to about 60 nodes the configured interval
+// holds; at 200 it becomes 16 s. The interval a sample was taken at travels
+// with it, so "suspect" (no sample for three intervals) stays right.
+func paceInterval(every time.Duration, members int) time.Duration {
+	const sendsPerSecond = 150
+	sends := 4 * int(math.Ceil(math.Log10(float64(members)+1)))
+	need := time.Duration(members*sends) * time.Second / sendsPerSecond
+	return max(every, need)
 }
 
 // queueParts encodes a message of node id in gossip-sized parts and queues
@@ -64,5 +78,9 @@ func (g *Gossip) queueParts(kind, id string, parts func() ([]part, error)) {
 // here) for gossip. Every member passes news on, so that a sample reaches all
 // nodes rather than only the few its sender gossips to directly.
 func (g *Gossip) relay(kind, id string, off int, b []byte) {
-	g.queue.QueueBroadcast(namedBroadcast{name: fmt.Sprintf("%s/%s/%d", kind, id, off), msg: b})
+	q := g.queue
+	if kind == "u" {
+		q = g.usageQueue
+	}
+	q.QueueBroadcast(namedBroadcast{name: fmt.Sprintf("%s/%s/%d", kind, id, off), msg: b})
 }
