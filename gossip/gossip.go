@@ -43,13 +43,13 @@ type Gossip struct {
 	ml   *memberlist.Memberlist
 	meta []byte
 
-	id      string
-	queue   *memberlist.TransmitLimitedQueue
+	id    string
+	queue *memberlist.TransmitLimitedQueue
 	// usageQueue carries usage samples, sent after everything else in
 	// each packet: a flood of samples must not delay membership news,
 	// leaves, forgets or inventories.
 	usageQueue *memberlist.TransmitLimitedQueue
-	mlReady atomic.Pointer[memberlist.Memberlist]
+	mlReady    atomic.Pointer[memberlist.Memberlist]
 
 	// ep orders this process's samples after those of earlier runs.
 	ep int64
@@ -99,8 +99,7 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	// The queue exists before memberlist starts calling the delegate; it
 	// counts members through mlReady, set once memberlist is up.
-	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: mc.RetransmitMult}
-	g.usageQueue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: mc.RetransmitMult}
+	g.initQueues(mc.RetransmitMult)
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &events{g: g}
 	ml, err := memberlist.Create(mc)
@@ -195,6 +194,12 @@ func (g *Gossip) Join(ctx context.Context, addrs []string) {
 			backoff = min(backoff*2, 30*time.Second)
 		}
 	}()
+}
+
+// initQueues creates the broadcast queues, sized by the member count.
+func (g *Gossip) initQueues(retransmitMult int) {
+	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: retransmitMult}
+	g.usageQueue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: retransmitMult}
 }
 
 func (g *Gossip) numMembers() int {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/rosterhq/roster/gossip/collect"
 	"github.com/rosterhq/roster/gossip/resource"
 )
@@ -38,7 +36,7 @@ func sampleWithGPUs(n int, procs int) resource.Sample {
 func bare(id string) *Gossip {
 	g := &Gossip{id: id, log: slog.New(slog.DiscardHandler), members: map[string]*Member{}, status: map[string]*nodeStatus{},
 		leaving: map[string]bool{}, forgetting: map[string]time.Time{}}
-	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numMembers, RetransmitMult: 4}
+	g.initQueues(4)
 	return g
 }
 
