@@ -66,6 +66,8 @@ type Result struct {
 	Latency   Latency `json:"latency"`
 	// ErrorsByCode counts failures by HTTP status, or "transport".
 	ErrorsByCode map[string]int `json:"errorsByCode"`
+	// FirstError describes the first transport failure, if any.
+	FirstError string `json:"firstError,omitempty"`
 }
 
 // Validate checks a configuration and fills its defaults.
@@ -160,9 +162,10 @@ func (l *loader) setup(ctx context.Context) error {
 }
 
 type worker struct {
-	lat  []time.Duration
-	errs map[string]int
-	rng  *rand.Rand
+	lat      []time.Duration
+	errs     map[string]int
+	rng      *rand.Rand
+	firstErr error
 }
 
 func (l *loader) run(ctx context.Context) (*Result, error) {
@@ -195,6 +198,9 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 				switch {
 				case err != nil:
 					wk.errs["transport"]++
+					if wk.firstErr == nil {
+						wk.firstErr = err
+					}
 				case code >= 300:
 					wk.errs[strconv.Itoa(code)]++
 				}
@@ -212,6 +218,9 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 		for k, v := range wk.errs {
 			res.ErrorsByCode[k] += v
 			res.Errors += v
+		}
+		if wk.firstErr != nil && res.FirstError == "" {
+			res.FirstError = wk.firstErr.Error()
 		}
 	}
 	res.Ops = len(all)

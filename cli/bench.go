@@ -49,9 +49,15 @@ check, so the cluster does not probe them; remove them with the prefix's slugs a
 				return err
 			}
 			if g.output == "json" {
-				return printStructured(g, res)
+				if err := printStructured(g, res); err != nil {
+					return err
+				}
+			} else {
+				printLoadResult(g, res)
 			}
-			printLoadResult(g, res)
+			if res.Ops > 0 && res.Errors == res.Ops {
+				return fmt.Errorf("every operation failed (first: %s)", dash(res.FirstError))
+			}
 			return nil
 		},
 	}
