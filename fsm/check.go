@@ -175,6 +175,9 @@ func checkJSONError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields.
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return Invalid("check", "has a field with an empty name")
+		}
 		return Invalid("check."+name, "is not a known field")
 	}
 	return Invalid("check", "must be an object like {\"type\": \"http\", \"path\": \"/health\"}: %v", err)

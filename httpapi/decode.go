@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -36,7 +37,13 @@ func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 		}
 		return fsm.Invalid("body", "is empty; send a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	return decodeJSON(raw, v)
+}
+
+// decodeJSON decodes one JSON object strictly: unknown fields and trailing
+// data are errors that name the field.
+func decodeJSON(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -69,6 +76,9 @@ func jsonError(err error) error {
 		// encoding/json has no typed error for unknown fields; its message
 		// is the only place the name is given.
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return fsm.Invalid("body", "has a field with an empty name")
+		}
 		return fsm.Invalid(name, "is not a known field")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fsm.Invalid("body", "ends in the middle of a JSON value")

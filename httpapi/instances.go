@@ -50,38 +50,8 @@ func (s *Server) registerInstance(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	in := fsm.Instance{
-		ID: req.ID, URL: req.URL, Scheme: req.Scheme, Host: req.Host, IP: req.IP, Port: req.Port, Path: req.Path,
-		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
-		Status: req.Status, Details: req.Details,
-	}
-	if req.Check != nil {
-		ck := *req.Check
-		ck.Complete()
-		if err := fsm.ValidateCheck(&ck); err != nil {
-			s.writeError(c, err)
-			return
-		}
-		in.Check = &ck
-	}
-	if in.ID != "" {
-		if err := fsm.ValidateID("id", in.ID); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	if err := fsm.NormalizeInstance(&in); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if in.NodeURL == "" {
-		in.NodeURL = s.n.SelfURL()
-	}
-	check := in
-	if check.ID == "" {
-		check.ID = "pending"
-	}
-	if err := fsm.ValidateInstance(&check); err != nil {
+	in, err := registration(req, s.n.SelfURL())
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -135,4 +105,40 @@ func (s *Server) defaultCheck(url string) *fsm.Check {
 		return s.health.DefaultCheck(url)
 	}
 	return fsm.DefaultCheck(url, 0)
+}
+
+// registration validates and completes a registration body as the node
+// that received it: the check completed with its defaults, the URL built or
+// split, nodeUrl defaulting to this node. Every refusal is an *fsm.Error
+// that names the field.
+func registration(req client.RegisterRequest, selfURL string) (fsm.Instance, error) {
+	in := fsm.Instance{
+		ID: req.ID, URL: req.URL, Scheme: req.Scheme, Host: req.Host, IP: req.IP, Port: req.Port, Path: req.Path,
+		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
+		Status: req.Status, Details: req.Details,
+	}
+	if req.Check != nil {
+		ck := *req.Check
+		ck.Complete()
+		if err := fsm.ValidateCheck(&ck); err != nil {
+			return in, err
+		}
+		in.Check = &ck
+	}
+	if in.ID != "" {
+		if err := fsm.ValidateID("id", in.ID); err != nil {
+			return in, err
+		}
+	}
+	if err := fsm.NormalizeInstance(&in); err != nil {
+		return in, err
+	}
+	if in.NodeURL == "" {
+		in.NodeURL = selfURL
+	}
+	check := in
+	if check.ID == "" {
+		check.ID = "pending"
+	}
+	return in, fsm.ValidateInstance(&check)
 }
