@@ -46,7 +46,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.viaLeader(c, req, true, func(ctx context.Context) error {
+	s.viaLeader(c, req, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: d})
 		if err != nil {
 			return err

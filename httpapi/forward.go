@@ -25,11 +25,13 @@ const forwardedHeader = "X-Registry-Forwarded-By"
 // viaLeader runs local on this node if it leads, otherwise forwards the
 // request (with body, already validated and completed here) to the leader's
 // HTTP URL. Through an election it retries until the hold time runs out.
-// local returns node.ErrNotLeader when leadership moved under it. An
-// idempotent request (an upsert: applying it twice leaves the same state) is
-// also retried when its outcome was indeterminate, so an election does not
-// reach the client as an unknown outcome.
-func (s *Server) viaLeader(c *gin.Context, body any, idempotent bool, local func(ctx context.Context) error) {
+// local returns node.ErrNotLeader when leadership moved under it. Only a
+// resendable request (a read) is also retried when its outcome was
+// indeterminate. A write never is, even an upsert: its first try may have
+// been applied, and applying it again after another client's write to the
+// same row would undo that write (the linearizability test caught it). The
+// client gets 503 "indeterminate" and decides.
+func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
 	defer cancel()
 	for {
@@ -38,7 +40,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, idempotent bool, local func
 			if err == nil {
 				return
 			}
-			retry := errors.Is(err, node.ErrNotLeader) || (idempotent && errors.Is(err, node.ErrLeadershipLost))
+			retry := errors.Is(err, node.ErrNotLeader) || (resendable && errors.Is(err, node.ErrLeadershipLost))
 			if !retry {
 				s.writeError(c, err)
 				return
@@ -47,7 +49,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, idempotent bool, local func
 			s.writeError(c, node.ErrNotLeader) // one hop only
 			return
 		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			if s.forward(ctx, c, url, body, idempotent) {
+			if s.forward(ctx, c, url, body, resendable) {
 				return
 			}
 		}
@@ -67,7 +69,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, idempotent bool, local func
 // (connection refused, or the leader itself has no leader): the caller
 // retries. A failure after the request may have reached the leader is
 // answered as indeterminate, never retried: the write may have happened.
-func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any, idempotent bool) bool {
+func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any, resendable bool) bool {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -95,7 +97,7 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 			s.log.Debug("leader unreachable, retrying", "leader", leaderURL, "err", err)
 			return false
 		}
-		if ctx.Err() == nil && (idempotent || c.Request.Method == http.MethodGet) {
+		if ctx.Err() == nil && (resendable || c.Request.Method == http.MethodGet) {
 			return false // safe to send again until the hold ends
 		}
 		s.log.Warn("forwarding to leader failed", "leader", leaderURL, "err", err)
@@ -115,7 +117,7 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		var eb client.ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader ||
-			(idempotent && eb.Code == client.CodeIndeterminate)) {
+			(resendable && eb.Code == client.CodeIndeterminate)) {
 			return false // the leader moved on; nothing was written, or sending again is harmless
 		}
 	}

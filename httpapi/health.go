@@ -45,7 +45,7 @@ func (s *Server) setInstanceStatus(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.viaLeader(c, req, true, func(ctx context.Context) error {
+	s.viaLeader(c, req, false, func(ctx context.Context) error {
 		u.At = time.Now().UTC()
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []fsm.StatusUpdate{u}})
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *Server) setStatuses(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.viaLeader(c, req, true, func(ctx context.Context) error {
+	s.viaLeader(c, req, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: req.Updates})
 		if err != nil {
 			return err

@@ -59,7 +59,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
 		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
-	s.viaLeader(c, fwd, true, func(ctx context.Context) error {
+	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
 			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
 		}})

@@ -63,10 +63,13 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	n.log.Info("became leader")
 	defer n.log.Info("leader loop stopped")
 	// Barrier: the FSM has applied everything earlier leaders committed.
+	// Until then a consistent read here could miss an acknowledged write.
+	term := n.raft.CurrentTerm()
 	if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
 		n.log.Warn("leader barrier failed", "err", err)
 		return
 	}
+	n.readyTerm.Store(term)
 	n.contacts.reset()
 	r := newReconciler(n)
 	changes, unsubscribe := n.gossip.Subscribe()

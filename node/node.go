@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -29,6 +30,10 @@ type Node struct {
 	leaderCh chan bool
 	// contacts is the leader's view of when each follower last answered.
 	contacts *contactTracker
+	// readyTerm is the term in which this node, as leader, has applied
+	// everything committed before it (the barrier): consistent reads wait
+	// for it.
+	readyTerm atomic.Uint64
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -203,6 +208,17 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // VerifyLeader confirms with a quorum that this node is still the leader, so
 // a read that follows is linearizable.
 func (n *Node) VerifyLeader() error {
+	// A new leader first applies what earlier leaders committed (its
+	// barrier); a read before that could miss an acknowledged write.
+	for deadline := time.Now().Add(5 * time.Second); n.readyTerm.Load() != n.raft.CurrentTerm(); {
+		if !n.IsLeader() {
+			return ErrNotLeader
+		}
+		if time.Now().After(deadline) {
+			return ErrNoLeader
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
