@@ -67,6 +67,32 @@ func register(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
 	return in
 }
 
+// registerThroughFailover registers as a careful client does during an
+// election: an indeterminate answer is not resent blindly (it may have been
+// applied) but checked with a consistent read first.
+func registerThroughFailover(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	for {
+		in, err := c.Client(i).RegisterInstance(ctx, client.RegisterRequest{URL: url, Slug: slug})
+		if err == nil {
+			return in
+		}
+		if !errors.Is(err, client.ErrIndeterminate) && !errors.Is(err, client.ErrUnavailable) || ctx.Err() != nil {
+			t.Fatalf("register %s on node%d: %v", url, i+1, err)
+		}
+		t.Logf("register %s: %v; checking before trying again", url, err)
+		list, _, rerr := c.Client(i).ListInstances(ctx, fsm.InstanceFilter{Slug: slug}, client.ListOptions{Consistent: true})
+		for _, got := range list {
+			if rerr == nil && got.URL == url {
+				return got
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // hasURLs checks node i's local replica holds every URL.
 func hasURLs(c *Cluster, i int, urls ...string) error {
 	list, _, err := c.Client(i).ListInstances(context.Background(), fsm.InstanceFilter{}, client.ListOptions{})
@@ -109,7 +135,7 @@ func TestThreeNodesReplicateForwardFailoverAndRestart(t *testing.T) {
 	}
 	killed := time.Now()
 	survivor := (old + 1) % 3
-	in2 := register(t, c, survivor, "http://after-failover:1", "user-svc")
+	in2 := registerThroughFailover(t, c, survivor, "http://after-failover:1", "user-svc")
 	t.Logf("leader kill -> first successful write through a survivor: %v", time.Since(killed).Round(time.Millisecond))
 
 	// The killed node restarts with its data and catches up.
