@@ -144,7 +144,7 @@ func TestPaceIntervalStretchesOnlyLargePools(t *testing.T) {
 		members int
 		want    time.Duration
 	}{{3, 5 * time.Second}, {50, 5 * time.Second}, {200, 16 * time.Second}} {
-		if got := paceInterval(5*time.Second, c.members); got != c.want {
+		if got := paceInterval(5*time.Second, c.members, 4); got != c.want {
 			t.Errorf("%d members: %v, want %v", c.members, got, c.want)
 		}
 	}

@@ -26,7 +26,7 @@ func (g *Gossip) publishStatus(s Sampler, every time.Duration) {
 	var seq, ver uint64
 	var last inventoryMsg
 	for {
-		iv := paceInterval(every, g.numMembers())
+		iv := paceInterval(every, g.numMembers(), g.usageQueue.RetransmitMult)
 		smp := s.Sample(g.ctx)
 		u, inv := splitSample(g.id, g.ep, smp)
 		seq++
@@ -49,14 +49,15 @@ func (g *Gossip) publishStatus(s Sampler, every time.Duration) {
 
 // paceInterval stretches the status interval in large pools so that the
 // samples of all nodes fit the gossip: every sample is relayed by every
-// member about 4*ceil(log10(n+1)) times (memberlist's retransmission count),
-// and a member sends about 150 small messages a second (3 peers every
-// 200 ms, a packet each). Up to about 60 nodes the configured interval
-// holds; at 200 it becomes 16 s. The interval a sample was taken at travels
-// with it, so "suspect" (no sample for three intervals) stays right.
-func paceInterval(every time.Duration, members int) time.Duration {
+// member retransmitMult*ceil(log10(n+1)) times (memberlist's count), and a
+// member sends about 150 small messages a second (3 peers every 200 ms, a
+// packet each). With the LAN multiplier of 4 the configured interval holds
+// up to about 60 nodes and becomes 16 s at 200. The interval a sample was
+// taken at travels with it, so "suspect" (no sample for three intervals)
+// stays right.
+func paceInterval(every time.Duration, members, retransmitMult int) time.Duration {
 	const sendsPerSecond = 150
-	sends := 4 * int(math.Ceil(math.Log10(float64(members)+1)))
+	sends := retransmitMult * int(math.Ceil(math.Log10(float64(members)+1)))
 	need := time.Duration(members*sends) * time.Second / sendsPerSecond
 	return max(every, need)
 }

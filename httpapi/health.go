@@ -147,6 +147,7 @@ func (s *Server) instanceSoon(ctx context.Context, id string) (*fsm.Instance, er
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	for {
+		applied := s.n.FSM().AppliedCh() // before the read: no apply is missed
 		row, _, err := s.n.FSM().Instance(id)
 		if fsm.CodeOf(err) != fsm.CodeNotFound {
 			return row, err
@@ -154,7 +155,7 @@ func (s *Server) instanceSoon(ctx context.Context, id string) (*fsm.Instance, er
 		select {
 		case <-ctx.Done():
 			return nil, err
-		case <-time.After(20 * time.Millisecond):
+		case <-applied:
 		}
 	}
 }

@@ -58,13 +58,7 @@ func follower(c *Cluster) int {
 
 func register(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	in, err := c.Client(i).RegisterInstance(ctx, client.RegisterRequest{URL: url, Slug: slug})
-	if err != nil {
-		t.Fatalf("register %s on node%d: %v", url, i+1, err)
-	}
-	return in
+	return registerChecked(t, c, i, client.RegisterRequest{URL: url, Slug: slug})
 }
 
 // registerThroughFailover registers as a careful client does during an

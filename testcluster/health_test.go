@@ -93,9 +93,11 @@ func waitStatus(t *testing.T, c *Cluster, i int, id string, want fsm.Status, lim
 
 func registerChecked(t *testing.T, c *Cluster, i int, req client.RegisterRequest) *fsm.Instance {
 	t.Helper()
-	in, err := c.Client(i).RegisterInstance(t.Context(), req)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	in, err := c.Client(i).RegisterInstance(ctx, req)
 	if err != nil {
-		t.Fatalf("register %s: %v", req.URL, err)
+		t.Fatalf("register %s on node%d: %v", req.URL, i+1, err)
 	}
 	return in
 }
