@@ -186,8 +186,12 @@ func (n *Node) LastContact() time.Duration {
 	return time.Since(lc)
 }
 
-// AppliedIndex is the index of the last log entry applied to the FSM.
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+// AppliedIndex is the index of the last log entry this node's FSM has
+// applied. It is the FSM's own count, not raft's: raft moves its
+// AppliedIndex when it hands a batch to the FSM, so a write answered just
+// after its Apply returned could carry an index older than itself, and a
+// follower waiting for that index would read before the write.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // WaitApplied waits until this node's FSM has applied the log up to index,
 // or ctx ends. It is woken by the FSM, not by polling.
