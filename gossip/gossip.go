@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/rosterhq/roster/internal/faultnet"
 	"github.com/rosterhq/roster/internal/logbridge"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	Sampler        Sampler
 	StatusInterval time.Duration
 	Logger         *slog.Logger
+	// Faults, when set, sits between memberlist and the network (tests
+	// only; see internal/faultnet).
+	Faults *faultnet.Switch
 }
 
 // Gossip is a running member of the pool.
@@ -100,11 +104,22 @@ func New(cfg Config) (*Gossip, error) {
 	// The queue exists before memberlist starts calling the delegate; it
 	// counts members through mlReady, set once memberlist is up.
 	g.initQueues(mc.RetransmitMult)
+	if cfg.Faults != nil {
+		ft, err := newFaultTransport(mc, cfg.Faults)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		mc.Transport = ft
+	}
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &events{g: g}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		cancel()
+		if mc.Transport != nil {
+			_ = mc.Transport.Shutdown()
+		}
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	g.ml = ml

@@ -57,6 +57,7 @@ func New(n *node.Node, o Options) *Server {
 	s := &Server{
 		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave, health: o.Health, lists: newListCache(),
 		fwd: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			DialContext:         n.DialContext,
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
 	}

@@ -12,6 +12,7 @@ import (
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/internal/faultnet"
 )
 
 // Config is everything a node needs to start. Zero values take the defaults
@@ -75,6 +76,10 @@ type Config struct {
 	// and the system's NVML). Tests pass go-nvml's mock through it.
 	Sampler gossip.Sampler
 	Logger  *slog.Logger
+	// Faults, when set, sits between this node and the network on the
+	// gossip, Raft and leader-forwarding paths; tests partition and slow
+	// links with it. Nil in production.
+	Faults *faultnet.Switch
 }
 
 // withDefaults validates c and fills in defaults. It resolves addresses but

@@ -40,11 +40,19 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 		return nil, nil, fmt.Errorf("open snapshots: %w", err)
 	}
 	advertise := &net.TCPAddr{IP: net.ParseIP(n.cfg.Advertise), Port: mustPort(n.cfg.RaftAddr)}
-	transport, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, hlog)
+	ln, err := net.Listen("tcp", n.cfg.RaftAddr)
 	if err != nil {
 		store.Close()
 		return nil, nil, fmt.Errorf("listen for raft on %s: %w", n.cfg.RaftAddr, err)
 	}
+	// raft.NewTCPTransport with our own stream layer, so that its dials go
+	// through the fault switch in tests and stop when the node closes.
+	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &streamLayer{Listener: ln, advertise: advertise, sw: n.cfg.Faults, ctx: n.ctx},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hlog,
+	})
 	hasState, err := raft.HasExistingState(store, store, snaps)
 	if err != nil {
 		store.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/internal/faultnet"
 	"github.com/rosterhq/roster/node"
 )
 
@@ -121,6 +122,10 @@ func Start(o Options) (*Cluster, error) {
 			ReconcileInterval: time.Second,
 			StatusInterval:    o.StatusInterval,
 			Logger:            o.Logger.With("node", id),
+			// Every in-process node has a fault switch on its gossip, Raft
+			// and forwarding paths; it passes everything until a test
+			// partitions or slows it (Partition, Isolate, Slow, Heal).
+			Faults: faultnet.New(),
 		}
 		if o.Configure != nil {
 			o.Configure(i, &cfg)
