@@ -28,6 +28,7 @@ var errorTable = []struct {
 	{node.ErrLeadershipLost, http.StatusServiceUnavailable, client.CodeIndeterminate, true},
 	{node.ErrTimeout, http.StatusServiceUnavailable, client.CodeTimeout, true},
 	{node.ErrShutdown, http.StatusServiceUnavailable, client.CodeShuttingDown, true},
+	{node.ErrCatchingUp, http.StatusServiceUnavailable, client.CodeCatchingUp, true},
 	{errTooLarge, http.StatusRequestEntityTooLarge, client.CodeTooLarge, false},
 	{errNoInstance, http.StatusServiceUnavailable, client.CodeNoInstance, true},
 	{errBadGateway, http.StatusBadGateway, client.CodeBadGateway, false},

@@ -52,7 +52,16 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		return
 	}
 	if !consistent {
-		if err := s.blockingRead(c, minIndex, wait, cc, q); err != nil {
+		// A node that just restarted holds local reads until it has caught
+		// up: X-Registry-Index and the catalog never go back in time on
+		// one node.
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
+		err := s.n.WaitCaughtUp(ctx)
+		cancel()
+		if err == nil {
+			err = s.blockingRead(c, minIndex, wait, cc, q)
+		}
+		if err != nil {
 			s.writeError(c, err)
 		}
 		return

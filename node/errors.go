@@ -14,6 +14,9 @@ var (
 	ErrLeadershipLost = errors.New("leadership lost while writing; the write may or may not have been applied")
 	// ErrTimeout: the write could not be queued in time; nothing was written.
 	ErrTimeout = errors.New("timed out queueing the write")
+	// ErrCatchingUp: the node restarted and has not yet applied everything
+	// it may have answered before; a local read now would go back in time.
+	ErrCatchingUp = errors.New("this node restarted and is still catching up with the cluster; read from another node or with ?consistent")
 	// ErrShutdown: the node is shutting down.
 	ErrShutdown = errors.New("the node is shutting down")
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,11 @@ type Node struct {
 	// everything committed before it (the barrier): consistent reads wait
 	// for it.
 	readyTerm atomic.Uint64
+	// bootIndex is the last Raft index on disk when the node started: it
+	// may have answered reads up to there before a restart. caughtUp is set
+	// once local reads can no longer go back in time (see CaughtUp).
+	bootIndex uint64
+	caughtUp  atomic.Bool
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -92,6 +98,7 @@ func (n *Node) start() error {
 		Timing:         n.cfg.Timing,
 		SecretKey:      n.cfg.EncryptKey,
 		Logger:         n.log.With("component", "gossip"),
+		Faults:         n.cfg.Faults,
 		Meta: gossip.Meta{
 			ID: n.id, URL: n.cfg.SelfURL, RaftAddr: string(parts.transport.LocalAddr()),
 			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
@@ -112,6 +119,9 @@ func (n *Node) start() error {
 		n.closeSampler()
 		parts.close()
 		return fmt.Errorf("start raft: %w", err)
+	}
+	if parts.hasState {
+		n.bootIndex = max(n.raft.LastIndex(), n.fsm.AppliedIndex())
 	}
 	n.observeHeartbeats()
 	if isLoopbackURL(n.cfg.SelfURL) && joinsRemote(n.cfg.Join) {
@@ -207,6 +217,42 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		case <-ch:
 		}
 	}
+}
+
+// CaughtUp reports whether local reads are safe from going back in time.
+// A restarted node replays its log only as far as the commit index it
+// learns from a leader, so right after a restart its catalog can be older
+// than what it answered before. Whatever it applied before was committed,
+// and committed entries are never truncated, so it is caught up once its
+// FSM has applied the last index it had on disk, or, if a new leader has
+// since replaced an uncommitted tail of that log, the log's last index now.
+// A leader is caught up once its barrier is applied. It stays caught up.
+func (n *Node) CaughtUp() bool {
+	if n.caughtUp.Load() {
+		return true
+	}
+	ok := n.fsm.AppliedIndex() >= min(n.bootIndex, n.raft.LastIndex())
+	if !ok && n.raft.State() == raft.Leader {
+		ok = n.readyTerm.Load() == n.raft.CurrentTerm()
+	}
+	if ok {
+		n.caughtUp.Store(true)
+	}
+	return ok
+}
+
+// WaitCaughtUp waits until CaughtUp, woken by the FSM's applies, or
+// returns ErrCatchingUp when ctx ends first.
+func (n *Node) WaitCaughtUp(ctx context.Context) error {
+	for !n.CaughtUp() {
+		select {
+		case <-ctx.Done():
+			return ErrCatchingUp
+		case <-n.fsm.AppliedCh():
+		case <-time.After(50 * time.Millisecond): // a truncated log applies nothing
+		}
+	}
+	return nil
 }
 
 // VerifyLeader confirms with a quorum that this node is still the leader, so
@@ -343,4 +389,11 @@ func (n *Node) closeSampler() {
 	if n.sampler != nil {
 		n.sampler.Close()
 	}
+}
+
+// DialContext opens a TCP connection from this node to another one: the
+// HTTP layer forwards to the leader through it, so a test's fault switch
+// (Config.Faults) cuts or slows that path as well.
+func (n *Node) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return n.cfg.Faults.DialContext(ctx, network, addr)
 }

@@ -23,7 +23,9 @@ func logger(t *testing.T) *slog.Logger {
 func startCluster(t *testing.T, o Options) *Cluster {
 	t.Helper()
 	o.Dir = t.TempDir()
-	o.Logger = logger(t)
+	if o.Logger == nil {
+		o.Logger = logger(t)
+	}
 	c, err := Start(o)
 	if err != nil {
 		t.Fatal(err)

@@ -3,18 +3,30 @@ package testcluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/rosterhq/roster/httpapi/client"
 )
+
+// isDialErr reports an HTTP request that failed to connect.
+func isDialErr(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
 
 // linOp is one operation on one instance (the key): put a tag, delete, or a
 // ?consistent read of its tag.
@@ -82,47 +94,10 @@ var registerModel = porcupine.NondeterministicModel{
 func TestLinearizableUnderLeaderLoss(t *testing.T) {
 	c := startCluster(t, Options{Nodes: 3})
 	const keys, clients = 4, 6
-	start := time.Now()
-	now := func() int64 { return int64(time.Since(start)) }
-	hc := &http.Client{Timeout: 3 * time.Second}
-	var mu sync.Mutex
-	var history []porcupine.Operation
+	h := newLinHistory()
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
 	defer cancel()
-
-	var wg sync.WaitGroup
-	for cl := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(cl), 42))
-			for n := 0; ctx.Err() == nil; n++ {
-				running := c.Running()
-				node := c.Member(running[rng.IntN(len(running))]).URL
-				op := linOp{key: rng.IntN(keys)}
-				switch r := rng.IntN(10); {
-				case r < 4:
-					op.kind, op.val = "put", fmt.Sprintf("c%d-%d", cl, n)
-				case r < 6:
-					op.kind = "delete"
-				default:
-					op.kind = "get"
-				}
-				call := now()
-				out, record := linDo(hc, node, op)
-				ret := now()
-				if !record {
-					continue // a read that failed, or a write refused before it was sent
-				}
-				if out.unknown {
-					ret = math.MaxInt64 // it may take effect at any later time
-				}
-				mu.Lock()
-				history = append(history, porcupine.Operation{ClientId: cl, Input: op, Call: call, Output: out, Return: ret})
-				mu.Unlock()
-			}
-		}()
-	}
+	done := runLinClients(ctx, c, clients, keys, 42, h, nil)
 	// The fault: kill the leader a third of the way in, restart it later.
 	time.Sleep(2500 * time.Millisecond)
 	l := c.Leader()
@@ -133,23 +108,119 @@ func TestLinearizableUnderLeaderLoss(t *testing.T) {
 	if err := c.Restart(l); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	<-done
 
-	ops, unknown := len(history), 0
-	for _, op := range history {
-		if op.Output.(linOut).unknown {
-			unknown++
-		}
-	}
+	ops, unknown := h.counts()
 	t.Logf("%d operations on %d instances, %d with unknown outcome; leader %d killed and restarted", ops, keys, unknown, l)
 	if ops < 100 {
 		t.Fatalf("only %d operations recorded", ops)
 	}
-	res, info := porcupine.CheckOperationsVerbose(registerModel.ToModel(), history, 60*time.Second)
-	if res != porcupine.Ok {
+	if res, info := h.check(); res != porcupine.Ok {
 		explainNonLinearizable(t, info)
 		t.Fatalf("history is not linearizable (%s)", res)
 	}
+}
+
+// linHistory is the operations recorded by every client, for porcupine.
+type linHistory struct {
+	start time.Time
+	mu    sync.Mutex
+	ops   []porcupine.Operation
+}
+
+func newLinHistory() *linHistory { return &linHistory{start: time.Now()} }
+
+func (h *linHistory) now() int64 { return int64(time.Since(h.start)) }
+
+// add records an operation; one whose outcome is unknown may take effect
+// at any later time, so it never returns.
+func (h *linHistory) add(client int, op linOp, call int64, out linOut) {
+	ret := h.now()
+	if out.unknown {
+		ret = math.MaxInt64
+	}
+	h.mu.Lock()
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: op, Call: call, Output: out, Return: ret})
+	h.mu.Unlock()
+}
+
+func (h *linHistory) counts() (ops, unknown int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, op := range h.ops {
+		if op.Output.(linOut).unknown {
+			unknown++
+		}
+	}
+	return len(h.ops), unknown
+}
+
+func (h *linHistory) check() (porcupine.CheckResult, porcupine.LinearizationInfo) {
+	h.mu.Lock()
+	ops := slices.Clone(h.ops)
+	h.mu.Unlock()
+	return porcupine.CheckOperationsVerbose(registerModel.ToModel(), ops, 120*time.Second)
+}
+
+// runLinClients starts clients that put, delete and ?consistent-read keys
+// instances through random running nodes until ctx ends; the returned
+// channel closes when all have stopped. With idx set, each client also
+// reads locally from its home node (client i -> node i mod size) and
+// reports the X-Registry-Index it sees.
+func runLinClients(ctx context.Context, c *Cluster, clients, keys int, seed uint64, h *linHistory, idx *indexWatch) <-chan struct{} {
+	hc := &http.Client{Timeout: 10 * time.Second} // longer than the forward hold: a 503 no_leader is certain
+	var wg sync.WaitGroup
+	for cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(cl), seed))
+			home := cl % c.Size()
+			for n := 0; ctx.Err() == nil; n++ {
+				op := linOp{key: rng.IntN(keys)}
+				switch r := rng.IntN(10); {
+				case r < 4:
+					op.kind, op.val = "put", fmt.Sprintf("c%d-%d", cl, n)
+				case r < 6:
+					op.kind = "delete"
+				case r < 8 || idx == nil:
+					op.kind = "get"
+				default:
+					if index, ok := localRead(ctx, hc, c.Member(home).URL); ok {
+						idx.saw(cl, home, index)
+					}
+					continue
+				}
+				running := c.Running()
+				if len(running) == 0 {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				node := c.Member(running[rng.IntN(len(running))]).URL
+				call := h.now()
+				if out, record := linDo(hc, node, op); record {
+					h.add(cl, op, call, out)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// localRead lists the instances on one node without going to the leader
+// and returns the X-Registry-Index of the answer.
+func localRead(ctx context.Context, hc *http.Client, node string) (uint64, bool) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, node+"/registry-svc/instances", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	index, err := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+	return index, resp.StatusCode == http.StatusOK && err == nil
 }
 
 // explainNonLinearizable logs, for each instance whose history fails, the
@@ -204,15 +275,21 @@ func linDo(hc *http.Client, node string, op linOp) (linOut, bool) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return linOut{unknown: true}, op.kind != "get"
+		// Refused at dial (a stopped node): never sent, no effect.
+		// Anything later may have reached the cluster.
+		return linOut{unknown: true}, op.kind != "get" && !isDialErr(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	switch {
 	case resp.StatusCode >= 500 || (resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound):
-		// 5xx may follow a write that happened (an idempotent write is
-		// retried through an election); a read that failed tells nothing.
-		return linOut{unknown: true}, op.kind != "get"
+		// not_leader and no_leader promise that nothing was written (the
+		// history checks the promise); any other failure of a write may
+		// follow a write that happened. A read that failed tells nothing.
+		var eb client.ErrorBody
+		_ = json.Unmarshal(raw, &eb)
+		noEffect := eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader
+		return linOut{unknown: true}, op.kind != "get" && !noEffect
 	case op.kind == "put":
 		return linOut{}, true
 	case op.kind == "delete":

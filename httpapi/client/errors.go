@@ -19,6 +19,7 @@ const (
 	CodeIndeterminate  = "indeterminate"
 	CodeTimeout        = "timeout"
 	CodeShuttingDown   = "shutting_down"
+	CodeCatchingUp     = "catching_up"
 	CodeUnauthorized   = "unauthorized"
 	CodeForbidden      = "forbidden"
 	CodeInternal       = "internal"
@@ -79,7 +80,7 @@ func FromWire(status int, body ErrorBody) *APIError {
 			msg = msg[len(body.Field)+2:]
 		}
 		e.cause = &fsm.Error{Code: fsm.Code(body.Code), Field: body.Field, Message: msg}
-	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown, CodeOwnerUnreachable:
+	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown, CodeOwnerUnreachable, CodeCatchingUp:
 		e.cause = ErrUnavailable
 	case CodeIndeterminate:
 		e.cause = ErrIndeterminate
