@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/rosterhq/roster/cli.Version=$(VERSION)
 
-.PHONY: build run test bench fmt
+.PHONY: build run test fuzz bench chaos fmt
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
@@ -14,15 +14,40 @@ build:
 run: build
 	./bin/roster testcluster up --nodes 3
 
+# Unit and cluster tests with the race detector (the short chaos campaign
+# and the container suite included), then a few seconds of every fuzz target.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Every decoder of outside input, fuzzed for FUZZTIME each; crashers land in
+# the package's testdata/fuzz and are kept as seed corpus.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := fsm:FuzzApplyCommand fsm:FuzzRestore gossip:FuzzDecodeMsg \
+	httpapi:FuzzRegisterBody httpapi:FuzzStatusBatchBody cli:FuzzLoadDefinitions
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ ; \
+	done
 
 # One table: a 3-node process cluster on loopback, medians of repeated runs,
 # next to this disk's fsync ceiling (about 5-10 minutes on 2 cores).
 bench: build
 	./bin/roster bench suite
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
+
+# A long randomized fault campaign on in-process clusters: rounds of ROUND,
+# one seed each from SEED, until DURATION; prints a summary table.
+# make chaos SEED=100 DURATION=30m [ROUND=2m NODES=5 GOFLAGS=-race]
+SEED     ?= 1
+DURATION ?= 10m
+ROUND    ?= 2m
+NODES    ?= 3
+chaos:
+	$(GO) test -count=1 -timeout 0 -run '^TestChaosCampaign$$' -v ./testcluster/ \
+		-chaos.seed=$(SEED) -chaos.duration=$(DURATION) -chaos.round=$(ROUND) -chaos.nodes=$(NODES)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -76,7 +76,7 @@ func runChaosRound(t *testing.T, seed uint64, d time.Duration, nodes int) chaosR
 	h := newLinHistory()
 	idx := &indexWatch{}
 	ctx, cancel := context.WithCancel(t.Context())
-	done := runLinClients(ctx, c, clients, keys, seed, h, idx)
+	done := runLinClients(ctx, clusterTargets(c), clients, keys, seed, h, idx)
 
 	nem := newNemesis(c, seed)
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
@@ -96,44 +96,23 @@ func runChaosRound(t *testing.T, seed uint64, d time.Duration, nodes int) chaosR
 	res.localReads = idx.reads
 	res.anomalies = append(res.anomalies, idx.anomalies...)
 
-	// Healed: one leader, the same catalog everywhere.
 	wctx, wcancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer wcancel()
-	if _, err := c.WaitStable(wctx); err != nil {
-		t.Fatalf("cluster did not recover after the faults: %v", err)
-	}
-	healed := time.Now()
-	digest, err := waitConverged(wctx, c)
-	if err != nil {
-		res.anomalies = append(res.anomalies, "after heal: "+err.Error())
-	}
-	res.convergedIn = time.Since(healed)
-	res.anomalies = append(res.anomalies, finalReads(t, c, h, keys, "after heal")...)
-
-	// Everything stopped and started again on its data: the same catalog,
-	// and the history with these reads still linearizable.
-	c.Stop()
-	for i := range c.Size() {
-		if err := c.Restart(i); err != nil {
-			t.Fatal(err)
+	fullRestart := func() error {
+		c.Stop()
+		for i := range c.Size() {
+			if err := c.Restart(i); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	if _, err := c.WaitStable(wctx); err != nil {
-		t.Fatalf("cluster did not form after a full restart: %v", err)
-	}
-	again, err := waitConverged(wctx, c)
-	switch {
-	case err != nil:
-		res.anomalies = append(res.anomalies, "after full restart: "+err.Error())
-	case again != digest:
-		res.anomalies = append(res.anomalies, fmt.Sprintf("full restart changed the catalog:\nbefore:\n%s\nafter:\n%s", digest, again))
-	default:
-		res.restartedAndAgree = true
-	}
-	res.anomalies = append(res.anomalies, finalReads(t, c, h, keys, "after full restart")...)
+	waitStable := func(ctx context.Context) error { _, err := c.WaitStable(ctx); return err }
+	var more []string
+	res.convergedIn, res.restartedAndAgree, more = checkAfterFaults(wctx, t, clusterTargets(c), h, keys, waitStable, fullRestart)
+	res.anomalies = append(res.anomalies, more...)
 	res.histories = 2 * keys
 
-	var more []string
 	res.elections, more = el.rec.check()
 	res.anomalies = append(res.anomalies, more...)
 	t.Logf("seed %d: %d operations (%d unknown), %d local reads, faults %v, %d elections, converged %v after heal",
@@ -141,14 +120,55 @@ func runChaosRound(t *testing.T, seed uint64, d time.Duration, nodes int) chaosR
 	return res
 }
 
+// checkAfterFaults runs the checks that follow a campaign, once every fault
+// is undone: the cluster forms, all nodes converge to one catalog, and the
+// history with a final ?consistent read of every instance is linearizable;
+// then every node is stopped and started again on its data, and the same
+// must hold, with the same catalog.
+func checkAfterFaults(ctx context.Context, t *testing.T, nodes linTargets, h *linHistory, keys int,
+	waitStable func(context.Context) error, fullRestart func() error) (convergedIn time.Duration, sameAfterRestart bool, anomalies []string) {
+	if err := waitStable(ctx); err != nil {
+		t.Fatalf("cluster did not recover after the faults: %v", err)
+	}
+	healed := time.Now()
+	digest, err := waitConverged(ctx, nodes)
+	if err != nil {
+		anomalies = append(anomalies, "after heal: "+err.Error())
+	}
+	convergedIn = time.Since(healed)
+	anomalies = append(anomalies, finalReads(t, nodes, h, keys, "after heal")...)
+
+	if err := fullRestart(); err != nil {
+		t.Fatalf("full restart: %v", err)
+	}
+	if err := waitStable(ctx); err != nil {
+		t.Fatalf("cluster did not form after a full restart: %v", err)
+	}
+	again, err := waitConverged(ctx, nodes)
+	switch {
+	case err != nil:
+		anomalies = append(anomalies, "after full restart: "+err.Error())
+	case again != digest:
+		anomalies = append(anomalies, fmt.Sprintf("full restart changed the catalog:\nbefore:\n%s\nafter:\n%s", digest, again))
+	default:
+		sameAfterRestart = true
+	}
+	anomalies = append(anomalies, finalReads(t, nodes, h, keys, "after full restart")...)
+	return convergedIn, sameAfterRestart, anomalies
+}
+
 // waitConverged waits until every node's local catalog is the same and
 // returns it.
-func waitConverged(ctx context.Context, c *Cluster) (string, error) {
+func waitConverged(ctx context.Context, nodes linTargets) (string, error) {
 	var digest string
 	err := Eventually(ctx, func() error {
 		var first string
-		for i := range c.Size() {
-			insts, _, err := c.Client(i).ListInstances(ctx, fsm.InstanceFilter{}, client.ListOptions{})
+		for i := range nodes.size {
+			cl, err := client.New(nodes.url(i))
+			if err != nil {
+				return err
+			}
+			insts, _, err := cl.ListInstances(ctx, fsm.InstanceFilter{}, client.ListOptions{})
 			if err != nil {
 				return fmt.Errorf("node%d: %w", i+1, err)
 			}
@@ -168,11 +188,11 @@ func waitConverged(ctx context.Context, c *Cluster) (string, error) {
 // finalReads reads every instance with ?consistent after the faults, adds
 // the reads to the history and checks it: an acknowledged write that was
 // lost, or a deleted instance that came back, makes it non-linearizable.
-func finalReads(t *testing.T, c *Cluster, h *linHistory, keys int, when string) []string {
+func finalReads(t *testing.T, nodes linTargets, h *linHistory, keys int, when string) []string {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for k := range keys {
 		op := linOp{key: k, kind: "get"}
-		node := c.Member(rand.IntN(c.Size())).URL
+		node := nodes.url(rand.IntN(nodes.size))
 		for try := 0; ; try++ {
 			call := h.now()
 			out, ok := linDo(hc, node, op)

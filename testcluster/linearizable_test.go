@@ -97,7 +97,7 @@ func TestLinearizableUnderLeaderLoss(t *testing.T) {
 	h := newLinHistory()
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
 	defer cancel()
-	done := runLinClients(ctx, c, clients, keys, 42, h, nil)
+	done := runLinClients(ctx, clusterTargets(c), clients, keys, 42, h, nil)
 	// The fault: kill the leader a third of the way in, restart it later.
 	time.Sleep(2500 * time.Millisecond)
 	l := c.Leader()
@@ -162,12 +162,24 @@ func (h *linHistory) check() (porcupine.CheckResult, porcupine.LinearizationInfo
 	return porcupine.CheckOperationsVerbose(registerModel.ToModel(), ops, 120*time.Second)
 }
 
+// linTargets are the nodes clients talk to: how many, node i's URL, and
+// the ones running now (writes and consistent reads pick one at random).
+type linTargets struct {
+	size    int
+	url     func(i int) string
+	running func() []int
+}
+
+func clusterTargets(c *Cluster) linTargets {
+	return linTargets{size: c.Size(), url: func(i int) string { return c.Member(i).URL }, running: c.Running}
+}
+
 // runLinClients starts clients that put, delete and ?consistent-read keys
 // instances through random running nodes until ctx ends; the returned
 // channel closes when all have stopped. With idx set, each client also
 // reads locally from its home node (client i -> node i mod size) and
 // reports the X-Registry-Index it sees.
-func runLinClients(ctx context.Context, c *Cluster, clients, keys int, seed uint64, h *linHistory, idx *indexWatch) <-chan struct{} {
+func runLinClients(ctx context.Context, nodes linTargets, clients, keys int, seed uint64, h *linHistory, idx *indexWatch) <-chan struct{} {
 	hc := &http.Client{Timeout: 10 * time.Second} // longer than the forward hold: a 503 no_leader is certain
 	var wg sync.WaitGroup
 	for cl := range clients {
@@ -175,7 +187,7 @@ func runLinClients(ctx context.Context, c *Cluster, clients, keys int, seed uint
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(cl), seed))
-			home := cl % c.Size()
+			home := cl % nodes.size
 			for n := 0; ctx.Err() == nil; n++ {
 				op := linOp{key: rng.IntN(keys)}
 				switch r := rng.IntN(10); {
@@ -186,17 +198,17 @@ func runLinClients(ctx context.Context, c *Cluster, clients, keys int, seed uint
 				case r < 8 || idx == nil:
 					op.kind = "get"
 				default:
-					if index, ok := localRead(ctx, hc, c.Member(home).URL); ok {
+					if index, ok := localRead(ctx, hc, nodes.url(home)); ok {
 						idx.saw(cl, home, index)
 					}
 					continue
 				}
-				running := c.Running()
+				running := nodes.running()
 				if len(running) == 0 {
 					time.Sleep(50 * time.Millisecond)
 					continue
 				}
-				node := c.Member(running[rng.IntN(len(running))]).URL
+				node := nodes.url(running[rng.IntN(len(running))])
 				call := h.now()
 				if out, record := linDo(hc, node, op); record {
 					h.add(cl, op, call, out)
