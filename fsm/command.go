@@ -17,6 +17,7 @@ const (
 	CmdSaveDefinition     CommandType = 3
 	CmdDeleteDefinition   CommandType = 4
 	CmdSetStatuses        CommandType = 5
+	CmdBatch              CommandType = 6
 )
 
 func (t CommandType) String() string {
@@ -31,6 +32,8 @@ func (t CommandType) String() string {
 		return "delete-definition"
 	case CmdSetStatuses:
 		return "set-statuses"
+	case CmdBatch:
+		return "batch"
 	}
 	return fmt.Sprintf("command-%d", uint8(t))
 }
@@ -51,6 +54,8 @@ type Command struct {
 	Definition *Definition      `json:"definition,omitempty"`
 	ID         string           `json:"id,omitempty"`
 	Statuses   []StatusUpdate   `json:"statuses,omitempty"`
+	// Batch holds the writes of a batch command (see batch.go).
+	Batch []Command `json:"batch,omitempty"`
 }
 
 // RegisterCommand upserts an instance by URL. NewID and Now are chosen by the
@@ -87,6 +92,14 @@ func DecodeCommand(b []byte) (*Command, error) {
 	if err := json.Unmarshal(b[1:], &c); err != nil {
 		return nil, fmt.Errorf("decode command: %w", err)
 	}
+	if err := c.checkPayload(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// checkPayload verifies that the payload matching Type is present.
+func (c *Command) checkPayload() error {
 	ok := false
 	switch c.Type {
 	case CmdRegisterInstance:
@@ -97,11 +110,16 @@ func DecodeCommand(b []byte) (*Command, error) {
 		ok = c.ID != ""
 	case CmdSetStatuses:
 		ok = len(c.Statuses) > 0
+	case CmdBatch:
+		if err := checkBatch(c.Batch); err != nil {
+			return err
+		}
+		ok = true
 	default:
-		return nil, fmt.Errorf("unknown command type %d", c.Type)
+		return fmt.Errorf("unknown command type %d", c.Type)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s command has no payload", c.Type)
+		return fmt.Errorf("%s command has no payload", c.Type)
 	}
-	return &c, nil
+	return nil
 }

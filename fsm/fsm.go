@@ -81,8 +81,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	for i, l := range logs {
 		res, err := f.applyLog(txn, l)
-		var refused *Error
-		if err != nil && !errors.As(err, &refused) {
+		if err != nil && !isRefusal(err) {
 			// An internal failure may have left part of a command in the
 			// transaction: drop it and apply entry by entry instead.
 			txn.Abort()
@@ -128,6 +127,10 @@ func (f *FSM) AppliedCh() <-chan struct{} {
 func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	for i, l := range logs {
+		if cmd, _ := f.decodeLog(l); cmd != nil && cmd.Type == CmdBatch {
+			out[i] = applyBatchEach(db, l.Index, cmd.Batch)
+			continue
+		}
 		txn := db.Txn(true)
 		res, err := f.applyLog(txn, l)
 		if err != nil {
@@ -144,8 +147,25 @@ func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 
 // applyLog applies one entry inside txn.
 func (f *FSM) applyLog(txn *memdb.Txn, l *raft.Log) (any, error) {
+	cmd, err := f.decodeLog(l)
+	if cmd == nil || err != nil {
+		return nil, err
+	}
+	if cmd.Type == CmdBatch {
+		res, err := applyBatch(txn, l.Index, cmd.Batch)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	return applyOne(txn, l.Index, cmd)
+}
+
+// decodeLog returns the command of an entry, or nil for entries that carry
+// no catalog data (configuration changes, no-ops).
+func (f *FSM) decodeLog(l *raft.Log) (*Command, error) {
 	if l.Type != raft.LogCommand {
-		return nil, nil // configuration changes and no-ops carry no catalog data
+		return nil, nil
 	}
 	cmd, err := DecodeCommand(l.Data)
 	if err != nil {
@@ -153,19 +173,30 @@ func (f *FSM) applyLog(txn *memdb.Txn, l *raft.Log) (any, error) {
 		f.log.Error("skipping undecodable log entry", "index", l.Index, "err", err)
 		return nil, Invalid("command", "%v", err)
 	}
+	return cmd, nil
+}
+
+// applyOne applies one (non-batch) command inside txn.
+func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
 	switch cmd.Type {
 	case CmdRegisterInstance:
-		return nilIfError(registerInstance(txn, l.Index, cmd.Register))
+		return nilIfError(registerInstance(txn, index, cmd.Register))
 	case CmdDeregisterInstance:
-		return nil, deregisterInstance(txn, l.Index, cmd.ID)
+		return nil, deregisterInstance(txn, index, cmd.ID)
 	case CmdSaveDefinition:
-		return nilIfError(saveDefinition(txn, l.Index, cmd.Definition))
+		return nilIfError(saveDefinition(txn, index, cmd.Definition))
 	case CmdDeleteDefinition:
-		return nil, deleteDefinition(txn, l.Index, cmd.ID)
+		return nil, deleteDefinition(txn, index, cmd.ID)
 	case CmdSetStatuses:
-		return nilIfError(setStatuses(txn, l.Index, cmd.Statuses))
+		return nilIfError(setStatuses(txn, index, cmd.Statuses))
 	}
 	return nil, nil
+}
+
+// isRefusal reports a typed refusal: the command wrote nothing.
+func isRefusal(err error) bool {
+	var refused *Error
+	return errors.As(err, &refused)
 }
 
 // nilIfError keeps a typed nil row out of an interface when there is an

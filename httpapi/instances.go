@@ -59,6 +59,9 @@ func (s *Server) registerInstance(c *gin.Context) {
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
 		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
+	if s.viaBatch(c, batchWrite{Register: &fwd}) {
+		return
+	}
 	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
 			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
@@ -86,6 +89,9 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 	}
 	if err := fsm.ValidateID("id", id); err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if t == fsm.CmdDeregisterInstance && s.viaBatch(c, batchWrite{Deregister: id}) {
 		return
 	}
 	s.viaLeader(c, nil, false, func(ctx context.Context) error {

@@ -42,6 +42,7 @@ type Server struct {
 	fwd     *http.Client
 	proxy   *proxy
 	lists   *listCache
+	batch   *forwarder
 	engine  *gin.Engine
 }
 
@@ -61,6 +62,7 @@ func New(n *node.Node, o Options) *Server {
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
 	}
+	s.batch = &forwarder{s: s}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
@@ -89,6 +91,7 @@ func (s *Server) routes(e *gin.Engine, debug bool) {
 	r.PUT("/instance/:id/status", s.setInstanceStatus)
 	r.PUT("/instance/:id/heartbeat", s.heartbeat)
 	r.PUT("/instances/status", s.setStatuses)
+	e.POST(internalWritesPath, s.internalWrites)
 	r.GET("/definitions", s.listDefinitions)
 	r.PUT("/definition", s.saveDefinition)
 	r.DELETE("/definition/:id", s.deleteDefinition)

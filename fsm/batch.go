@@ -1,0 +1,80 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// MaxBatch bounds the writes in one batch command.
+const MaxBatch = 1024
+
+// A batch command carries several independent instance writes in one Raft
+// entry: a follower that forwards many clients' writes at once sends them
+// to the leader together, and the leader logs them as one entry (one
+// encoding, one bolt record, one decode on every replica). Each write has
+// its own result: a refused write (a typed *Error) changes nothing and the
+// others still apply, exactly as if each had been its own entry at the same
+// index.
+
+// batchable are the command types a batch may hold.
+func batchable(t CommandType) bool {
+	return t == CmdRegisterInstance || t == CmdDeregisterInstance
+}
+
+func checkBatch(cmds []Command) error {
+	if len(cmds) == 0 {
+		return fmt.Errorf("batch command has no writes")
+	}
+	if len(cmds) > MaxBatch {
+		return fmt.Errorf("batch of %d writes exceeds %d", len(cmds), MaxBatch)
+	}
+	for i := range cmds {
+		if !batchable(cmds[i].Type) {
+			return fmt.Errorf("batch write %d: %s cannot be batched", i, cmds[i].Type)
+		}
+		if err := cmds[i].checkPayload(); err != nil {
+			return fmt.Errorf("batch write %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// BatchResult is the outcome of one write of a batch: the stored row (nil
+// for a deregistration), or the error its caller gets.
+type BatchResult struct {
+	Row any
+	Err error
+}
+
+// applyBatch applies each write of a batch in txn. A typed refusal is that
+// write's result; any other error fails the whole entry, so the caller can
+// fall back to applyBatchEach.
+func applyBatch(txn *memdb.Txn, index uint64, cmds []Command) ([]BatchResult, error) {
+	out := make([]BatchResult, len(cmds))
+	for i := range cmds {
+		row, err := applyOne(txn, index, &cmds[i])
+		if err != nil && !isRefusal(err) {
+			return nil, err
+		}
+		out[i] = BatchResult{Row: row, Err: err}
+	}
+	return out, nil
+}
+
+// applyBatchEach applies each write of a batch in its own transaction, for
+// when one of them failed inside a shared one.
+func applyBatchEach(db *memdb.MemDB, index uint64, cmds []Command) []BatchResult {
+	out := make([]BatchResult, len(cmds))
+	for i := range cmds {
+		txn := db.Txn(true)
+		row, err := applyOne(txn, index, &cmds[i])
+		if err != nil {
+			txn.Abort()
+		} else {
+			txn.Commit()
+		}
+		out[i] = BatchResult{Row: row, Err: err}
+	}
+	return out
+}
