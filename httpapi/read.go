@@ -66,6 +66,9 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		}
 		return
 	}
+	if s.consistentOnFollower(c, minIndex, wait, cc, q) {
+		return
+	}
 	c.Request.URL.RawQuery = normalizeConsistent(c)
 	s.viaLeader(c, nil, true, func(context.Context) error {
 		if err := s.n.VerifyLeader(); err != nil {

@@ -34,16 +34,17 @@ type Options struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	n       *node.Node
-	log     *slog.Logger
-	hold    time.Duration
-	onLeave func()
-	health  *health.Checker
-	fwd     *http.Client
-	proxy   *proxy
-	lists   *listCache
-	batch   *forwarder
-	engine  *gin.Engine
+	n         *node.Node
+	log       *slog.Logger
+	hold      time.Duration
+	onLeave   func()
+	health    *health.Checker
+	fwd       *http.Client
+	proxy     *proxy
+	lists     *listCache
+	batch     *forwarder
+	readIndex *readIndexer
+	engine    *gin.Engine
 }
 
 // New builds the API over n.
@@ -63,6 +64,7 @@ func New(n *node.Node, o Options) *Server {
 		}},
 	}
 	s.batch = &forwarder{s: s}
+	s.readIndex = &readIndexer{s: s}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
@@ -92,6 +94,7 @@ func (s *Server) routes(e *gin.Engine, debug bool) {
 	r.PUT("/instance/:id/heartbeat", s.heartbeat)
 	r.PUT("/instances/status", s.setStatuses)
 	e.POST(internalWritesPath, s.internalWrites)
+	e.GET(internalReadIndexPath, s.internalReadIndex)
 	r.GET("/definitions", s.listDefinitions)
 	r.PUT("/definition", s.saveDefinition)
 	r.DELETE("/definition/:id", s.deleteDefinition)

@@ -14,9 +14,10 @@ var (
 	ErrLeadershipLost = errors.New("leadership lost while writing; the write may or may not have been applied")
 	// ErrTimeout: the write could not be queued in time; nothing was written.
 	ErrTimeout = errors.New("timed out queueing the write")
-	// ErrCatchingUp: the node restarted and has not yet applied everything
-	// it may have answered before; a local read now would go back in time.
-	ErrCatchingUp = errors.New("this node restarted and is still catching up with the cluster; read from another node or with ?consistent")
+	// ErrCatchingUp: the node has not applied the log far enough to answer
+	// the read: it restarted and has not caught up with what it may have
+	// answered before, or it lags behind the leader's read index.
+	ErrCatchingUp = errors.New("this node is still catching up with the cluster's log; try again or read from another node")
 	// ErrShutdown: the node is shutting down.
 	ErrShutdown = errors.New("the node is shutting down")
 )

@@ -258,8 +258,33 @@ func (n *Node) WaitCaughtUp(ctx context.Context) error {
 // VerifyLeader confirms with a quorum that this node is still the leader, so
 // a read that follows is linearizable.
 func (n *Node) VerifyLeader() error {
-	// A new leader first applies what earlier leaders committed (its
-	// barrier); a read before that could miss an acknowledged write.
+	if err := n.waitReady(); err != nil {
+		return err
+	}
+	return mapRaftErr(n.raft.VerifyLeader().Error())
+}
+
+// ReadIndex is Raft's read index, for linearizable reads on any node: an
+// index that covers every write acknowledged before the call, confirmed by
+// a quorum to come from the current leader. A follower that has applied the
+// log up to it may answer a read as the leader would.
+func (n *Node) ReadIndex() (uint64, error) {
+	if err := n.waitReady(); err != nil {
+		return 0, err
+	}
+	// Taken before the quorum check: if another node became leader and
+	// acknowledged writes after this point, the check fails.
+	index := n.fsm.AppliedIndex()
+	if err := mapRaftErr(n.raft.VerifyLeader().Error()); err != nil {
+		return 0, err
+	}
+	return index, nil
+}
+
+// waitReady waits until this leader has applied what earlier leaders
+// committed (its barrier): a read before that could miss an acknowledged
+// write.
+func (n *Node) waitReady() error {
 	for deadline := time.Now().Add(5 * time.Second); n.readyTerm.Load() != n.raft.CurrentTerm(); {
 		if !n.IsLeader() {
 			return ErrNotLeader
@@ -272,7 +297,7 @@ func (n *Node) VerifyLeader() error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
-	return mapRaftErr(n.raft.VerifyLeader().Error())
+	return nil
 }
 
 // Apply writes a command through Raft and returns the FSM's result. It works
