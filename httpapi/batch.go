@@ -29,7 +29,7 @@ import (
 const internalWritesPath = "/registry-svc/internal/writes"
 
 // maxBatchSenders is how many batches one follower has in flight at once.
-const maxBatchSenders = 4
+const maxBatchSenders = 2
 
 // batchWrite is one forwarded write: a registration (already validated and
 // completed by the follower) or the ID of an instance to deregister.
