@@ -108,6 +108,9 @@ func (a *Agent) stop(closeNode func() error) error {
 		// than hanging; then HTTP drains what remains.
 		a.health.Stop()
 		err = closeNode()
+		// Writes queued for the leader and reads waiting for a read index
+		// are answered "shutting down" now rather than after their hold.
+		a.api.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if serr := a.srv.Shutdown(ctx); serr != nil {
@@ -117,7 +120,6 @@ func (a *Agent) stop(closeNode func() error) error {
 			a.log.Info("closing HTTP connections still in use after 5s", "err", serr)
 			a.srv.Close()
 		}
-		a.api.Close()
 		<-a.served
 	})
 	return err

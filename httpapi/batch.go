@@ -240,9 +240,13 @@ func (s *Server) sendBatch(batch []*pendingWrite) {
 		answerAll(batchOutcome{err: err})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.hold)
+	ctx, cancel := context.WithTimeout(s.stopped, s.hold)
 	defer cancel()
 	for {
+		if s.stopped.Err() != nil {
+			answerAll(batchOutcome{err: node.ErrShutdown})
+			return
+		}
 		if s.n.IsLeader() {
 			answerAll(batchOutcome{direct: true})
 			return
@@ -261,7 +265,11 @@ func (s *Server) sendBatch(batch []*pendingWrite) {
 		}
 		select {
 		case <-ctx.Done():
-			answerAll(batchOutcome{err: node.ErrNoLeader})
+			err := node.ErrNoLeader
+			if s.stopped.Err() != nil {
+				err = node.ErrShutdown
+			}
+			answerAll(batchOutcome{err: err})
 			return
 		case <-time.After(100 * time.Millisecond):
 		}

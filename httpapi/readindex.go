@@ -100,9 +100,12 @@ func (r *readIndexer) fetchLoop() {
 // fetchReadIndex asks the leader, through elections, for at most the hold
 // time. A read is safe to ask again for, whatever went wrong.
 func (s *Server) fetchReadIndex() (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.hold)
+	ctx, cancel := context.WithTimeout(s.stopped, s.hold)
 	defer cancel()
 	for {
+		if s.stopped.Err() != nil {
+			return 0, node.ErrShutdown
+		}
 		if s.n.IsLeader() {
 			return 0, errReadOnLeader
 		}

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -45,6 +46,10 @@ type Server struct {
 	batch     *forwarder
 	readIndex *readIndexer
 	engine    *gin.Engine
+	// stopped ends batches and read-index requests still trying to reach
+	// a leader when the server closes.
+	stopped context.Context
+	stop    context.CancelFunc
 }
 
 // New builds the API over n.
@@ -63,6 +68,7 @@ func New(n *node.Node, o Options) *Server {
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
 	}
+	s.stopped, s.stop = context.WithCancel(context.Background())
 	s.batch = &forwarder{s: s}
 	s.readIndex = &readIndexer{s: s}
 	e := gin.New()
@@ -79,8 +85,10 @@ func New(n *node.Node, o Options) *Server {
 // Handler is the http.Handler to serve.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Close releases idle forwarding and proxy connections.
+// Close ends forwarding still under way (its callers get "shutting down")
+// and releases idle forwarding and proxy connections.
 func (s *Server) Close() {
+	s.stop()
 	s.fwd.CloseIdleConnections()
 	s.proxy.transport.CloseIdleConnections()
 }
