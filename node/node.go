@@ -110,7 +110,11 @@ func (n *Node) start() error {
 		parts.close()
 		return err
 	}
-	logs, err := raft.NewLogCache(512, parts.store)
+	// The cache keeps the newest entries for replication. One entry is a
+	// whole batch of forwarded writes (often dozens), so Consul's 512 held
+	// about 6 MB of a 20,000-write run live on the leader; 128 still covers
+	// a follower a few round trips behind, and one further back reads bolt.
+	logs, err := raft.NewLogCache(128, parts.store)
 	if err == nil {
 		n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
 	}
