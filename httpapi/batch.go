@@ -161,6 +161,9 @@ func (s *Server) viaBatch(c *gin.Context, w batchWrite) bool {
 	}
 	a := out.answer
 	if out.index > 0 {
+		// Refused writes wait too: the index they carry must not be ahead
+		// of this node's next local read.
+		s.awaitApplied(c.Request.Context(), out.index)
 		setIndex(c, out.index)
 	}
 	switch {
@@ -317,8 +320,9 @@ func (s *Server) postBatch(ctx context.Context, leaderURL string, body []byte, w
 			s.log.Error("leader answered a batch with an unreadable body", "leader", leaderURL, "err", err)
 			return postedBatch{err: node.ErrLeadershipLost}, true
 		}
+		// Each client waits for this node to apply its own write (viaBatch):
+		// the sender goes on to the next batch at once.
 		index, _ := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
-		s.readYourWrite(ctx, resp)
 		return postedBatch{results: br.Results, index: index}, true
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
 		// A leader from before batched forwarding: nothing was written;

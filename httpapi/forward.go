@@ -144,6 +144,13 @@ func (s *Server) readYourWrite(ctx context.Context, resp *http.Response) {
 	if err != nil {
 		return
 	}
+	s.awaitApplied(ctx, idx)
+}
+
+// awaitApplied waits, for a second at most, until this node has applied a
+// write the leader acknowledged at idx, so that the client's next local read
+// here sees it.
+func (s *Server) awaitApplied(ctx context.Context, idx uint64) {
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := s.n.WaitApplied(wctx, idx); err != nil {
