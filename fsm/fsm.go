@@ -127,12 +127,19 @@ func (f *FSM) AppliedCh() <-chan struct{} {
 func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	for i, l := range logs {
-		if cmd, _ := f.decodeLog(l); cmd != nil && cmd.Type == CmdBatch {
+		cmd, err := f.decodeLog(l)
+		switch {
+		case err != nil:
+			out[i] = err
+			continue
+		case cmd == nil:
+			continue
+		case cmd.Type == CmdBatch:
 			out[i] = applyBatchEach(db, l.Index, cmd.Batch)
 			continue
 		}
 		txn := db.Txn(true)
-		res, err := f.applyLog(txn, l)
+		res, err := applyOne(txn, l.Index, cmd)
 		if err != nil {
 			txn.Abort()
 			out[i] = err

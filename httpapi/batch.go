@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -243,39 +244,25 @@ func (s *Server) sendBatch(batch []*pendingWrite) {
 		answerAll(batchOutcome{err: err})
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.stopped, s.hold)
-	defer cancel()
-	for {
-		if s.stopped.Err() != nil {
-			answerAll(batchOutcome{err: node.ErrShutdown})
-			return
+	err = s.withLeader(100*time.Millisecond, func(ctx context.Context, leaderURL string) bool {
+		out, done := s.postBatch(ctx, leaderURL, body, len(batch))
+		if !done {
+			return false
 		}
-		if s.n.IsLeader() {
-			answerAll(batchOutcome{direct: true})
-			return
-		}
-		if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			if out, done := s.postBatch(ctx, url, body, len(batch)); done {
-				for i, p := range batch {
-					o := batchOutcome{err: out.err, direct: out.direct, index: out.index, answer: out.whole}
-					if out.results != nil {
-						o.answer = out.results[i]
-					}
-					p.done <- o
-				}
-				return
+		for i, p := range batch {
+			o := batchOutcome{err: out.err, direct: out.direct, index: out.index, answer: out.whole}
+			if out.results != nil {
+				o.answer = out.results[i]
 			}
+			p.done <- o
 		}
-		select {
-		case <-ctx.Done():
-			err := node.ErrNoLeader
-			if s.stopped.Err() != nil {
-				err = node.ErrShutdown
-			}
-			answerAll(batchOutcome{err: err})
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true
+	})
+	switch {
+	case errors.Is(err, errUsualPath):
+		answerAll(batchOutcome{direct: true})
+	case err != nil:
+		answerAll(batchOutcome{err: err})
 	}
 }
 

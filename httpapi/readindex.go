@@ -25,10 +25,6 @@ import (
 
 const internalReadIndexPath = "/registry-svc/internal/read-index"
 
-// errReadOnLeader sends a read to the usual path: this node leads now, or
-// the leader predates read indexes.
-var errReadOnLeader = errors.New("read through the leader")
-
 type readIndexAnswer struct {
 	Index uint64 `json:"index"`
 }
@@ -100,28 +96,20 @@ func (r *readIndexer) fetchLoop() {
 // fetchReadIndex asks the leader, through elections, for at most the hold
 // time. A read is safe to ask again for, whatever went wrong.
 func (s *Server) fetchReadIndex() (uint64, error) {
-	ctx, cancel := context.WithTimeout(s.stopped, s.hold)
-	defer cancel()
-	for {
-		if s.stopped.Err() != nil {
-			return 0, node.ErrShutdown
+	var index uint64
+	var askErr error
+	err := s.withLeader(50*time.Millisecond, func(ctx context.Context, leaderURL string) bool {
+		index, askErr = s.askReadIndex(ctx, leaderURL)
+		if askErr == nil || errors.Is(askErr, errUsualPath) {
+			return true
 		}
-		if s.n.IsLeader() {
-			return 0, errReadOnLeader
-		}
-		if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			index, err := s.askReadIndex(ctx, url)
-			if err == nil || errors.Is(err, errReadOnLeader) {
-				return index, err
-			}
-			s.log.Debug("read index: asking the leader again", "leader", url, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, node.ErrNoLeader
-		case <-time.After(50 * time.Millisecond):
-		}
+		s.log.Debug("read index: asking the leader again", "leader", leaderURL, "err", askErr)
+		return false
+	})
+	if err != nil {
+		return 0, err
 	}
+	return index, askErr
 }
 
 func (s *Server) askReadIndex(ctx context.Context, leaderURL string) (uint64, error) {
@@ -147,7 +135,7 @@ func (s *Server) askReadIndex(ctx context.Context, leaderURL string) (uint64, er
 		}
 		return a.Index, nil
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return 0, errReadOnLeader
+		return 0, errUsualPath
 	}
 	var eb client.ErrorBody
 	_ = json.Unmarshal(raw, &eb)
@@ -165,7 +153,7 @@ func (s *Server) consistentOnFollower(c *gin.Context, minIndex uint64, wait time
 	defer cancel()
 	index, err := s.readIndex.get(ctx)
 	switch {
-	case errors.Is(err, errReadOnLeader):
+	case errors.Is(err, errUsualPath):
 		return false
 	case err != nil:
 		s.writeError(c, err)

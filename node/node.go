@@ -262,10 +262,8 @@ func (n *Node) WaitCaughtUp(ctx context.Context) error {
 // VerifyLeader confirms with a quorum that this node is still the leader, so
 // a read that follows is linearizable.
 func (n *Node) VerifyLeader() error {
-	if err := n.waitReady(); err != nil {
-		return err
-	}
-	return mapRaftErr(n.raft.VerifyLeader().Error())
+	_, err := n.ReadIndex()
+	return err
 }
 
 // ReadIndex is Raft's read index, for linearizable reads on any node: an
