@@ -15,7 +15,7 @@ type delegate struct{ g *Gossip }
 
 var _ memberlist.Delegate = (*delegate)(nil)
 
-func (d *delegate) NodeMeta(limit int) []byte           { return d.g.meta }
+func (d *delegate) NodeMeta(limit int) []byte           { return *d.g.meta.Load() }
 func (d *delegate) LocalState(bool) []byte              { return d.g.localState() }
 func (d *delegate) MergeRemoteState(buf []byte, _ bool) { d.g.mergeState(buf) }
 

@@ -43,9 +43,13 @@ type Config struct {
 
 // Gossip is a running member of the pool.
 type Gossip struct {
-	log  *slog.Logger
-	ml   *memberlist.Memberlist
-	meta []byte
+	log *slog.Logger
+	ml  *memberlist.Memberlist
+	// meta is this node's encoded Meta, served to memberlist; UpdateMeta
+	// replaces it while memberlist reads it on its own goroutines.
+	meta   atomic.Pointer[[]byte]
+	metaMu sync.Mutex
+	self   Meta
 
 	id    string
 	queue *memberlist.TransmitLimitedQueue
@@ -91,7 +95,7 @@ func New(cfg Config) (*Gossip, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gossip{
 		log:        cfg.Logger,
-		meta:       meta,
+		self:       cfg.Meta,
 		id:         cfg.Meta.ID,
 		ep:         time.Now().UnixNano(),
 		members:    map[string]*Member{},
@@ -103,6 +107,7 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	// The queue exists before memberlist starts calling the delegate; it
 	// counts members through mlReady, set once memberlist is up.
+	g.meta.Store(&meta)
 	g.initQueues(mc.RetransmitMult)
 	if cfg.Faults != nil {
 		ft, err := newFaultTransport(mc, cfg.Faults)

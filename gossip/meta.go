@@ -3,6 +3,7 @@ package gossip
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -21,6 +22,10 @@ type Meta struct {
 	AZ              string `json:"az,omitempty"`
 	Version         string `json:"ver,omitempty"`
 	BootstrapExpect int    `json:"be,omitempty"`
+	// InCluster is true once the node holds Raft state: it was bootstrapped
+	// or added to a cluster. A member that sees any such peer never
+	// bootstraps a new cluster, so a wiped node cannot start a second one.
+	InCluster bool `json:"ic,omitempty"`
 }
 
 // Encode serialises m and checks memberlist's size limit.
@@ -53,4 +58,21 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return m, fmt.Errorf("decode node meta: %w", err)
 	}
 	return m, nil
+}
+
+// UpdateMeta changes this node's gossiped identity: change edits a copy of
+// the current Meta, which is then spread to the pool. It waits (up to 5 s)
+// until memberlist has sent the news, so callers run it off hot paths.
+func (g *Gossip) UpdateMeta(change func(*Meta)) error {
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	next := g.self
+	change(&next)
+	b, err := next.Encode()
+	if err != nil {
+		return err
+	}
+	g.self = next
+	g.meta.Store(&b)
+	return g.ml.UpdateNode(5 * time.Second)
 }

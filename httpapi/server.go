@@ -162,19 +162,29 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "node": s.n.ID()})
 }
 
-// readyz is 200 when this node knows a leader and has applied the log.
+// readyz is 200 while this node can take writes: it knows a leader and has
+// applied the log. A cluster that still writes with less fault tolerance
+// than --voters asks for stays ready, and says "degraded" with the reasons.
 func (s *Server) readyz(c *gin.Context) {
-	id, _ := s.n.Leader()
 	st := s.n.Status()
-	if id == "" {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false, "reason": "no known leader"})
+	ft := st.FaultTolerance
+	body := gin.H{"ready": true, "leader": st.LeaderID, "faultTolerance": ft.Tolerance, "faultToleranceWanted": ft.Wanted,
+		"degraded": ft.Degraded}
+	if ft.Degraded {
+		body["reasons"] = ft.Reasons
+	}
+	switch {
+	case st.LeaderID == "":
+		body["ready"], body["reason"] = false, "no known leader"
+	case st.AppliedIndex+1000 < st.CommitIndex:
+		body["ready"], body["reason"] = false, "catching up"
+		body["applied"], body["commit"] = st.AppliedIndex, st.CommitIndex
+	}
+	if body["ready"] == false {
+		c.JSON(http.StatusServiceUnavailable, body)
 		return
 	}
-	if st.AppliedIndex+1000 < st.CommitIndex {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false, "reason": "catching up", "applied": st.AppliedIndex, "commit": st.CommitIndex})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"ready": true, "leader": id})
+	c.JSON(http.StatusOK, body)
 }
 
 // leave makes this agent leave the cluster; it answers before leaving.

@@ -39,7 +39,8 @@ type Config struct {
 	// new cluster (default 1 when Join is empty: a lone node bootstraps
 	// itself; 0 with Join: wait to be added).
 	BootstrapExpect int
-	// Voters is how many Raft voters the leader keeps (default 3).
+	// Voters is how many Raft voters the leader keeps (default 3, or
+	// BootstrapExpect when that is larger).
 	Voters int
 	// Region and AZ place the node; voters prefer distinct AZs.
 	Region, AZ string
@@ -100,14 +101,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RaftAddr == "" {
 		c.RaftAddr = ":11339"
 	}
+	if c.BootstrapExpect < 0 || c.BootstrapExpect > 9 {
+		return c, fmt.Errorf("bootstrap-expect: %d is out of range 0-9", c.BootstrapExpect)
+	}
 	if c.Voters == 0 {
-		c.Voters = 3
+		c.Voters = max(3, c.BootstrapExpect)
 	}
 	if c.Voters < 1 || c.Voters > 9 {
 		return c, fmt.Errorf("voters: %d is out of range 1-9", c.Voters)
 	}
-	if c.BootstrapExpect < 0 {
-		return c, fmt.Errorf("bootstrap-expect: %d must not be negative", c.BootstrapExpect)
+	if c.BootstrapExpect > c.Voters {
+		// Every expected member is a voter of the first configuration.
+		return c, fmt.Errorf("bootstrap-expect %d exceeds voters %d: every expected member starts as a voter; raise --voters",
+			c.BootstrapExpect, c.Voters)
 	}
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		c.BootstrapExpect = 1
@@ -139,6 +145,11 @@ func (c Config) withDefaults() (Config, error) {
 	for _, a := range []struct{ name, addr string }{{"http-addr", c.HTTPAddr}, {"gossip-addr", c.GossipAddr}, {"raft-addr", c.RaftAddr}} {
 		if _, err := splitPort(a.addr); err != nil {
 			return c, fmt.Errorf("%s %q: %w", a.name, a.addr, err)
+		}
+	}
+	if c.SelfURL != "" {
+		if err := selfURLServed(c.SelfURL, c.HTTPAddr); err != nil {
+			return c, err
 		}
 	}
 	adv, err := advertiseIP(c.Advertise, c.RaftAddr)
@@ -207,6 +218,36 @@ func checkSelfURL(raw string) error {
 		return fmt.Errorf("self URL %q: want http(s)://host:port with no path (OB_SELF_URL)", raw)
 	}
 	return nil
+}
+
+// selfURLServed checks that the advertised URL names the port the HTTP API
+// listens on: peers forward writes to it, and a node that advertises an
+// address it does not serve fails silently otherwise.
+func selfURLServed(selfURL, httpAddr string) error {
+	if err := checkSelfURL(selfURL); err != nil {
+		return err
+	}
+	u, _ := url.Parse(selfURL)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	_, listen, _ := net.SplitHostPort(httpAddr)
+	if port != listen {
+		return fmt.Errorf("self URL %s (OB_SELF_URL) names port %s, but the HTTP API listens on %s (--http-addr): "+
+			"no listener serves the advertised URL; give both the same port", selfURL, port, httpAddr)
+	}
+	return nil
+}
+
+// isLoopbackAddr reports whether a listen address takes loopback traffic only.
+func isLoopbackAddr(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isLoopbackURL reports whether a URL points at this machine only.

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/rosterhq/roster/gossip"
 )
 
 // monitorLeadership runs the leader loop while this node leads. raft's
@@ -87,60 +85,6 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	}
 }
 
-// bootstrapWhenExpected bootstraps a brand-new cluster once BootstrapExpect
-// members that expect the same number are alive and none of them is already
-// part of a cluster. The member with the smallest ID bootstraps with itself;
-// the others wait to be added by its reconciler.
-func (n *Node) bootstrapWhenExpected() {
-	expect := n.cfg.BootstrapExpect
-	if expect == 0 {
-		return // joining an existing cluster: wait to be added
-	}
-	changes, unsubscribe := n.gossip.Subscribe()
-	defer unsubscribe()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		if n.raft.Leader() != "" || n.hasConfiguration() {
-			return // someone else bootstrapped and added us
-		}
-		ready, smallest := bootstrapCandidates(n.gossip.Members(), expect)
-		if ready && smallest == n.id {
-			if err := n.bootstrapSelf(); err != nil {
-				n.log.Error("bootstrap failed", "err", err)
-			}
-			return
-		}
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-changes:
-		case <-tick.C:
-		}
-	}
-}
-
-// bootstrapCandidates reports whether expect alive members share the same
-// expectation, and which of them has the smallest ID.
-func bootstrapCandidates(members []gossip.Member, expect int) (bool, string) {
-	smallest, count := "", 0
-	for _, m := range members {
-		if m.State != gossip.StateAlive || m.BootstrapExpect != expect {
-			continue
-		}
-		count++
-		if smallest == "" || m.Name < smallest {
-			smallest = m.Name
-		}
-	}
-	return count >= expect, smallest
-}
-
-func (n *Node) hasConfiguration() bool {
-	f := n.raft.GetConfiguration()
-	return f.Error() == nil && len(f.Configuration().Servers) > 0
-}
-
 // contactTracker is the leader's record of followers that missed heartbeats,
 // fed by Raft observations. A follower not in the map is in contact.
 type contactTracker struct {
@@ -171,7 +115,7 @@ func (n *Node) observeHeartbeats() {
 	ch := make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation, raft.LeaderObservation:
 			return true
 		}
 		return false
@@ -183,6 +127,10 @@ func (n *Node) observeHeartbeats() {
 			case <-n.ctx.Done():
 				return
 			case o := <-ch:
+				if _, ok := o.Data.(raft.LeaderObservation); ok {
+					n.leaderMoves.signal()
+					continue
+				}
 				n.contacts.mu.Lock()
 				switch d := o.Data.(type) {
 				case raft.FailedHeartbeatObservation:
@@ -195,3 +143,30 @@ func (n *Node) observeHeartbeats() {
 		}
 	})
 }
+
+// signal is a broadcast that can be waited on again and again: wait returns
+// a channel that the next signal closes.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) signal() {
+	s.mu.Lock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// LeaderChanged returns a channel that is closed the next time this node's
+// Raft sees the leader change (to another node, or to none during an
+// election). Callers read Leader again when it fires.
+func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderMoves.wait() }

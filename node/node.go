@@ -31,6 +31,8 @@ type Node struct {
 	leaderCh chan bool
 	// contacts is the leader's view of when each follower last answered.
 	contacts *contactTracker
+	// leaderMoves fires on every leader change Raft reports.
+	leaderMoves *signal
 	// readyTerm is the term in which this node, as leader, has applied
 	// everything committed before it (the barrier): consistent reads wait
 	// for it.
@@ -40,6 +42,9 @@ type Node struct {
 	// once local reads can no longer go back in time (see CaughtUp).
 	bootIndex uint64
 	caughtUp  atomic.Bool
+	// boot is how this node came into its cluster (see bootstrap.go).
+	boot bootstrapTracker
+	bootstrapSeen
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -68,8 +73,8 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, id: id, log: cfg.Logger.With("node", id),
 		leaderCh: make(chan bool, 16),
-		contacts: newContactTracker(),
-		ctx:      ctx, cancel: cancel,
+		contacts: newContactTracker(), leaderMoves: newSignal(),
+		ctx: ctx, cancel: cancel,
 	}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if err := n.start(); err != nil {
@@ -102,7 +107,7 @@ func (n *Node) start() error {
 		Meta: gossip.Meta{
 			ID: n.id, URL: n.cfg.SelfURL, RaftAddr: string(parts.transport.LocalAddr()),
 			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
-			BootstrapExpect: n.cfg.BootstrapExpect,
+			BootstrapExpect: n.cfg.BootstrapExpect, InCluster: parts.hasState,
 		},
 	})
 	if err != nil {
@@ -132,9 +137,21 @@ func (n *Node) start() error {
 		n.log.Warn("self URL is loopback but peers are remote: other nodes cannot forward writes or reach this node; set OB_SELF_URL",
 			"self_url", n.cfg.SelfURL, "join", n.cfg.Join)
 	}
+	if !isLoopbackURL(n.cfg.SelfURL) && isLoopbackAddr(n.cfg.HTTPAddr) {
+		n.log.Warn("SELF URL IS NOT SERVED: the HTTP API listens on loopback only, so other machines cannot reach "+
+			"the advertised self URL; set --http-addr (ROSTER_HTTP_ADDR) to an address they can reach, e.g. 0.0.0.0:PORT",
+			"self_url", n.cfg.SelfURL, "http_addr", n.cfg.HTTPAddr)
+	}
 	n.gossip.Join(n.ctx, n.cfg.Join)
 	n.goLoop(n.monitorLeadership)
-	if !parts.hasState {
+	n.boot.st.Expect = n.cfg.BootstrapExpect
+	switch {
+	case parts.hasState:
+		n.boot.set(BootstrapExistingData, "")
+	case n.cfg.BootstrapExpect == 0:
+		n.boot.set(BootstrapJoining, "no bootstrap-expect: waiting to be added by a leader")
+		n.goLoop(n.bootstrapWhenExpected)
+	default:
 		n.goLoop(n.bootstrapWhenExpected)
 	}
 	n.log.Info("node started", "self_url", n.cfg.SelfURL, "raft", parts.transport.LocalAddr(),

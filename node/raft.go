@@ -86,21 +86,6 @@ func mustPort(addr string) int {
 	return p
 }
 
-// bootstrapSelf starts a new cluster with this node as its only voter; the
-// reconciler adds everyone else. It must run only on a node with no state.
-func (n *Node) bootstrapSelf() error {
-	cfg := raft.Configuration{Servers: []raft.Server{{
-		Suffrage: raft.Voter,
-		ID:       raft.ServerID(n.id),
-		Address:  n.parts.transport.LocalAddr(),
-	}}}
-	if err := n.raft.BootstrapCluster(cfg).Error(); err != nil && err != raft.ErrCantBootstrap {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	n.log.Info("bootstrapped a new cluster", "node", n.id)
-	return nil
-}
-
 func ensureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data dir %s: %w", dir, err)

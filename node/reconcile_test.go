@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,9 +110,28 @@ func TestConfigDefaultsAndSelfURL(t *testing.T) {
 	if c.SelfURL != "http://10.0.0.5:8080" || c.BootstrapExpect != 0 {
 		t.Fatalf("%+v", c)
 	}
-	for _, bad := range []Config{{}, {DataDir: "d", Voters: 12}, {DataDir: "d", SelfURL: "node1"}, {DataDir: "d", RaftAddr: "x"}, {DataDir: "d", Advertise: "0.0.0.0"}} {
+	for _, bad := range []Config{{}, {DataDir: "d", Voters: 12}, {DataDir: "d", SelfURL: "node1"}, {DataDir: "d", RaftAddr: "x"}, {DataDir: "d", Advertise: "0.0.0.0"},
+		{DataDir: "d", BootstrapExpect: 5, Voters: 3}, {DataDir: "d", BootstrapExpect: -1}} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("accepted %+v", bad)
 		}
+	}
+	// Every expected member starts as a voter: the voter target grows to fit.
+	if c, err := (Config{DataDir: "d", BootstrapExpect: 5}).withDefaults(); err != nil || c.Voters != 5 {
+		t.Fatalf("expect 5: voters %d, %v", c.Voters, err)
+	}
+}
+
+func TestSelfURLMustNameTheServedPort(t *testing.T) {
+	_, err := Config{DataDir: "d", HTTPAddr: "127.0.0.1:11337", SelfURL: "http://127.0.0.1:13337"}.withDefaults()
+	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:13337") || !strings.Contains(err.Error(), "127.0.0.1:11337") {
+		t.Fatalf("advertised a port nobody serves: %v", err)
+	}
+	_, err = Config{DataDir: "d", HTTPAddr: "0.0.0.0:8080", SelfURL: "https://node1.example.com"}.withDefaults()
+	if err == nil || !strings.Contains(err.Error(), "port 443") {
+		t.Fatalf("https without a port is 443: %v", err)
+	}
+	if _, err := (Config{DataDir: "d", HTTPAddr: "0.0.0.0:11337", SelfURL: "http://node1.example.com:11337"}).withDefaults(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -26,6 +26,11 @@ type ClusterStatus struct {
 	// Health is this node's health checker: what it checks and whether
 	// automatic deregistration is paused (set by the HTTP layer).
 	Health *HealthStatus `json:"health,omitempty"`
+	// FaultTolerance is how many voters may fail with writes still
+	// working, and whether that is below what --voters asks for.
+	FaultTolerance FaultTolerance `json:"faultTolerance"`
+	// Bootstrap is how this node came into its cluster.
+	Bootstrap BootstrapStatus `json:"bootstrap"`
 }
 
 // HealthStatus summarises one node's health checker.
@@ -77,7 +82,7 @@ func (n *Node) Status() ClusterStatus {
 		LeaderID: leaderID, LeaderURL: leaderURL,
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
 		AppliedIndex: n.raft.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
-		TargetVoters: n.cfg.Voters,
+		TargetVoters: n.cfg.Voters, Bootstrap: n.boot.get(),
 	}
 	members := map[string]gossip.Member{}
 	for _, m := range n.gossip.Members() {
@@ -87,10 +92,11 @@ func (n *Node) Status() ClusterStatus {
 		})
 	}
 	f := n.raft.GetConfiguration()
+	isLeader := n.IsLeader()
+	st.FaultTolerance = n.faultTolerance(f.Configuration(), members, isLeader)
 	if f.Error() != nil {
 		return st
 	}
-	isLeader := n.IsLeader()
 	for _, s := range f.Configuration().Servers {
 		m := members[string(s.ID)]
 		ss := ServerStatus{

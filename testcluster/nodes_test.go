@@ -210,13 +210,32 @@ func TestNodesAPI(t *testing.T) {
 		return nil
 	})
 
-	// force=true on a live node makes it leave.
-	if resp, raw := do(t, "DELETE", c.Member(0).URL+"/registry-svc/node/node2?force=true", ""); resp.StatusCode != 204 {
-		t.Fatalf("forced DELETE of live node2: %d %s", resp.StatusCode, raw)
+	// force=true on a live node makes it leave. The leader refuses to
+	// remove itself that way (it points at roster leave), so the victim is
+	// a live node that does not lead, asked through another node.
+	leader, err := c.WaitLeader(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	within(t, 15*time.Second, "node2 gone after a forced removal", func() error {
-		for _, i := range []int{0, 2, 3} {
-			if got := ids(listNodes(t, c.Member(i).URL, "")); got != "node1,node3,node4" {
+	victimIdx := slices.IndexFunc([]int{1, 0, 3}, func(i int) bool { return i != leader })
+	forced := []int{1, 0, 3}[victimIdx]
+	asked := []int{0, 1, 2, 3}[slices.IndexFunc([]int{0, 1, 2, 3}, func(i int) bool { return i != forced })]
+	forcedID := fmt.Sprintf("node%d", forced+1)
+	if resp, raw := do(t, "DELETE", c.Member(asked).URL+"/registry-svc/node/"+forcedID+"?force=true", ""); resp.StatusCode != 204 {
+		t.Fatalf("forced DELETE of live %s: %d %s", forcedID, resp.StatusCode, raw)
+	}
+	var left []string
+	for i := range 4 {
+		if i != forced {
+			left = append(left, fmt.Sprintf("node%d", i+1))
+		}
+	}
+	within(t, 15*time.Second, forcedID+" gone after a forced removal", func() error {
+		for i := range 4 {
+			if i == forced {
+				continue
+			}
+			if got := ids(listNodes(t, c.Member(i).URL, "")); got != strings.Join(left, ",") {
 				return fmt.Errorf("node%d lists %s", i+1, got)
 			}
 		}

@@ -109,7 +109,7 @@ func (c *ProcCluster) args(i int) []string {
 		"--data-dir", filepath.Join(c.opts.Dir, c.ID(i)),
 		"--http-addr", port(0), "--gossip-addr", port(1), "--raft-addr", port(2),
 		"--advertise", "127.0.0.1",
-		"--bootstrap-expect", strconv.Itoa(min(c.opts.Nodes, c.opts.Voters)),
+		"--bootstrap-expect", strconv.Itoa(bootstrapExpect(i, c.opts.Nodes, c.opts.Voters)),
 		"--voters", strconv.Itoa(c.opts.Voters),
 		"--availability-zone", fmt.Sprintf("az%d", i%3+1),
 		"--timing", c.opts.Timing,
@@ -273,4 +273,19 @@ func (c *ProcCluster) PID(i int) int {
 		return 0
 	}
 	return p.cmd.Process.Pid
+}
+
+// Pause freezes node i with SIGSTOP, as a paused VM or a black-holed host:
+// its sockets stay open and nothing answers. Resume undoes it.
+func (c *ProcCluster) Pause(i int) error { return c.sendSignal(i, syscall.SIGSTOP) }
+
+// Resume lets a paused node i run again (SIGCONT).
+func (c *ProcCluster) Resume(i int) error { return c.sendSignal(i, syscall.SIGCONT) }
+
+func (c *ProcCluster) sendSignal(i int, sig syscall.Signal) error {
+	pid := c.PID(i)
+	if pid == 0 {
+		return fmt.Errorf("%s is not running", c.ID(i))
+	}
+	return syscall.Kill(pid, sig)
 }

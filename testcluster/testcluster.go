@@ -113,7 +113,7 @@ func Start(o Options) (*Cluster, error) {
 			RaftAddr:          "127.0.0.1:" + strconv.Itoa(ports[i][2]),
 			Advertise:         "127.0.0.1",
 			Join:              others(gossipAddrs, i),
-			BootstrapExpect:   min(o.Nodes, max(o.Voters, 3)),
+			BootstrapExpect:   bootstrapExpect(i, o.Nodes, o.Voters),
 			Voters:            o.Voters,
 			AZ:                fmt.Sprintf("az%d", i%3+1),
 			Timing:            "local",
@@ -356,6 +356,20 @@ func Eventually(ctx context.Context, f func() error) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// bootstrapExpect is node i's --bootstrap-expect: the first min(nodes,
+// voters) nodes bootstrap the cluster together, all of them voters; the
+// rest join it (an expectation shared by more members than it names is
+// refused).
+func bootstrapExpect(i, nodes, voters int) int {
+	if voters == 0 {
+		voters = 3
+	}
+	if expect := min(nodes, voters); i < expect {
+		return expect
+	}
+	return 0
 }
 
 // WaitStable waits until every running node knows the same leader and the

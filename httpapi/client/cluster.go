@@ -25,6 +25,30 @@ type ClusterStatus struct {
 	Servers      []ServerStatus `json:"servers"`
 	Members      []MemberStatus `json:"members"`
 	Health       *HealthStatus  `json:"health,omitempty"`
+	// FaultTolerance: how many voters may fail with writes still working.
+	FaultTolerance FaultTolerance  `json:"faultTolerance"`
+	Bootstrap      BootstrapStatus `json:"bootstrap"`
+}
+
+// FaultTolerance is how many voters the cluster can lose and still write,
+// and whether that is below what --voters asks for (Degraded, with
+// Reasons).
+type FaultTolerance struct {
+	Tolerance     int      `json:"tolerance"`
+	Wanted        int      `json:"wanted"`
+	Voters        int      `json:"voters"`
+	HealthyVoters int      `json:"healthyVoters"`
+	Quorum        int      `json:"quorum"`
+	Degraded      bool     `json:"degraded"`
+	Reasons       []string `json:"reasons,omitempty"`
+}
+
+// BootstrapStatus is how the answering node came into its cluster: state
+// waiting, refused, joining, bootstrapped, joined or existing-data.
+type BootstrapStatus struct {
+	Expect int    `json:"expect"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // HealthStatus summarises one node's health checker.
