@@ -287,12 +287,18 @@ func (s *Server) postBatch(ctx context.Context, leaderURL string, body []byte, w
 	}
 	req.Header.Set(forwardedHeader, s.n.ID())
 	req.Header.Set("Content-Type", "application/json")
+	if ctx.Err() != nil {
+		return out, false // the leader moved before anything was sent
+	}
 	resp, err := s.fwd.Do(req)
 	if err != nil {
 		if isDialError(err) {
 			return out, false
 		}
-		s.log.Warn("forwarding a batch to the leader failed", "leader", leaderURL, "writes", writes, "err", err)
+		// Sent, perhaps applied: indeterminate. A leader that froze ends
+		// here as soon as another one is known (untilLeaderMoves).
+		s.log.Warn("forwarding a batch to the leader failed", "leader", leaderURL, "writes", writes, "err", err,
+			"leader_moved", leaderMoved(ctx))
 		return postedBatch{err: node.ErrLeadershipLost}, true
 	}
 	defer resp.Body.Close()

@@ -35,6 +35,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
 	defer cancel()
 	for {
+		changed := s.n.LeaderChanged()
 		if s.n.IsLeader() {
 			err := local(ctx)
 			if err == nil {
@@ -49,7 +50,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func
 			s.writeError(c, node.ErrNotLeader) // one hop only
 			return
 		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			if s.forward(ctx, c, url, body, resendable) {
+			if s.forward(ctx, c, id, url, body, resendable) {
 				return
 			}
 		}
@@ -59,6 +60,7 @@ func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func
 				s.writeError(c, node.ErrNoLeader)
 			}
 			return
+		case <-changed: // a new leader (or an election): look again at once
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -69,7 +71,18 @@ func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func
 // (connection refused, or the leader itself has no leader): the caller
 // retries. A failure after the request may have reached the leader is
 // answered as indeterminate, never retried: the write may have happened.
-func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, body any, resendable bool) bool {
+//
+// The request ends as soon as this node learns of a leader other than
+// leaderID (untilLeaderMoves): a write to a leader that froze answers
+// indeterminate then, and a read goes to the new leader. An empty leaderID
+// sends to a node that is not the leader (a heartbeat's owner).
+func (s *Server) forward(hold context.Context, c *gin.Context, leaderID, leaderURL string, body any, resendable bool) bool {
+	ctx := hold
+	if leaderID != "" {
+		var stop context.CancelFunc
+		ctx, stop = s.untilLeaderMoves(hold, leaderID)
+		defer stop()
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -91,16 +104,19 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	if auth := c.GetHeader("Authorization"); auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if leaderMoved(ctx) {
+		return false // nothing sent yet
+	}
 	resp, err := s.fwd.Do(req)
 	if err != nil {
 		if isDialError(err) {
 			s.log.Debug("leader unreachable, retrying", "leader", leaderURL, "err", err)
 			return false
 		}
-		if ctx.Err() == nil && (resendable || c.Request.Method == http.MethodGet) {
+		if hold.Err() == nil && (resendable || c.Request.Method == http.MethodGet) {
 			return false // safe to send again until the hold ends
 		}
-		s.log.Warn("forwarding to leader failed", "leader", leaderURL, "err", err)
+		s.log.Warn("forwarding to leader failed", "leader", leaderURL, "err", err, "leader_moved", leaderMoved(ctx))
 		if c.Request.Method == http.MethodGet {
 			s.writeError(c, node.ErrNoLeader)
 		} else {
@@ -111,6 +127,9 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
+		if c.Request.Method == http.MethodGet && hold.Err() == nil {
+			return false
+		}
 		s.writeError(c, node.ErrLeadershipLost)
 		return true
 	}
@@ -121,7 +140,7 @@ func (s *Server) forward(ctx context.Context, c *gin.Context, leaderURL string, 
 			return false // the leader moved on; nothing was written, or sending again is harmless
 		}
 	}
-	s.readYourWrite(ctx, resp)
+	s.readYourWrite(hold, resp)
 	for _, h := range []string{"Content-Type", "X-Registry-Index", "Retry-After"} {
 		if v := resp.Header.Get(h); v != "" {
 			c.Header(h, v)

@@ -126,7 +126,7 @@ func (s *Server) heartbeat(c *gin.Context) {
 			c.JSON(http.StatusOK, gin.H{"id": id, "checkedBy": s.n.ID(), "ttl": row.Check.TTL})
 			return
 		}
-		if s.forward(ctx, c, owner.URL, nil, true) {
+		if s.forward(ctx, c, "", owner.URL, nil, true) {
 			return
 		}
 		select {
@@ -186,7 +186,7 @@ func (s *Server) ProposeStatuses(ctx context.Context, us []fsm.StatusUpdate) err
 		if s.n.IsLeader() {
 			_, err = s.n.Apply(ctx, cmd)
 		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			err = s.postStatuses(ctx, url, us)
+			err = s.postStatuses(ctx, id, url, us)
 		} else {
 			err = node.ErrNoLeader
 		}
@@ -206,7 +206,11 @@ func proposalRetryable(err error) bool {
 		errors.Is(err, node.ErrLeadershipLost) || isDialError(err)
 }
 
-func (s *Server) postStatuses(ctx context.Context, leaderURL string, us []fsm.StatusUpdate) error {
+// postStatuses sends one batch of status updates to the leader. They are
+// conditional, so one cut off by a newer leader is sent again.
+func (s *Server) postStatuses(hold context.Context, leaderID, leaderURL string, us []fsm.StatusUpdate) error {
+	ctx, stop := s.untilLeaderMoves(hold, leaderID)
+	defer stop()
 	b, err := json.Marshal(client.StatusBatch{Updates: us})
 	if err != nil {
 		return err
@@ -219,6 +223,9 @@ func (s *Server) postStatuses(ctx context.Context, leaderURL string, us []fsm.St
 	req.Header.Set(forwardedHeader, s.n.ID())
 	resp, err := s.fwd.Do(req)
 	if err != nil {
+		if leaderMoved(ctx) {
+			return node.ErrLeadershipLost
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -17,19 +17,29 @@ var errUsualPath = errors.New("take the usual path through the leader")
 // most the hold time, waiting every between rounds (an election, a leader
 // that cannot be reached). It returns errUsualPath as soon as this node
 // leads, node.ErrShutdown once the server closes, and node.ErrNoLeader when
-// the hold runs out.
+// the hold runs out. Each try's context ends as soon as this node learns of
+// a leader other than the one tried (untilLeaderMoves).
 func (s *Server) withLeader(every time.Duration, try func(ctx context.Context, leaderURL string) (done bool)) error {
 	ctx, cancel := context.WithTimeout(s.stopped, s.hold)
 	defer cancel()
 	for {
+		changed := s.n.LeaderChanged()
 		if s.stopped.Err() != nil {
 			return node.ErrShutdown
 		}
 		if s.n.IsLeader() {
 			return errUsualPath
 		}
-		if id, url := s.n.Leader(); url != "" && id != s.n.ID() && try(ctx, url) {
-			return nil
+		if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
+			tctx, stop := s.untilLeaderMoves(ctx, id)
+			done := try(tctx, url)
+			stop()
+			if done {
+				return nil
+			}
+			if leaderMoved(tctx) {
+				continue // a newer leader is known: try it at once
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -37,6 +47,7 @@ func (s *Server) withLeader(every time.Duration, try func(ctx context.Context, l
 				return node.ErrShutdown
 			}
 			return node.ErrNoLeader
+		case <-changed: // an election ended: no need to wait out the pause
 		case <-time.After(every):
 		}
 	}
