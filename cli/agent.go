@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,14 +47,14 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl := cmd.Flags()
 	fl.StringVar(&f.cfg.NodeID, "node-id", "", "unique node ID (env OB_NODE_ID; default: persisted in the data dir, else generated)")
 	fl.StringVar(&f.cfg.DataDir, "data-dir", "", "data directory (default: $XDG_STATE_HOME/roster or ~/.local/state/roster)")
-	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:11337", "HTTP API listen address")
+	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:11337", "HTTP API listen address (default: loopback, on the port of --self-url when that is given)")
 	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", ":11338", "gossip listen address (TCP and UDP)")
 	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", ":11339", "Raft listen address")
 	fl.StringVar(&f.cfg.Advertise, "advertise", "", "IP other nodes use to reach this one (default: bind IP, else a private IP)")
 	fl.StringVar(&f.selfURL, "self-url", "", "this node's HTTP URL as other nodes reach it (env OB_SELF_URL)")
 	fl.StringArrayVar(&f.cfg.Join, "join", nil, "gossip address of a member to join (repeatable; retried until it succeeds)")
-	fl.IntVar(&f.cfg.BootstrapExpect, "bootstrap-expect", 0, "members to wait for before bootstrapping a new cluster (default 1 without --join)")
-	fl.IntVar(&f.cfg.Voters, "voters", 3, "number of Raft voters the leader keeps")
+	fl.IntVar(&f.cfg.BootstrapExpect, "bootstrap-expect", 0, "members to wait for before bootstrapping a new cluster, all of them voters (default 1 without --join)")
+	fl.IntVar(&f.cfg.Voters, "voters", 0, "number of Raft voters the leader keeps (default 3, or --bootstrap-expect when larger)")
 	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
 	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
 	fl.StringVar(&f.cfg.Timing, "timing", "lan", "gossip and Raft timings: lan, or local for clusters on one machine")
@@ -109,6 +111,14 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	cfg := f.cfg
 	cfg.SelfURL, cfg.Logger, cfg.Version = f.selfURL, log, Version
+	if f.selfURL != "" && !cmd.Flags().Changed("http-addr") {
+		// The seed sets only OB_SELF_URL: serve the port it advertises.
+		port, err := urlPort(f.selfURL)
+		if err != nil {
+			return usagef("self URL %q (OB_SELF_URL): %v", f.selfURL, err)
+		}
+		cfg.HTTPAddr = net.JoinHostPort("127.0.0.1", port)
+	}
 	if cfg.DataDir == "" {
 		if cfg.DataDir, err = defaultDataDir(); err != nil {
 			return err
@@ -145,6 +155,21 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) (*slog.L
 		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// urlPort is the port a URL names, or its scheme's default.
+func urlPort(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", errors.New("want http(s)://host:port")
+	}
+	if p := u.Port(); p != "" {
+		return p, nil
+	}
+	if u.Scheme == "https" {
+		return "443", nil
+	}
+	return "80", nil
 }
 
 // defaultDataDir is the user's state directory (XDG), so a bare

@@ -53,8 +53,18 @@ func TestApplyEnvValidatesLikeFlags(t *testing.T) {
 
 func TestUsageAndUnreachableExitCodes(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := Run(context.Background(), []string{"instances", "ls", "extra"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage:") {
-		t.Fatalf("bad usage: exit %d, %q", code, errOut.String())
+	for _, args := range [][]string{
+		{"instances", "ls", "extra"}, {"frobnicate"}, {"instances", "frobnicate"}, {"nodes", "frob", "x"},
+		{"status", "--bogus"}, {"instances", "set-status"}, {"nodes", "ls", "-o", "xml"}, {"bench", "--clients", "0"},
+	} {
+		errOut.Reset()
+		if code := Run(context.Background(), args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage:") {
+			t.Fatalf("%q: exit %d, %q", args, code, errOut.String())
+		}
+	}
+	out.Reset()
+	if code := Run(context.Background(), []string{"instances"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "Available Commands") {
+		t.Fatalf("a group without a subcommand should print its help: exit %d, %q", code, out.String())
 	}
 	errOut.Reset()
 	code := Run(context.Background(), []string{"--addr", "http://127.0.0.1:1", "status"}, &out, &errOut)

@@ -88,7 +88,28 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (roster, roster instances, ...) answer an unknown subcommand as bad
+// usage (exit 2); without arguments it prints its help. Cobra would print
+// the help and exit 0 for "roster instances frobnicate", and exit 1 for
+// "roster frobnicate".
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	if cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], c.CommandPath())
+			}
+			return nil
+		}
+		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // client builds the HTTP client for the chosen node.

@@ -56,8 +56,21 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 	} else {
 		leader += " (" + st.LeaderURL + ")"
 	}
-	fmt.Fprintf(g.out, "Leader:   %s\nAnswered: %s (%s)\nTerm:     %d\nIndexes:  commit %d, applied %d, last log %d\nVoters:   %d of %d wanted\n\n",
+	fmt.Fprintf(g.out, "Leader:   %s\nAnswered: %s (%s)\nTerm:     %d\nIndexes:  commit %d, applied %d, last log %d\nVoters:   %d of %d wanted\n",
 		leader, st.NodeID, st.RaftState, st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.Voters, st.TargetVoters)
+	ft := st.FaultTolerance
+	fmt.Fprintf(g.out, "Fault tolerance: %d of %d wanted (%d of %d voters healthy, quorum %d)\n",
+		ft.Tolerance, ft.Wanted, ft.HealthyVoters, ft.Voters, ft.Quorum)
+	if ft.Degraded {
+		fmt.Fprintln(g.out, "DEGRADED:")
+		for _, r := range ft.Reasons {
+			fmt.Fprintln(g.out, "  - "+r)
+		}
+	}
+	if b := st.Bootstrap; b.State == "waiting" || b.State == "refused" || b.State == "joining" {
+		fmt.Fprintf(g.out, "Bootstrap: %s (expect %d): %s\n", b.State, b.Expect, b.Reason)
+	}
+	fmt.Fprintln(g.out)
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "RAFT SERVER\tROLE\tADDRESS\tURL\tAZ\tGOSSIP\tLAST CONTACT")
 	for _, s := range st.Servers {
