@@ -104,6 +104,7 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		{"registrations", s.writeRows},
 		{"reads", s.readRows},
 		{"leader kill", s.leaderKillRow},
+		{"leader pause", s.pauseRows},
 		{"node kill", s.nodeKillRow},
 		{"memory", s.memoryRows},
 		// The rows below run in this process: the agents, busy with a
