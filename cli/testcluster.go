@@ -6,25 +6,29 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/testcluster"
 )
 
 func newTestclusterCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "testcluster", Short: "Run a real multi-node cluster on this machine"}
 	o := testcluster.ProcOptions{}
+	var fresh bool
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start N agent processes on loopback, joined into one cluster; Ctrl-C stops them",
 		Long: `Start N roster agents as separate processes on 127.0.0.1, node i on ports
 base+3(i-1) (HTTP), +1 (gossip) and +2 (Raft), so node1 answers on the default
-address. It stays in the foreground; Ctrl-C stops every agent cleanly. Their data
-stays in --dir, and running it again brings the same cluster back.`,
+address. It stays in the foreground; Ctrl-C (or "roster testcluster down" from
+another terminal) stops every agent cleanly. Their data stays in --dir, and running
+it again brings the same cluster back; --fresh starts from an empty one.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return testclusterUp(cmd.Context(), g, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return testclusterUp(cmd.Context(), g, o, fresh) },
 	}
 	fl := up.Flags()
 	fl.IntVar(&o.Nodes, "nodes", 3, "number of agents (1-20)")
@@ -33,23 +37,113 @@ stays in --dir, and running it again brings the same cluster back.`,
 	fl.IntVar(&o.Voters, "voters", 3, "number of Raft voters")
 	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
 	fl.StringArrayVar(&o.Args, "agent-arg", nil, "extra flag for every agent, repeatable (--agent-arg=--enable-debug)")
-	cmd.AddCommand(up)
+	fl.BoolVar(&fresh, "fresh", false, "start from an empty catalog: remove the data of a previous run in --dir first")
+	var downDir string
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop a test cluster running from another terminal or in the background",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := testclusterDir(downDir)
+			if err != nil {
+				return err
+			}
+			return testclusterDown(g, dir)
+		},
+	}
+	down.Flags().StringVar(&downDir, "dir", "", "the cluster's --dir (default: as for up)")
+	cmd.AddCommand(up, down)
 	return cmd
 }
 
-func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions) error {
+// testclusterDir is --dir, or the default beside the agent's data dir.
+func testclusterDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	state, err := defaultDataDir()
+	if err != nil {
+		return "", err
+	}
+	return state + "-testcluster", nil
+}
+
+// nodeDirs are the node data dirs a test cluster left in dir.
+func nodeDirs(dir string) []string {
+	matches, _ := filepath.Glob(filepath.Join(dir, "node*"))
+	var out []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// inUse returns the error of the first node data dir another agent holds.
+func inUse(dir string) error {
+	for _, d := range nodeDirs(dir) {
+		lock, err := node.LockDataDir(d)
+		if err != nil {
+			return err
+		}
+		lock.Release()
+	}
+	return nil
+}
+
+// testclusterDown stops every agent that holds a node dir of the cluster:
+// SIGTERM to the pid in its lock file, then waits for the lock to free.
+func testclusterDown(g *globals, dir string) error {
+	stopped := 0
+	for _, d := range nodeDirs(dir) {
+		pid, held := node.DataDirHolder(d)
+		if !held {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			return fmt.Errorf("stop the agent of %s (pid %d): %w", d, pid, err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, still := node.DataDirHolder(d); !still {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the agent of %s (pid %d) did not stop within 20 s", d, pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Fprintf(g.out, "Stopped %s (pid %d).\n", filepath.Base(d), pid)
+		stopped++
+	}
+	if stopped == 0 {
+		fmt.Fprintf(g.out, "No test cluster is running from %s.\n", dir)
+	}
+	return nil
+}
+
+func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions, fresh bool) error {
 	if o.Nodes < 1 || o.Nodes > 20 {
 		return usagef("--nodes %d: want 1-20", o.Nodes)
 	}
 	if o.BasePort < 1 || o.BasePort+3*o.Nodes > 65536 {
 		return usagef("--base-port %d: no room for %d nodes below 65536", o.BasePort, o.Nodes)
 	}
-	if o.Dir == "" {
-		state, err := defaultDataDir()
-		if err != nil {
-			return err
+	dir, err := testclusterDir(o.Dir)
+	if err != nil {
+		return err
+	}
+	o.Dir = dir
+	if err := inUse(o.Dir); err != nil {
+		return fmt.Errorf("%v; is this test cluster already running? `roster testcluster down` stops it", err)
+	}
+	if fresh {
+		for _, d := range nodeDirs(o.Dir) {
+			if err := os.RemoveAll(d); err != nil {
+				return fmt.Errorf("--fresh: %w", err)
+			}
 		}
-		o.Dir = state + "-testcluster"
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -93,12 +187,16 @@ func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions) e
 		done, _ := c.Exited(i)
 		go func() { <-done; exited <- i }()
 	}
-	for {
+	for running := o.Nodes; ; {
 		select {
 		case <-ctx.Done():
 			return stop()
 		case i := <-exited:
 			_, how := c.Exited(i)
+			if running--; running == 0 {
+				fmt.Fprintf(g.out, "Every agent has stopped. The data stays in %s.\n", o.Dir)
+				return nil
+			}
 			fmt.Fprintf(g.errOut, "%s exited (%v); its log is %s. The other agents keep running.\n", c.ID(i), how(), c.LogPath(i))
 		}
 	}

@@ -1,6 +1,9 @@
 package node
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -48,4 +51,23 @@ func TestBootstrapPlanWaitsAndRefuses(t *testing.T) {
 			t.Errorf("%s: got %v %q %q", tc.name, servers, state, reason)
 		}
 	}
+}
+
+func TestDataDirLockRefusesASecondAgentAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	first, err := LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LockDataDir(dir)
+	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), dir) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Fatalf("second lock: %v", err)
+	}
+	first.Release()
+	again, err := LockDataDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again.Release()
 }

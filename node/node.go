@@ -54,6 +54,8 @@ type Node struct {
 	observer *raft.Observer
 	// sampler is closed with the node when the node opened it.
 	sampler *collect.Sampler
+	// lock holds the data dir until Close.
+	lock *DataDirLock
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
@@ -62,11 +64,13 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureDir(cfg.DataDir); err != nil {
+	lock, err := LockDataDir(cfg.DataDir)
+	if err != nil {
 		return nil, err
 	}
 	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,11 +78,12 @@ func Open(cfg Config) (*Node, error) {
 		cfg: cfg, id: id, log: cfg.Logger.With("node", id),
 		leaderCh: make(chan bool, 16),
 		contacts: newContactTracker(), leaderMoves: newSignal(),
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, lock: lock,
 	}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if err := n.start(); err != nil {
 		cancel()
+		lock.Release()
 		return nil, err
 	}
 	return n, nil
@@ -426,6 +431,7 @@ func (n *Node) Close() error {
 	}
 	n.closeSampler()
 	n.parts.close()
+	n.lock.Release()
 	return err
 }
 
