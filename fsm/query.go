@@ -9,7 +9,8 @@ import (
 )
 
 // InstanceFilter selects instances; every non-empty field must match exactly
-// (ANDed), as the seed's list endpoint does.
+// (ANDed), as the seed's list endpoint does. Tags adds more tags that must
+// all be present (?tag=a&tag=b), beside Tag.
 type InstanceFilter struct {
 	ID           string
 	Slug         string
@@ -20,6 +21,7 @@ type InstanceFilter struct {
 	Path         string
 	Scheme       string
 	Tag          string
+	Tags         []string
 	Status       string
 }
 
@@ -32,7 +34,16 @@ func (f InstanceFilter) Match(in *Instance) bool {
 	return eq(f.ID, in.ID) && eq(f.Slug, in.Slug) && host && eq(f.IP, in.IP) &&
 		eq(f.DeploymentID, in.DeploymentID) && eq(f.NodeURL, in.NodeURL) && eq(f.Path, in.Path) &&
 		eq(f.Scheme, in.Scheme) && eq(f.Status, string(in.Status)) &&
-		(f.Tag == "" || slices.Contains(in.Tags, f.Tag))
+		(f.Tag == "" || slices.Contains(in.Tags, f.Tag)) && hasAll(in.Tags, f.Tags)
+}
+
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func (f InstanceFilter) hostIsIP() bool { return net.ParseIP(f.Host) != nil }
@@ -43,8 +54,12 @@ func (f InstanceFilter) hostIsIP() bool { return net.ParseIP(f.Host) != nil }
 // catalog stays small in memory, where every index costs each row a tree
 // leaf on every replica.
 func (f InstanceFilter) bestIndex() (string, string) {
+	tag := f.Tag
+	if tag == "" && len(f.Tags) > 0 {
+		tag = f.Tags[0]
+	}
 	for _, c := range []struct{ index, value string }{
-		{"id", f.ID}, {"slug", f.Slug}, {"tag", f.Tag},
+		{"id", f.ID}, {"slug", f.Slug}, {"tag", tag},
 	} {
 		if c.value != "" {
 			return c.index, c.value

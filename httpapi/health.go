@@ -76,6 +76,14 @@ func (s *Server) setStatuses(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// A status change without "at" was observed now: the node that takes
+	// the request says when, so Apply stays deterministic.
+	now := time.Now().UTC()
+	for i := range req.Updates {
+		if u := &req.Updates[i]; u.Status != "" && u.At.IsZero() {
+			u.At = now
+		}
+	}
 	if err := fsm.ValidateStatusUpdates(req.Updates); err != nil {
 		s.writeError(c, err)
 		return

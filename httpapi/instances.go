@@ -21,10 +21,18 @@ func (s *Server) listInstances(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// Every tag given must be present; any other filter takes one value,
+	// and a repeat is refused rather than silently cut to its first value.
+	for _, name := range instanceFilters {
+		if vs := c.QueryArray(name); len(vs) > 1 && name != "tag" {
+			s.writeError(c, fsm.Invalid(name, "given %d times; only tag may repeat (every tag must match), other filters take one value", len(vs)))
+			return
+		}
+	}
 	f := fsm.InstanceFilter{
 		ID: c.Query("id"), Slug: c.Query("slug"), Host: c.Query("host"), IP: c.Query("ip"),
 		DeploymentID: c.Query("deploymentId"), NodeURL: c.Query("nodeUrl"), Path: c.Query("path"),
-		Scheme: c.Query("scheme"), Tag: c.Query("tag"), Status: c.Query("status"),
+		Scheme: c.Query("scheme"), Tags: c.QueryArray("tag"), Status: c.Query("status"),
 	}
 	if f.Status != "" && !fsm.Status(f.Status).Valid() {
 		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", f.Status, fsm.Statuses))
@@ -34,6 +42,18 @@ func (s *Server) listInstances(c *gin.Context) {
 	s.readCached(c, cached{key: key, index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
 		return index, gin.H{"instances": list}, err
+	})
+}
+
+// listServices is GET /registry-svc/services: one row per slug.
+func (s *Server) listServices(c *gin.Context) {
+	if err := checkQuery(c, readParams...); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.readCached(c, cached{key: "services", index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
+		list, index, err := s.n.FSM().Services(ws)
+		return index, gin.H{"services": list}, err
 	})
 }
 
@@ -111,6 +131,13 @@ func (s *Server) defaultCheck(url string) *fsm.Check {
 		return s.health.DefaultCheck(url)
 	}
 	return fsm.DefaultCheck(url, 0)
+}
+
+// CheckRegistration validates a registration body as a node would, for
+// tools that check a whole file before sending any of it.
+func CheckRegistration(req client.RegisterRequest) error {
+	_, err := registration(req, "http://127.0.0.1:11337")
+	return err
 }
 
 // registration validates and completes a registration body as the node

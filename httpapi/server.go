@@ -83,7 +83,7 @@ func New(n *node.Node, o Options) *Server {
 }
 
 // Handler is the http.Handler to serve.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return headAsGet(s.engine) }
 
 // Close ends forwarding still under way (its callers get "shutting down")
 // and releases idle forwarding and proxy connections.
@@ -96,6 +96,7 @@ func (s *Server) Close() {
 func (s *Server) routes(e *gin.Engine, debug bool) {
 	r := e.Group("/registry-svc")
 	r.GET("/instances", s.listInstances)
+	r.GET("/services", s.listServices)
 	r.PUT("/instance", s.registerInstance)
 	r.DELETE("/instance/:id", s.deleteInstance)
 	r.PUT("/instance/:id/status", s.setInstanceStatus)

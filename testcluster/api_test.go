@@ -55,12 +55,53 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		{"PUT", "/registry-svc/instance", `{"url":"http://a:1","check":{"type":"tcp","ttl":"5s"}}`, 400, `"field":"check.ttl"`},
 		{"PUT", "/registry-svc/instance/absent/status", `{"status":"Healthy"}`, 404, "not_found"},
 		{"PUT", "/registry-svc/instance/absent/status", `{"status":"Fine"}`, 400, `"field":"status"`},
-		{"PUT", "/registry-svc/instances/status", `{"updates":[{"id":"a","status":"Healthy"}]}`, 400, `"field":"updates[0].at"`},
+		{"PUT", "/registry-svc/instances/status", `{"updates":[{"id":"a","status":"Healthy"}]}`, 200, `"missing":["a"]`},
+		{"PUT", "/registry-svc/instances/status", `{"updates":[{"id":"a","status":"Fine"}]}`, 400, `"field":"updates[0].status"`},
+		{"GET", "/registry-svc/instances?status=Healthy&status=Unhealthy", "", 400, `"field":"status"`},
+		{"GET", "/registry-svc/instances?slug=a&slug=b", "", 400, "only tag may repeat"},
+		{"GET", "/registry-svc/services", "", 200, `"services":[`},
+		{"GET", "/registry-svc/services?slug=x", "", 400, `"field":"slug"`},
 		{"PUT", "/registry-svc/instances/status", `{"updates":[]}`, 400, `"field":"updates"`},
 	} {
 		resp, body := do(t, tc.method, f+tc.path, tc.body)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
 			t.Errorf("%s %s: %d %s", tc.method, tc.path, resp.StatusCode, body)
+		}
+	}
+
+	// HEAD answers as the GET would, headers included, without a body.
+	for _, p := range []string{"/registry-svc/instances", "/registry-svc/services", "/readyz"} {
+		resp, body := do(t, "HEAD", f+p, "")
+		if resp.StatusCode != 200 || body != "" || (strings.HasPrefix(p, "/registry-svc") && resp.Header.Get("X-Registry-Index") == "") {
+			t.Errorf("HEAD %s: %d %q %v", p, resp.StatusCode, body, resp.Header)
+		}
+	}
+
+	// Repeated tags: every one must match. The services view counts them.
+	for _, r := range []string{`{"url":"http://tags:1","slug":"tagged","tags":["a","b"],"check":{"type":"none"},"status":"Healthy"}`,
+		`{"url":"http://tags:2","slug":"tagged","tags":["a"],"check":{"type":"none"}}`} {
+		if resp, body := do(t, "PUT", f+"/registry-svc/instance", r); resp.StatusCode != 201 {
+			t.Fatalf("register: %d %s", resp.StatusCode, body)
+		}
+	}
+	if _, body := do(t, "GET", f+"/registry-svc/instances?tag=a&tag=b", ""); !strings.Contains(body, "http://tags:1") || strings.Contains(body, "http://tags:2") {
+		t.Errorf("?tag=a&tag=b: %s", body)
+	}
+	if _, body := do(t, "GET", f+"/registry-svc/instances?tag=a", ""); !strings.Contains(body, "http://tags:1") || !strings.Contains(body, "http://tags:2") {
+		t.Errorf("?tag=a: %s", body)
+	}
+	var svc struct{ Services []fsm.Service }
+	if _, body := do(t, "GET", f+"/registry-svc/services", ""); json.Unmarshal([]byte(body), &svc) != nil || len(svc.Services) != 1 ||
+		svc.Services[0].Slug != "tagged" || svc.Services[0].Instances != 2 || svc.Services[0].ByStatus["Healthy"] != 1 ||
+		svc.Services[0].ByStatus["Unknown"] != 1 || strings.Join(svc.Services[0].Tags, ",") != "a,b" || len(svc.Services[0].Nodes) != 1 {
+		t.Errorf("services: %s", body)
+	}
+	for _, id := range []string{"http://tags:1", "http://tags:2"} {
+		rows, _, _ := c.Client(0).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "tagged"}, client.ListOptions{Consistent: true})
+		for _, r := range rows {
+			if r.URL == id {
+				do(t, "DELETE", f+"/registry-svc/instance/"+r.ID, "")
+			}
 		}
 	}
 

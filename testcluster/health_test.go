@@ -165,7 +165,7 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	// registration yet, and which does not check the instance: the
 	// heartbeat waits for the registration and is handed to the checker.
 	third := 3 - owner - other
-	if err := c.Client(third).Heartbeat(t.Context(), in.ID); err != nil {
+	if _, err := c.Client(third).Heartbeat(t.Context(), in.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, c, other, in.ID, fsm.StatusHealthy, 5*time.Second)
@@ -174,7 +174,7 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	var last time.Time
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		sent := time.Now()
-		if err := c.Client(other).Heartbeat(t.Context(), in.ID); err != nil {
+		if _, err := c.Client(other).Heartbeat(t.Context(), in.ID); err != nil {
 			t.Fatal(err)
 		}
 		last = sent
@@ -191,7 +191,7 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	// Heartbeats are for ttl checks only; a bad ID is a 400, an absent one 404.
 	other2 := registerChecked(t, c, owner, client.RegisterRequest{URL: "http://10.1.2.4:80", Check: &fsm.Check{Type: fsm.CheckNone}})
 	for id, code := range map[string]fsm.Code{other2.ID: fsm.CodeConflict, "nosuch": fsm.CodeNotFound, "a%20b": fsm.CodeInvalid} {
-		if err := c.Client(other).Heartbeat(t.Context(), id); fsm.CodeOf(err) != code {
+		if _, err := c.Client(other).Heartbeat(t.Context(), id); fsm.CodeOf(err) != code {
 			t.Errorf("heartbeat %s: %v, want %s", id, err, code)
 		}
 	}

@@ -145,10 +145,19 @@ func (c *Client) SetInstanceStatus(ctx context.Context, id string, status fsm.St
 	return out.Instance, err
 }
 
-// Heartbeat tells the cluster a ttl-checked instance is alive.
-func (c *Client) Heartbeat(ctx context.Context, id string) error {
-	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance/"+url.PathEscape(id)+"/heartbeat", nil, nil)
-	return err
+// HeartbeatAnswer says which node took a ttl heartbeat.
+type HeartbeatAnswer struct {
+	ID        string `json:"id"`
+	CheckedBy string `json:"checkedBy"`
+	TTL       string `json:"ttl"`
+}
+
+// Heartbeat tells the cluster that a ttl-checked instance is alive; the
+// node that checks it keeps the heartbeat.
+func (c *Client) Heartbeat(ctx context.Context, id string) (*HeartbeatAnswer, error) {
+	var a HeartbeatAnswer
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance/"+url.PathEscape(id)+"/heartbeat", nil, &a)
+	return &a, err
 }
 
 // RegisterInstance upserts an instance and returns the stored row.
@@ -162,7 +171,8 @@ func (c *Client) RegisterInstance(ctx context.Context, r RegisterRequest) (*fsm.
 
 // ListOptions choose how a list is read.
 type ListOptions struct {
-	// Consistent reads through the leader after a quorum check.
+	// Consistent is a linearizable read: a follower asks the leader for a
+	// quorum-checked read index and answers once it has applied that far.
 	Consistent bool
 	// Index and Wait make a blocking read: it returns when the data's index
 	// passes Index, or after Wait. Wait is ignored while Index is 0 (the
@@ -194,12 +204,26 @@ func (c *Client) ListInstances(ctx context.Context, f fsm.InstanceFilter, o List
 			q.Set(k, v)
 		}
 	}
+	for _, t := range f.Tags {
+		q.Add("tag", t)
+	}
 	o.encode(q)
 	var out struct {
 		Instances []*fsm.Instance `json:"instances"`
 	}
 	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/instances?"+q.Encode(), nil, &out)
 	return out.Instances, m, err
+}
+
+// ListServices lists one row per slug: instances by status, tags, nodes.
+func (c *Client) ListServices(ctx context.Context, o ListOptions) ([]*fsm.Service, Meta, error) {
+	q := url.Values{}
+	o.encode(q)
+	var out struct {
+		Services []*fsm.Service `json:"services"`
+	}
+	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/services?"+q.Encode(), nil, &out)
+	return out.Services, m, err
 }
 
 // DeleteInstance removes an instance by ID.

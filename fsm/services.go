@@ -1,0 +1,57 @@
+package fsm
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Service is one slug as the catalog holds it: its instances counted by
+// status, the tags and nodes they carry. It is what `consul catalog
+// services` gives, computed from the instances on every read.
+type Service struct {
+	Slug      string         `json:"slug"`
+	Instances int            `json:"instances"`
+	ByStatus  map[Status]int `json:"byStatus"`
+	Tags      []string       `json:"tags"`
+	Nodes     []string       `json:"nodes"`
+}
+
+// Services returns one row per slug, sorted by slug, and the instances
+// table's index; ws watches for changes as Instances does.
+func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {
+	txn := f.state().Txn(false)
+	it, err := txn.Get(tableInstances, "id")
+	if err != nil {
+		return nil, 0, err
+	}
+	ws.Add(it.WatchCh())
+	bySlug := map[string]*Service{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		in := raw.(*Instance)
+		s := bySlug[in.Slug]
+		if s == nil {
+			s = &Service{Slug: in.Slug, ByStatus: map[Status]int{}, Tags: []string{}, Nodes: []string{}}
+			bySlug[in.Slug] = s
+		}
+		s.Instances++
+		s.ByStatus[in.Status]++
+		for _, t := range in.Tags {
+			if !slices.Contains(s.Tags, t) {
+				s.Tags = append(s.Tags, t)
+			}
+		}
+		if in.NodeURL != "" && !slices.Contains(s.Nodes, in.NodeURL) {
+			s.Nodes = append(s.Nodes, in.NodeURL)
+		}
+	}
+	out := make([]*Service, 0, len(bySlug))
+	for _, s := range bySlug {
+		slices.Sort(s.Tags)
+		slices.Sort(s.Nodes)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *Service) int { return strings.Compare(a.Slug, b.Slug) })
+	return out, maxIndex(txn, tableInstances), nil
+}
