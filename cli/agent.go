@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 
 	"log/slog"
 	"net"
@@ -27,6 +29,7 @@ type agentFlags struct {
 	encrypt          string
 	leaveOnTerminate bool
 	debug            bool
+	dev              bool
 }
 
 func newAgentCmd() *cobra.Command {
@@ -66,6 +69,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
+	fl.BoolVar(&f.dev, "dev", false, "throwaway single-node cluster: loopback only, data in a temporary directory removed on exit")
 	return cmd
 }
 
@@ -111,6 +115,13 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	cfg := f.cfg
 	cfg.SelfURL, cfg.Logger, cfg.Version = f.selfURL, log, Version
+	if f.dev {
+		dir, err := devMode(cmd, &cfg)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
 	if f.selfURL != "" && !cmd.Flags().Changed("http-addr") {
 		// The seed sets only OB_SELF_URL: serve the port it advertises.
 		port, err := urlPort(f.selfURL)
@@ -135,6 +146,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if f.dev {
+		printDevBanner(cmd.OutOrStdout(), a.Node.SelfURL(), cfg.DataDir)
+	}
 	select {
 	case <-cmd.Context().Done():
 		if f.leaveOnTerminate {
@@ -155,6 +169,49 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) (*slog.L
 		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// devMode settles a --dev agent: a temporary data dir (returned, for the
+// caller to remove), every listener on loopback, local timings, no peers.
+func devMode(cmd *cobra.Command, cfg *node.Config) (string, error) {
+	fl := cmd.Flags()
+	for _, name := range []string{"data-dir", "join", "bootstrap-expect"} {
+		if fl.Changed(name) {
+			return "", usagef("--dev runs a throwaway single-node cluster in a temporary directory; drop --%s", name)
+		}
+	}
+	dir, err := os.MkdirTemp("", "roster-dev-")
+	if err != nil {
+		return "", err
+	}
+	cfg.DataDir = dir
+	if !fl.Changed("gossip-addr") {
+		cfg.GossipAddr = "127.0.0.1:11338"
+	}
+	if !fl.Changed("raft-addr") {
+		cfg.RaftAddr = "127.0.0.1:11339"
+	}
+	if !fl.Changed("timing") {
+		cfg.Timing = "local"
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = "dev"
+	}
+	return dir, nil
+}
+
+func printDevBanner(w io.Writer, url, dir string) {
+	fmt.Fprintf(w, `Roster dev agent: a single-node cluster on %s.
+Its data lives in %s and is removed when it stops (Ctrl-C).
+
+Try, in another terminal:
+  roster status
+  roster instances register --url http://127.0.0.1:8080 --slug demo
+  roster services ls
+`, url, dir)
+	if url != "http://127.0.0.1:11337" {
+		fmt.Fprintf(w, "  (set ROSTER_ADDR=%s first)\n", url)
+	}
 }
 
 // urlPort is the port a URL names, or its scheme's default.

@@ -24,6 +24,10 @@ func TestBuildBodyFollowsTheSeedRules(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+	solo, err := buildBody([][2]string{{"tags", "solo"}, {"url", "http://a:1"}})
+	if b, _ := json.Marshal(solo); err != nil || string(b) != `{"tags":["solo"],"url":"http://a:1"}` {
+		t.Fatalf("a single tag is a one-element list: %s %v", b, err)
+	}
 	if _, err := buildBody([][2]string{{"x", "{not json"}}); err == nil {
 		t.Fatal("accepted broken JSON literal")
 	}

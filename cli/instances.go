@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,12 +56,18 @@ func newInstancesCmd(g *globals) *cobra.Command {
 		},
 	}
 	for _, fs := range []*pflag.FlagSet{ls.Flags(), watch.Flags()} {
+		fs.StringVar(&f.ID, "id", "", "only the instance with this ID")
 		fs.StringVar(&f.Slug, "slug", "", "only instances of this slug")
 		fs.StringVar(&f.Status, "status", "", "only instances with this status")
-		fs.StringVar(&f.Tag, "tag", "", "only instances with this tag")
+		fs.StringArrayVar(&f.Tags, "tag", nil, "only instances with this tag (repeatable: every tag must match)")
 		fs.StringVar(&f.NodeURL, "node-url", "", "only instances on this node")
+		fs.StringVar(&f.DeploymentID, "deployment-id", "", "only instances of this deployment")
+		fs.StringVar(&f.Host, "host", "", "only instances on this host (a name, or an IP)")
+		fs.StringVar(&f.IP, "ip", "", "only instances at this IP")
+		fs.StringVar(&f.Path, "path", "", "only instances with this URL path")
+		fs.StringVar(&f.Scheme, "scheme", "", "only instances with this URL scheme")
 	}
-	cmd.AddCommand(ls, rm, watch, newHeartbeatCmd(g), newSetStatusCmd(g))
+	cmd.AddCommand(ls, rm, watch, newRegisterCmd(g), newHeartbeatCmd(g), newSetStatusCmd(g))
 	return cmd
 }
 
@@ -73,9 +80,11 @@ func newHeartbeatCmd(g *globals) *cobra.Command {
 				return err
 			}
 			for _, id := range args {
-				if err := c.Heartbeat(cmd.Context(), id); err != nil {
+				a, err := c.Heartbeat(cmd.Context(), id)
+				if err != nil {
 					return explain(c, err)
 				}
+				fmt.Fprintf(g.out, "Heartbeat for %s taken by %s (ttl %s)\n", id, a.CheckedBy, a.TTL)
 			}
 			return nil
 		},
@@ -164,7 +173,11 @@ func removeEach(g *globals, ids []string, what string, del func(string) error, c
 	failed := 0
 	for _, id := range ids {
 		if err := del(id); err != nil {
-			fmt.Fprintf(g.errOut, "%s %s: %v\n", what, id, explain(c, err))
+			if msg := explain(c, err).Error(); strings.Contains(msg, id) {
+				fmt.Fprintln(g.errOut, msg) // the server's message names it already
+			} else {
+				fmt.Fprintf(g.errOut, "%s %s: %s\n", what, id, msg)
+			}
 			failed++
 			continue
 		}
@@ -186,7 +199,7 @@ func printInstances(g *globals, list []*fsm.Instance) {
 	for _, in := range list {
 		if g.output == "wide" {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL),
-				in.Tags, dash(in.DeploymentID), ago(in.LastHeartbeat), checkText(in.Check), dash(in.StatusReason))
+				dash(strings.Join(in.Tags, ",")), dash(in.DeploymentID), ago(in.LastHeartbeat), checkText(in.Check), dash(in.StatusReason))
 		} else {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL), ago(in.LastHeartbeat))
 		}

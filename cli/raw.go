@@ -160,7 +160,26 @@ func buildBody(kvs [][2]string) (map[string]any, error) {
 			m[last] = repeated[kv[0]]
 		}
 	}
+	listFields(root)
 	return root, nil
+}
+
+// listKeys are fields the API only takes as lists: a single value given on
+// the command line (--tags=solo) is a one-element list.
+var listKeys = map[string]bool{"tags": true}
+
+func listFields(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			listFields(x)
+		case []any:
+		default:
+			if listKeys[k] {
+				m[k] = []any{v}
+			}
+		}
+	}
 }
 
 // typedValue parses JSON literals, integers, floats and booleans; anything

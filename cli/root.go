@@ -81,6 +81,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newInstancesCmd(g),
 		newDefinitionsCmd(g),
 		newNodesCmd(g),
+		newServicesCmd(g),
 		newTestclusterCmd(g),
 		newVersionCmd(g),
 		newBenchCmd(g),
@@ -153,6 +154,10 @@ func explain(c *client.Client, err error) error {
 	if errors.As(err, &ue) {
 		var op *net.OpError
 		if errors.As(err, &op) {
+			if op.Op == "dial" {
+				return fmt.Errorf("cannot reach the node at %s: %v\n(no agent there? start one with `roster agent --dev`, "+
+					"or a 3-node cluster with `roster testcluster up`; or point --addr / ROSTER_ADDR at a running node)", c.Base(), op.Err)
+			}
 			return fmt.Errorf("cannot reach the node at %s: %v", c.Base(), op.Err)
 		}
 		return fmt.Errorf("cannot reach the node at %s: %v", c.Base(), ue.Err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -12,7 +13,8 @@ import (
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var wait time.Duration
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the cluster at a glance; exits 1 when there is no leader",
 		Args:  noArgs,
@@ -21,7 +23,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := c.ClusterStatus(cmd.Context())
+			st, err := statusWithin(cmd.Context(), c, wait)
 			if err != nil {
 				return explain(c, err)
 			}
@@ -47,6 +49,26 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the node to answer and know a leader (for scripts that start agents)")
+	return cmd
+}
+
+// statusWithin asks for the cluster status, again every 200 ms until the
+// node answers with a known leader or wait has passed; the last answer (or
+// error) is returned either way.
+func statusWithin(ctx context.Context, c *client.Client, wait time.Duration) (*client.ClusterStatus, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := c.ClusterStatus(ctx)
+		if (err == nil && st.LeaderID != "") || !time.Now().Before(deadline) {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func printStatus(g *globals, st *client.ClusterStatus) {
@@ -66,6 +88,14 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 		for _, r := range ft.Reasons {
 			fmt.Fprintln(g.out, "  - "+r)
 		}
+	}
+	if h := st.Health; h != nil {
+		sp := "off"
+		if h.SelfPreservation {
+			sp = "ON: automatic deregistration paused"
+		}
+		fmt.Fprintf(g.out, "Health:   this node checks %d of %d instances; %d Unhealthy; self-preservation %s (at %.0f%%)\n",
+			h.Checking, h.Instances, h.Unhealthy, sp, h.SelfPreservationThreshold*100)
 	}
 	if b := st.Bootstrap; b.State == "waiting" || b.State == "refused" || b.State == "joining" {
 		fmt.Fprintf(g.out, "Bootstrap: %s (expect %d): %s\n", b.State, b.Expect, b.Reason)

@@ -10,16 +10,17 @@ import (
 
 // ClusterStatus is one node's view of the cluster.
 type ClusterStatus struct {
-	NodeID       string         `json:"nodeId"`
-	NodeURL      string         `json:"nodeUrl"`
-	RaftState    string         `json:"raftState"`
-	LeaderID     string         `json:"leaderId"`
-	LeaderURL    string         `json:"leaderUrl"`
-	Term         uint64         `json:"term"`
-	CommitIndex  uint64         `json:"commitIndex"`
-	AppliedIndex uint64         `json:"appliedIndex"`
-	LastLogIndex uint64         `json:"lastLogIndex"`
-	Voters       int            `json:"voters"`
+	NodeID       string `json:"nodeId"`
+	NodeURL      string `json:"nodeUrl"`
+	RaftState    string `json:"raftState"`
+	LeaderID     string `json:"leaderId"`
+	LeaderURL    string `json:"leaderUrl"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commitIndex"`
+	AppliedIndex uint64 `json:"appliedIndex"`
+	LastLogIndex uint64 `json:"lastLogIndex"`
+	Voters       int    `json:"voters"`
+	// TargetVoters is --voters, capped by the servers that exist.
 	TargetVoters int            `json:"targetVoters"`
 	Servers      []ServerStatus `json:"servers"`
 	Members      []MemberStatus `json:"members"`
@@ -82,7 +83,7 @@ func (n *Node) Status() ClusterStatus {
 		LeaderID: leaderID, LeaderURL: leaderURL,
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
 		AppliedIndex: n.raft.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
-		TargetVoters: n.cfg.Voters, Bootstrap: n.boot.get(),
+		Bootstrap: n.boot.get(),
 	}
 	members := map[string]gossip.Member{}
 	for _, m := range n.gossip.Members() {
@@ -91,6 +92,7 @@ func (n *Node) Status() ClusterStatus {
 			ID: m.Name, Addr: m.Addr, URL: m.URL, State: string(m.State), Since: m.Since, Region: m.Region, AZ: m.AZ,
 		})
 	}
+	st.TargetVoters = n.targetVoters(members)
 	f := n.raft.GetConfiguration()
 	isLeader := n.IsLeader()
 	st.FaultTolerance = n.faultTolerance(f.Configuration(), members, isLeader)

@@ -38,13 +38,7 @@ const unhealthyContact = 2 * time.Second
 // gossip view and, on the leader, when followers last answered.
 func (n *Node) faultTolerance(cfg raft.Configuration, members map[string]gossip.Member, isLeader bool) FaultTolerance {
 	ft := FaultTolerance{}
-	known := 0
-	for _, m := range members {
-		if m.RaftAddr != "" && m.State != gossip.StateLeft {
-			known++
-		}
-	}
-	ft.Wanted = (min(n.cfg.Voters, max(known, 1)) - 1) / 2
+	ft.Wanted = (n.targetVoters(members) - 1) / 2
 	var waiting []string
 	for _, s := range cfg.Servers {
 		id := string(s.ID)
@@ -84,6 +78,18 @@ func (n *Node) faultTolerance(cfg raft.Configuration, members map[string]gossip.
 		ft.Reasons = append(ft.Reasons, fmt.Sprintf("%d voters tolerate %d failures, %d wanted", ft.Voters, ft.Tolerance, ft.Wanted))
 	}
 	return ft
+}
+
+// targetVoters is how many voters --voters asks for among the servers that
+// exist (alive, suspect or dead; not left): a lone agent wants one.
+func (n *Node) targetVoters(members map[string]gossip.Member) int {
+	known := 0
+	for _, m := range members {
+		if m.RaftAddr != "" && m.State != gossip.StateLeft {
+			known++
+		}
+	}
+	return min(n.cfg.Voters, max(known, 1))
 }
 
 // voterProblem says why a voter does not count as healthy, or "".
