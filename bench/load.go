@@ -51,6 +51,10 @@ type LoadConfig struct {
 	// Prefix names this run's slugs and URL paths (default bench-<random>),
 	// so runs never collide.
 	Prefix string
+	// Keys, when set, makes registrations cycle through this many URLs
+	// (upserts after the first round), so a long run does not grow the
+	// catalog the later rows measure.
+	Keys int
 	// Progress, when set, gets a line a second while the run goes.
 	Progress io.Writer
 }
@@ -281,6 +285,9 @@ func (l *loader) op(ctx context.Context, wk *worker, n int) (int, error) {
 }
 
 func (l *loader) registerOp(ctx context.Context, addr string, n int) (int, error) {
+	if l.cfg.Keys > 0 {
+		n %= l.cfg.Keys
+	}
 	slug := fmt.Sprintf("%s-%d", l.cfg.Prefix, n/l.cfg.InstancesPerSlug)
 	return l.register(ctx, addr, slug, strconv.Itoa(n))
 }
