@@ -67,7 +67,7 @@ check, so the cluster does not probe them; remove them with the prefix's slugs a
 	fl.IntVar(&cfg.Total, "total", 0, "operations to run (deregister: instances to register, then remove)")
 	fl.DurationVar(&cfg.Duration, "duration", 0, "how long to run (default 10s when --total is not given)")
 	fl.IntVar(&cfg.InstancesPerSlug, "instances-per-slug", 100, "instances per slug when registering; the size of the slug reads list")
-	fl.BoolVar(&cfg.Consistent, "consistent", false, "reads go through the leader with a quorum check")
+	fl.BoolVar(&cfg.Consistent, "consistent", false, "linearizable reads: a follower asks the leader for a read index (quorum-checked) and answers once it has applied that far")
 	fl.Float64Var(&cfg.ReadRatio, "read-ratio", 0.9, "share of reads in mixed mode")
 	fl.StringVar(&cfg.Prefix, "prefix", "", "slug and URL prefix of this run (default bench-<random>)")
 	cmd.PreRun = func(*cobra.Command, []string) {
@@ -129,6 +129,22 @@ instances, snapshot and restore at 100,000. Everything it starts it stops.`,
 				o.Binary = exe
 			}
 			o.Log = g.errOut
+			if o.Scale < 1 {
+				// A quick look is quick everywhere: fewer repeats and kills,
+				// smaller gossip pools, unless asked for explicitly.
+				f := cmd.Flags()
+				if !f.Changed("runs") {
+					o.Runs = max(1, int(float64(o.Runs)*o.Scale+0.5))
+				}
+				if !f.Changed("kills") {
+					o.Kills = max(1, int(float64(o.Kills)*o.Scale+0.5))
+				}
+				if !f.Changed("gossip-nodes") {
+					for i, n := range o.GossipSizes {
+						o.GossipSizes[i] = max(4, int(float64(n)*o.Scale))
+					}
+				}
+			}
 			start := time.Now()
 			rows, err := bench.Suite(cmd.Context(), o)
 			if g.output == "json" {
@@ -145,7 +161,7 @@ instances, snapshot and restore at 100,000. Everything it starts it stops.`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.Binary, "binary", "", "roster executable for the agents (default: this one)")
 	fl.StringVar(&o.Dir, "dir", "", "working directory (default: a temporary one, removed after)")
-	fl.Float64Var(&o.Scale, "scale", 1, "multiply instance counts and durations (0.1 for a quick look)")
+	fl.Float64Var(&o.Scale, "scale", 1, "multiply instance counts, durations, repeats, kills and gossip pool sizes (0.1 for a quick look)")
 	fl.IntVar(&o.Runs, "runs", 3, "repeats of each throughput figure (the median is shown)")
 	fl.IntVar(&o.Kills, "kills", 5, "kill -9 runs for the failover rows")
 	fl.IntSliceVar(&o.GossipSizes, "gossip-nodes", []int{50, 200}, "in-process gossip pool sizes")
