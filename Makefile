@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/rosterhq/roster/cli.Version=$(VERSION)
 
-.PHONY: build run test fuzz bench chaos fmt
+.PHONY: build run dev test fuzz bench chaos fmt
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
@@ -13,6 +13,10 @@ build:
 # (A lone `./bin/roster agent` is a working single-node cluster too.)
 run: build
 	./bin/roster testcluster up --nodes 3
+
+# A throwaway single-node cluster: loopback only, data removed on exit.
+dev: build
+	./bin/roster agent --dev
 
 # Unit and cluster tests with the race detector (the short chaos campaign
 # and the container suite included), then a few seconds of every fuzz target.
