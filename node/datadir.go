@@ -16,8 +16,25 @@ import (
 // at once, naming the agent that holds it.
 type DataDirLock struct{ f *os.File }
 
-// ErrDataDirInUse is returned when another process holds the data dir.
+// ErrDataDirInUse is what errors.Is finds when another process holds the
+// data dir (the error itself is a *DataDirInUseError).
 var ErrDataDirInUse = errors.New("data dir is in use")
+
+// DataDirInUseError names the data dir and, when it can be read, the pid
+// of the agent holding it.
+type DataDirInUseError struct {
+	Dir string
+	PID int
+}
+
+func (e *DataDirInUseError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("data dir %s is in use by another roster agent (pid %d)", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("data dir %s is in use by another roster agent", e.Dir)
+}
+
+func (e *DataDirInUseError) Is(target error) bool { return target == ErrDataDirInUse }
 
 // LockDataDir takes the data dir's lock file (flock, released by the kernel
 // when the process dies, so a crash leaves nothing to clean up) and writes
@@ -34,7 +51,7 @@ func LockDataDir(dir string) (*DataDirLock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: data dir %s is in use by another roster agent%s", ErrDataDirInUse, dir, holder(path))
+			return nil, &DataDirInUseError{Dir: dir, PID: lockPID(path)}
 		}
 		return nil, fmt.Errorf("lock data dir %s: %w", dir, err)
 	}
@@ -44,17 +61,17 @@ func LockDataDir(dir string) (*DataDirLock, error) {
 	return &DataDirLock{f: f}, nil
 }
 
-// holder names the pid written by the lock's holder, if it can be read.
-func holder(path string) string {
+// lockPID is the pid written in a lock file by its holder, or 0.
+func lockPID(path string) int {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return ""
+		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return ""
+		return 0
 	}
-	return fmt.Sprintf(" (pid %d)", pid)
+	return pid
 }
 
 // Release lets another agent use the data dir. Safe on nil and twice.
@@ -78,7 +95,6 @@ func DataDirHolder(dir string) (int, bool) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
 		return 0, false // nobody holds it
 	}
-	b, _ := os.ReadFile(path)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, err == nil && pid > 0
+	pid := lockPID(path)
+	return pid, pid > 0
 }
