@@ -59,7 +59,7 @@ func (n *Node) faultTolerance(cfg raft.Configuration, members map[string]gossip.
 	if ft.Voters == 0 {
 		st := n.boot.get()
 		ft.Degraded = true
-		ft.Reasons = append(ft.Reasons, "no Raft configuration yet: bootstrap "+st.State+" "+st.Reason)
+		ft.Reasons = append(ft.Reasons, "no Raft configuration yet: bootstrap "+st.State+": "+st.Reason)
 		return ft
 	}
 	ft.Quorum = ft.Voters/2 + 1
