@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
@@ -35,7 +35,7 @@ type Agent struct {
 
 // Start opens the node and serves its API on cfg.HTTPAddr. The HTTP port is
 // taken first, so a port clash fails before any state is touched.
-func Start(cfg node.Config, api httpapi.Options) (*Agent, error) {
+func Start(cfg node.Config, opts httpapi.Options) (*Agent, error) {
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:11337"
 	}
@@ -52,12 +52,12 @@ func Start(cfg node.Config, api httpapi.Options) (*Agent, error) {
 		ln.Close()
 		return nil, err
 	}
-	if api.Logger == nil {
-		api.Logger = log.With("component", "http", "node", n.ID())
+	if opts.Logger == nil {
+		opts.Logger = log.With("component", "http", "node", n.ID())
 	}
 	a := &Agent{Node: n, log: log, served: make(chan struct{})}
-	if api.OnLeave == nil {
-		api.OnLeave = func() {
+	if opts.OnLeave == nil {
+		opts.OnLeave = func() {
 			if err := a.Leave(10 * time.Second); err != nil {
 				log.Warn("leave", "err", err)
 			}
@@ -67,11 +67,11 @@ func Start(cfg node.Config, api httpapi.Options) (*Agent, error) {
 	// leader; the HTTP layer hands heartbeats to the checker.
 	a.health = health.New(health.Config{
 		Node:   n,
-		Submit: func(ctx context.Context, us []fsm.StatusUpdate) error { return a.api.ProposeStatuses(ctx, us) },
+		Submit: func(ctx context.Context, us []api.StatusUpdate) error { return a.api.ProposeStatuses(ctx, us) },
 		Logger: log.With("component", "health", "node", n.ID()),
 	})
-	api.Health = a.health
-	a.api = httpapi.New(n, api)
+	opts.Health = a.health
+	a.api = httpapi.New(n, opts)
 	a.health.Start()
 	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/gossip/collect"
@@ -197,8 +198,8 @@ func (s *suite) snapshotRow(ctx context.Context) error {
 	now := time.Now().UTC()
 	batch := make([]*raft.Log, 0, 256)
 	for i := range n {
-		in := fsm.Instance{URL: fmt.Sprintf("http://10.%d.%d.%d:8080/svc", i>>16&255, i>>8&255, i&255), Slug: fmt.Sprintf("svc-%d", i/100),
-			Check: &fsm.Check{Type: fsm.CheckNone}}
+		in := api.Instance{URL: fmt.Sprintf("http://10.%d.%d.%d:8080/svc", i>>16&255, i>>8&255, i&255), Slug: fmt.Sprintf("svc-%d", i/100),
+			Check: &api.Check{Type: api.CheckNone}}
 		if err := fsm.NormalizeInstance(&in); err != nil {
 			return err
 		}
@@ -244,7 +245,7 @@ func (s *suite) snapshotRow(ctx context.Context) error {
 		return err
 	}
 	back := time.Since(start)
-	got, _, err := restored.Instances(nil, fsm.InstanceFilter{})
+	got, _, err := restored.Instances(nil, api.InstanceFilter{})
 	if err != nil || len(got) != n {
 		return fmt.Errorf("restored %d of %d instances (%v)", len(got), n, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -118,15 +119,15 @@ func expandFiles(args []string) ([]string, error) {
 // loadDefinitions parses every document of a YAML or JSON file strictly:
 // an unknown or mistyped key fails the whole file with its line, so nothing
 // is saved from a file with a mistake in it.
-func loadDefinitions(file string) ([]*fsm.Definition, error) {
+func loadDefinitions(file string) ([]*api.Definition, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw), yaml.DisallowUnknownField(), yaml.Strict())
-	var out []*fsm.Definition
+	var out []*api.Definition
 	for doc := 1; ; doc++ {
-		var d fsm.Definition
+		var d api.Definition
 		err := dec.Decode(&d)
 		if errors.Is(err, io.EOF) {
 			break
@@ -145,7 +146,7 @@ func loadDefinitions(file string) ([]*fsm.Definition, error) {
 	return out, nil
 }
 
-func printDefinitions(g *globals, list []*fsm.Definition) {
+func printDefinitions(g *globals, list []*api.Definition) {
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tIMAGE NAME\tREPO URL\tREPO BUILD CONTEXT\tREPO CONTAINER FILE\tINTERNAL PORTS")
 	for _, d := range list {

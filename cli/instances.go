@@ -10,13 +10,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
 func newInstancesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "instances", Aliases: []string{"instance", "i"}, Short: "List and remove service instances"}
-	var f fsm.InstanceFilter
+	var f api.InstanceFilter
 	ls := &cobra.Command{
 		Use: "list", Aliases: []string{"ls"}, Short: "List instances", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -107,7 +107,7 @@ a checked instance's next evidence may change it again, except Stopping, which c
 			if err != nil {
 				return err
 			}
-			in, err := c.SetInstanceStatus(cmd.Context(), args[0], fsm.Status(args[1]), reason)
+			in, err := c.SetInstanceStatus(cmd.Context(), args[0], api.Status(args[1]), reason)
 			if err != nil {
 				return explain(c, err)
 			}
@@ -120,15 +120,15 @@ a checked instance's next evidence may change it again, except Stopping, which c
 }
 
 // checkText is a short description of an instance's check for tables.
-func checkText(c *fsm.Check) string {
+func checkText(c *api.Check) string {
 	switch {
 	case c == nil:
 		return "-"
-	case c.Type == fsm.CheckTTL:
+	case c.Type == api.CheckTTL:
 		return "ttl " + c.TTL.D().String()
-	case c.Type == fsm.CheckHTTP:
+	case c.Type == api.CheckHTTP:
 		return "http " + c.Path + " every " + c.Interval.D().String()
-	case c.Type == fsm.CheckTCP:
+	case c.Type == api.CheckTCP:
 		return "tcp every " + c.Interval.D().String()
 	}
 	return string(c.Type)
@@ -136,7 +136,7 @@ func checkText(c *fsm.Check) string {
 
 // watchInstances long-polls the list (a blocking query on the index) and
 // prints it whenever it changes. A node that goes away is retried.
-func watchInstances(ctx context.Context, g *globals, c *client.Client, f fsm.InstanceFilter) error {
+func watchInstances(ctx context.Context, g *globals, c *client.Client, f api.InstanceFilter) error {
 	var index uint64
 	for {
 		list, meta, err := c.ListInstances(ctx, f, client.ListOptions{Index: index, Wait: 5 * time.Minute})
@@ -189,7 +189,7 @@ func removeEach(g *globals, ids []string, what string, del func(string) error, c
 	return nil
 }
 
-func printInstances(g *globals, list []*fsm.Instance) {
+func printInstances(g *globals, list []*api.Instance) {
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	if g.output == "wide" {
 		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tTAGS\tDEPLOYMENT\tLAST HEARTBEAT\tCHECK\tWHY")

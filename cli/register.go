@@ -10,7 +10,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/spf13/cobra"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -98,12 +98,12 @@ func (f *registerFlags) requests(cmd *cobra.Command) ([]client.RegisterRequest, 
 		return nil, usagef("--url (or -f FILE) is required")
 	}
 	r := f.req
-	r.Status = fsm.Status(f.status)
+	r.Status = api.Status(f.status)
 	if f.check != "" || f.path != "" || f.interval != 0 || f.ttl != 0 {
 		if f.check == "" {
 			return nil, usagef("--check: give the check's type (http, tcp, ttl or none) with --check-path/--check-interval/--check-ttl")
 		}
-		r.Check = &fsm.Check{Type: fsm.CheckType(f.check), Path: f.path, Interval: fsm.Duration(f.interval), TTL: fsm.Duration(f.ttl)}
+		r.Check = &api.Check{Type: api.CheckType(f.check), Path: f.path, Interval: api.Duration(f.interval), TTL: api.Duration(f.ttl)}
 	}
 	if err := httpapi.CheckRegistration(r); err != nil {
 		return nil, usagef("%v", err)

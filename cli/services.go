@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -37,7 +37,7 @@ func newServicesCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printServices(g *globals, list []*fsm.Service) {
+func printServices(g *globals, list []*api.Service) {
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SLUG\tINSTANCES\tHEALTHY\tUNHEALTHY\tUNKNOWN\tSTARTING\tSTOPPING\tTAGS\tNODES")
 	for _, s := range list {
@@ -46,8 +46,8 @@ func printServices(g *globals, list []*fsm.Service) {
 		if g.output != "wide" && len(s.Nodes) > 2 {
 			nodes = fmt.Sprintf("%d nodes", len(s.Nodes))
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", dash(s.Slug), s.Instances, b[fsm.StatusHealthy], b[fsm.StatusUnhealthy],
-			b[fsm.StatusUnknown], b[fsm.StatusStarting], b[fsm.StatusStopping], dash(strings.Join(s.Tags, ",")), nodes)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", dash(s.Slug), s.Instances, b[api.StatusHealthy], b[api.StatusUnhealthy],
+			b[api.StatusUnknown], b[api.StatusStarting], b[api.StatusStopping], dash(strings.Join(s.Tags, ",")), nodes)
 	}
 	w.Flush()
 }

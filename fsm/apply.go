@@ -9,7 +9,7 @@ import (
 // registerInstance upserts by URL. Every check runs before the first write so
 // that a refused command changes nothing.
 func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Instance, error) {
-	req := rc.Instance.clone()
+	req := rc.Instance.Clone()
 	byURL, err := firstInstance(txn, "url", req.URL)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Insta
 // the stored ones, fields it leaves empty keep their value (the original
 // server's rule, which keeps a status across re-registration).
 func mergeInstance(old, req *Instance) *Instance {
-	row := old.clone()
+	row := old.Clone()
 	row.URL, row.Scheme, row.Host, row.IP, row.Port, row.Path = req.URL, req.Scheme, req.Host, req.IP, req.Port, req.Path
 	setIf := func(dst *string, v string) {
 		if v != "" {

@@ -1,59 +1,18 @@
 package fsm
 
 import (
-	"net"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
 )
 
-// InstanceFilter selects instances; every non-empty field must match exactly
-// (ANDed), as the seed's list endpoint does. Tags adds more tags that must
-// all be present (?tag=a&tag=b), beside Tag.
-type InstanceFilter struct {
-	ID           string
-	Slug         string
-	Host         string
-	IP           string
-	DeploymentID string
-	NodeURL      string
-	Path         string
-	Scheme       string
-	Tag          string
-	Tags         []string
-	Status       string
-}
-
-// Match reports whether in passes every set field of the filter. Host also
-// matches an instance whose URL names that IP: a URL's host is stored as IP
-// when it is an address, but users ask ?host= for either.
-func (f InstanceFilter) Match(in *Instance) bool {
-	eq := func(want, got string) bool { return want == "" || want == got }
-	host := eq(f.Host, in.Host) || (f.hostIsIP() && f.Host == in.IP)
-	return eq(f.ID, in.ID) && eq(f.Slug, in.Slug) && host && eq(f.IP, in.IP) &&
-		eq(f.DeploymentID, in.DeploymentID) && eq(f.NodeURL, in.NodeURL) && eq(f.Path, in.Path) &&
-		eq(f.Scheme, in.Scheme) && eq(f.Status, string(in.Status)) &&
-		(f.Tag == "" || slices.Contains(in.Tags, f.Tag)) && hasAll(in.Tags, f.Tags)
-}
-
-func hasAll(have, want []string) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
-		}
-	}
-	return true
-}
-
-func (f InstanceFilter) hostIsIP() bool { return net.ParseIP(f.Host) != nil }
-
 // bestIndex picks the most selective go-memdb index the filter can use.
 // host, ip, deploymentId, nodeUrl and status have no index of their own: a filter
 // on them alone scans the table (about 10 ms per 100,000 rows) and the
 // catalog stays small in memory, where every index costs each row a tree
 // leaf on every replica.
-func (f InstanceFilter) bestIndex() (string, string) {
+func bestIndex(f InstanceFilter) (string, string) {
 	tag := f.Tag
 	if tag == "" && len(f.Tags) > 0 {
 		tag = f.Tags[0]
@@ -74,7 +33,7 @@ func (f InstanceFilter) bestIndex() (string, string) {
 func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, uint64, error) {
 	txn := f.state().Txn(false)
 	index := maxIndex(txn, tableInstances)
-	name, value := filter.bestIndex()
+	name, value := bestIndex(filter)
 	var it memdb.ResultIterator
 	var err error
 	if value == "" {
@@ -89,7 +48,7 @@ func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, 
 	out := []*Instance{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		if in := raw.(*Instance); filter.Match(in) {
-			out = append(out, in.clone())
+			out = append(out, in.Clone())
 		}
 	}
 	slices.SortFunc(out, func(a, b *Instance) int {
@@ -111,7 +70,7 @@ func (f *FSM) Instance(id string) (*Instance, uint64, error) {
 	if in == nil {
 		return nil, 0, NotFound("instance %s not found", id)
 	}
-	return in.clone(), maxIndex(txn, tableInstances), nil
+	return in.Clone(), maxIndex(txn, tableInstances), nil
 }
 
 // Definitions returns every definition sorted by ID, and the table's index.

@@ -7,17 +7,6 @@ import (
 	"github.com/hashicorp/go-memdb"
 )
 
-// Service is one slug as the catalog holds it: its instances counted by
-// status, the tags and nodes they carry. It is what `consul catalog
-// services` gives, computed from the instances on every read.
-type Service struct {
-	Slug      string         `json:"slug"`
-	Instances int            `json:"instances"`
-	ByStatus  map[Status]int `json:"byStatus"`
-	Tags      []string       `json:"tags"`
-	Nodes     []string       `json:"nodes"`
-}
-
 // Services returns one row per slug, sorted by slug, and the instances
 // table's index; ws watches for changes as Instances does.
 func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {

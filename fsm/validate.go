@@ -8,17 +8,6 @@ import (
 	"strings"
 )
 
-// Limits on stored strings. They keep one bad client from bloating every
-// replica and every snapshot.
-const (
-	MaxIDLen    = 128
-	MaxURLLen   = 2048
-	MaxTagLen   = 256
-	MaxTags     = 64
-	MaxTextLen  = 4096
-	MaxListSize = 256
-)
-
 var (
 	idPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 	schemePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*$`)

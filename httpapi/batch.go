@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
@@ -47,7 +48,7 @@ type batchRequest struct {
 // 204, or an error body.
 type batchAnswer struct {
 	Status   int               `json:"status"`
-	Instance *fsm.Instance     `json:"instance,omitempty"`
+	Instance *api.Instance     `json:"instance,omitempty"`
 	Error    *client.ErrorBody `json:"error,omitempty"`
 }
 
@@ -68,7 +69,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		return
 	}
 	if len(req.Writes) == 0 || len(req.Writes) > fsm.MaxBatch {
-		s.writeError(c, fsm.Invalid("writes", "must hold 1 to %d writes, not %d", fsm.MaxBatch, len(req.Writes)))
+		s.writeError(c, api.Invalid("writes", "must hold 1 to %d writes, not %d", fsm.MaxBatch, len(req.Writes)))
 		return
 	}
 	answers := make([]batchAnswer, len(req.Writes))
@@ -116,7 +117,7 @@ func (s *Server) batchCommand(w batchWrite, now time.Time) (fsm.Command, error) 
 		}
 		return fsm.Command{Type: fsm.CmdDeregisterInstance, ID: w.Deregister}, nil
 	}
-	return fsm.Command{}, fsm.Invalid("writes", "each write needs exactly one of register and deregister")
+	return fsm.Command{}, api.Invalid("writes", "each write needs exactly one of register and deregister")
 }
 
 func errorAnswer(err error) batchAnswer {
@@ -128,7 +129,7 @@ func resultAnswer(r fsm.BatchResult) batchAnswer {
 	if r.Err != nil {
 		return errorAnswer(r.Err)
 	}
-	if in, ok := r.Row.(*fsm.Instance); ok {
+	if in, ok := r.Row.(*api.Instance); ok {
 		return batchAnswer{Status: http.StatusCreated, Instance: in}
 	}
 	return batchAnswer{Status: http.StatusNoContent}
@@ -322,10 +323,10 @@ func (s *Server) postBatch(ctx context.Context, leaderURL string, body []byte, w
 		// each write goes on its own.
 		return postedBatch{direct: true}, true
 	}
-	var eb client.ErrorBody
+	var eb api.ErrorBody
 	_ = json.Unmarshal(raw, &eb)
-	if resp.StatusCode == http.StatusServiceUnavailable && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader) {
-		return out, false
+	if err := client.FromWire(resp.StatusCode, eb); errors.Is(err, api.ErrNotLeader) || errors.Is(err, api.ErrNoLeader) {
+		return out, false // nothing was written: send it to whoever leads now
 	}
 	if eb.Code == "" {
 		eb = client.ErrorBody{Error: "leader answered " + resp.Status, Code: client.CodeInternal}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // maxBody bounds every request body.
@@ -29,13 +29,13 @@ func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 		if errors.As(err, &mbe) {
 			return errTooLarge
 		}
-		return fsm.Invalid("body", "could not be read: %v", err)
+		return api.Invalid("body", "could not be read: %v", err)
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		if allowEmpty {
 			return nil
 		}
-		return fsm.Invalid("body", "is empty; send a JSON object")
+		return api.Invalid("body", "is empty; send a JSON object")
 	}
 	return decodeJSON(raw, v)
 }
@@ -49,7 +49,7 @@ func decodeJSON(raw []byte, v any) error {
 		return jsonError(err)
 	}
 	if dec.More() {
-		return fsm.Invalid("body", "has data after the JSON object")
+		return api.Invalid("body", "has data after the JSON object")
 	}
 	return nil
 }
@@ -59,31 +59,31 @@ func jsonError(err error) error {
 	var (
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError
-		fe  *fsm.Error
+		fe  *api.Error
 	)
 	switch {
 	case errors.As(err, &fe):
 		return fe // a field's own decoder named the problem
 	case errors.As(err, &syn):
-		return fsm.Invalid("body", "is not valid JSON at byte %d: %v", syn.Offset, syn)
+		return api.Invalid("body", "is not valid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			field = "body"
 		}
-		return fsm.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
+		return api.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields; its message
 		// is the only place the name is given.
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		if name == "" {
-			return fsm.Invalid("body", "has a field with an empty name")
+			return api.Invalid("body", "has a field with an empty name")
 		}
-		return fsm.Invalid(name, "is not a known field")
+		return api.Invalid(name, "is not a known field")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fsm.Invalid("body", "ends in the middle of a JSON value")
+		return api.Invalid("body", "ends in the middle of a JSON value")
 	}
-	return fsm.Invalid("body", "%v", err)
+	return api.Invalid("body", "%v", err)
 }
 
 func jsonKind(t reflect.Type) string {
@@ -112,7 +112,7 @@ func checkQuery(c *gin.Context, allowed ...string) error {
 			}
 		}
 		if !ok {
-			return fsm.Invalid(k, "is not a known query parameter (known: %s)", strings.Join(allowed, ", "))
+			return api.Invalid(k, "is not a known query parameter (known: %s)", strings.Join(allowed, ", "))
 		}
 	}
 	return nil
@@ -131,7 +131,7 @@ func boolQuery(c *gin.Context, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fsm.Invalid(name, "%q is not true or false", v)
+		return false, api.Invalid(name, "%q is not true or false", v)
 	}
 	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) listDefinitions(c *gin.Context) {
 
 // saveDefinitionRequest is the seed's body: {"definition": {...}}.
 type saveDefinitionRequest struct {
-	Definition *fsm.Definition `json:"definition"`
+	Definition *api.Definition `json:"definition"`
 }
 
 func (s *Server) saveDefinition(c *gin.Context) {
@@ -37,7 +38,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 		return
 	}
 	if req.Definition == nil {
-		s.writeError(c, fsm.Invalid("definition", "is required: send {\"definition\": {\"id\": ..., \"image\": ...}}"))
+		s.writeError(c, api.Invalid("definition", "is required: send {\"definition\": {\"id\": ..., \"image\": ...}}"))
 		return
 	}
 	d := req.Definition
@@ -51,7 +52,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		row := res.(*fsm.Definition)
+		row := res.(*api.Definition)
 		setIndex(c, row.ModifyIndex)
 		c.JSON(http.StatusCreated, gin.H{"definition": row})
 		return nil

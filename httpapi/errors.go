@@ -7,53 +7,58 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rosterhq/roster/fsm"
-	"github.com/rosterhq/roster/httpapi/client"
-	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/api"
 )
 
-// errTooLarge is a body over the size limit.
-var errTooLarge = errors.New("request body is larger than 1 MiB")
+// Errors of this layer, each with its code in package api.
+var (
+	errTooLarge         = api.ErrTooLarge
+	errOwnerUnreachable = api.ErrOwnerUnreachable
+	errNoInstance       = api.ErrNoInstance
+	errBadGateway       = api.ErrBadGateway
+)
 
-// errorTable is the one place that maps engine errors to HTTP answers; the
-// client's FromWire maps the codes back (see errors_test.go).
-var errorTable = []struct {
-	err        error
-	status     int
-	code       string
-	retryAfter bool
-}{
-	{node.ErrNotLeader, http.StatusServiceUnavailable, client.CodeNotLeader, true},
-	{node.ErrNoLeader, http.StatusServiceUnavailable, client.CodeNoLeader, true},
-	{node.ErrLeadershipLost, http.StatusServiceUnavailable, client.CodeIndeterminate, true},
-	{node.ErrTimeout, http.StatusServiceUnavailable, client.CodeTimeout, true},
-	{node.ErrShutdown, http.StatusServiceUnavailable, client.CodeShuttingDown, true},
-	{node.ErrCatchingUp, http.StatusServiceUnavailable, client.CodeCatchingUp, true},
-	{errTooLarge, http.StatusRequestEntityTooLarge, client.CodeTooLarge, false},
-	{errNoInstance, http.StatusServiceUnavailable, client.CodeNoInstance, true},
-	{errBadGateway, http.StatusBadGateway, client.CodeBadGateway, false},
-	{errOwnerUnreachable, http.StatusServiceUnavailable, client.CodeOwnerUnreachable, true},
+// statusOf is the one table from error codes to HTTP statuses; the client's
+// FromWire turns each code back into the same error (errors_test.go).
+var statusOf = map[api.Code]int{
+	api.CodeInvalid:          http.StatusBadRequest,
+	api.CodeNotFound:         http.StatusNotFound,
+	api.CodeConflict:         http.StatusConflict,
+	api.CodeUnknownMember:    http.StatusNotFound,
+	api.CodeMemberAlive:      http.StatusConflict,
+	api.CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	api.CodeNotLeader:        http.StatusServiceUnavailable,
+	api.CodeNoLeader:         http.StatusServiceUnavailable,
+	api.CodeIndeterminate:    http.StatusServiceUnavailable,
+	api.CodeTimeout:          http.StatusServiceUnavailable,
+	api.CodeShuttingDown:     http.StatusServiceUnavailable,
+	api.CodeCatchingUp:       http.StatusServiceUnavailable,
+	api.CodeNoInstance:       http.StatusServiceUnavailable,
+	api.CodeOwnerUnreachable: http.StatusServiceUnavailable,
+	api.CodeBadGateway:       http.StatusBadGateway,
+	api.CodeUnauthorized:     http.StatusUnauthorized,
+	api.CodeForbidden:        http.StatusForbidden,
+	api.CodeNotImplemented:   http.StatusNotImplemented,
+	api.CodeInternal:         http.StatusInternalServerError,
 }
 
-var fsmStatus = map[fsm.Code]int{
-	fsm.CodeInvalid:  http.StatusBadRequest,
-	fsm.CodeNotFound: http.StatusNotFound,
-	fsm.CodeConflict: http.StatusConflict,
-}
-
-// toWire turns an error into a status and body; unknown errors become a
-// generic 500 whose detail goes only to the log.
-func toWire(err error) (int, client.ErrorBody, bool) {
-	var fe *fsm.Error
+// toWire turns an error into a status and body, and whether to send
+// Retry-After (every 503). Errors without a code become a generic 500 whose
+// detail goes only to the log.
+func toWire(err error) (int, api.ErrorBody, bool) {
+	code := api.CodeOf(err)
+	status, known := statusOf[code]
+	if !known {
+		return http.StatusInternalServerError, api.ErrorBody{Error: api.ErrInternal.Error(), Code: api.CodeInternal}, false
+	}
+	body := api.ErrorBody{Code: code}
+	var fe *api.Error
 	if errors.As(err, &fe) {
-		return fsmStatus[fe.Code], client.ErrorBody{Error: fe.Error(), Code: string(fe.Code), Field: fe.Field}, false
+		body.Error, body.Field = fe.Error(), fe.Field
+	} else {
+		body.Error = api.SentinelOf(code).Error()
 	}
-	for _, row := range errorTable {
-		if errors.Is(err, row.err) {
-			return row.status, client.ErrorBody{Error: row.err.Error(), Code: row.code}, row.retryAfter
-		}
-	}
-	return http.StatusInternalServerError, client.ErrorBody{Error: "internal error", Code: client.CodeInternal}, false
+	return status, body, status == http.StatusServiceUnavailable
 }
 
 func (s *Server) writeError(c *gin.Context, err error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
 )
@@ -134,10 +135,12 @@ func (s *Server) forward(hold context.Context, c *gin.Context, leaderID, leaderU
 		return true
 	}
 	if resp.StatusCode == http.StatusServiceUnavailable {
-		var eb client.ErrorBody
-		if json.Unmarshal(raw, &eb) == nil && (eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader ||
-			(resendable && eb.Code == client.CodeIndeterminate)) {
-			return false // the leader moved on; nothing was written, or sending again is harmless
+		var eb api.ErrorBody
+		if json.Unmarshal(raw, &eb) == nil {
+			err := client.FromWire(resp.StatusCode, eb)
+			if errors.Is(err, api.ErrNotLeader) || errors.Is(err, api.ErrNoLeader) || (resendable && errors.Is(err, api.ErrIndeterminate)) {
+				return false // the leader moved on; nothing was written, or sending again is harmless
+			}
 		}
 	}
 	s.readYourWrite(hold, resp)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -66,8 +67,8 @@ func FuzzStatusBatchBody(f *testing.F) {
 
 func mustBeTyped(t *testing.T, body []byte, err error) {
 	t.Helper()
-	var fe *fsm.Error
-	if !errors.As(err, &fe) || fe.Code != fsm.CodeInvalid || fe.Field == "" {
+	var fe *api.Error
+	if !errors.As(err, &fe) || fe.Code != api.CodeInvalid || fe.Field == "" {
 		t.Fatalf("%q: refused without a typed, named error: %v", body, err)
 	}
 }

@@ -13,14 +13,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
 )
-
-// errOwnerUnreachable: the node that checks an instance could not be
-// reached to hand it a heartbeat.
-var errOwnerUnreachable = errors.New("the node that checks this instance could not be reached; try again or another node")
 
 // setInstanceStatus is PUT /registry-svc/instance/{id}/status: the status
 // of an instance set by whoever runs it (the way `none` checks work; a
@@ -33,26 +30,26 @@ func (s *Server) setInstanceStatus(c *gin.Context) {
 		return
 	}
 	if !req.Status.Valid() {
-		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", req.Status, fsm.Statuses))
+		s.writeError(c, api.Invalid("status", "%q is not one of %v", req.Status, api.Statuses))
 		return
 	}
 	reason := req.Reason
 	if reason == "" {
 		reason = "set through the API"
 	}
-	u := fsm.StatusUpdate{ID: id, Status: req.Status, Reason: reason, At: time.Now().UTC()}
-	if err := fsm.ValidateStatusUpdates([]fsm.StatusUpdate{u}); err != nil {
+	u := api.StatusUpdate{ID: id, Status: req.Status, Reason: reason, At: time.Now().UTC()}
+	if err := fsm.ValidateStatusUpdates([]api.StatusUpdate{u}); err != nil {
 		s.writeError(c, err)
 		return
 	}
 	s.viaLeader(c, req, false, func(ctx context.Context) error {
 		u.At = time.Now().UTC()
-		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []fsm.StatusUpdate{u}})
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []api.StatusUpdate{u}})
 		if err != nil {
 			return err
 		}
-		if len(res.(*fsm.StatusResult).Missing) > 0 {
-			return fsm.NotFound("instance %s not found", id)
+		if len(res.(*api.StatusResult).Missing) > 0 {
+			return api.NotFound("instance %s not found", id)
 		}
 		row, index, err := s.n.FSM().Instance(id)
 		if err != nil {
@@ -109,7 +106,7 @@ func (s *Server) heartbeat(c *gin.Context) {
 		return
 	}
 	if s.health == nil {
-		s.writeError(c, fsm.Conflict("check", "this agent runs no health checks"))
+		s.writeError(c, api.Conflict("check", "this agent runs no health checks"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
@@ -120,12 +117,12 @@ func (s *Server) heartbeat(c *gin.Context) {
 			s.writeError(c, err)
 			return
 		}
-		if row.Check == nil || row.Check.Type != fsm.CheckTTL {
+		if row.Check == nil || row.Check.Type != api.CheckTTL {
 			kind := "the default"
 			if row.Check != nil {
 				kind = string(row.Check.Type)
 			}
-			s.writeError(c, fsm.Conflict("check.type", "instance %s is checked by %s, not ttl: heartbeats are for ttl checks", id, kind))
+			s.writeError(c, api.Conflict("check.type", "instance %s is checked by %s, not ttl: heartbeats are for ttl checks", id, kind))
 			return
 		}
 		owner, ok := s.health.Owner(row)
@@ -151,13 +148,13 @@ func (s *Server) heartbeat(c *gin.Context) {
 // instanceSoon reads an instance from the local replica, waiting up to a
 // second for one it does not have yet: an instance registered through
 // another node a moment ago may not have reached this one.
-func (s *Server) instanceSoon(ctx context.Context, id string) (*fsm.Instance, error) {
+func (s *Server) instanceSoon(ctx context.Context, id string) (*api.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	for {
 		applied := s.n.FSM().AppliedCh() // before the read: no apply is missed
 		row, _, err := s.n.FSM().Instance(id)
-		if fsm.CodeOf(err) != fsm.CodeNotFound {
+		if api.CodeOf(err) != api.CodeNotFound {
 			return row, err
 		}
 		select {
@@ -187,7 +184,7 @@ func (s *Server) idAndBody(c *gin.Context, id string, v any) error {
 // ProposeStatuses sends a health checker's batch to the leader: applied
 // here when this node leads, else posted to the leader's HTTP API, retried
 // through an election until ctx ends.
-func (s *Server) ProposeStatuses(ctx context.Context, us []fsm.StatusUpdate) error {
+func (s *Server) ProposeStatuses(ctx context.Context, us []api.StatusUpdate) error {
 	cmd := &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: us}
 	for {
 		var err error
@@ -216,7 +213,7 @@ func proposalRetryable(err error) bool {
 
 // postStatuses sends one batch of status updates to the leader. They are
 // conditional, so one cut off by a newer leader is sent again.
-func (s *Server) postStatuses(hold context.Context, leaderID, leaderURL string, us []fsm.StatusUpdate) error {
+func (s *Server) postStatuses(hold context.Context, leaderID, leaderURL string, us []api.StatusUpdate) error {
 	ctx, stop := s.untilLeaderMoves(hold, leaderID)
 	defer stop()
 	b, err := json.Marshal(client.StatusBatch{Updates: us})
@@ -241,9 +238,12 @@ func (s *Server) postStatuses(hold context.Context, leaderID, leaderURL string, 
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	var eb client.ErrorBody
-	if json.Unmarshal(raw, &eb) == nil && resp.StatusCode == http.StatusServiceUnavailable &&
-		(eb.Code == client.CodeNotLeader || eb.Code == client.CodeNoLeader || eb.Code == client.CodeIndeterminate) {
+	var eb api.ErrorBody
+	_ = json.Unmarshal(raw, &eb)
+	// The updates are conditional: after any of these, sending them again
+	// (to whichever node leads then) is harmless.
+	if err := client.FromWire(resp.StatusCode, eb); errors.Is(err, api.ErrNotLeader) || errors.Is(err, api.ErrNoLeader) ||
+		errors.Is(err, api.ErrIndeterminate) {
 		return node.ErrNotLeader
 	}
 	return fmt.Errorf("leader answered %s: %s", resp.Status, bytes.TrimSpace(raw))

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
@@ -25,17 +26,17 @@ func (s *Server) listInstances(c *gin.Context) {
 	// and a repeat is refused rather than silently cut to its first value.
 	for _, name := range instanceFilters {
 		if vs := c.QueryArray(name); len(vs) > 1 && name != "tag" {
-			s.writeError(c, fsm.Invalid(name, "given %d times; only tag may repeat (every tag must match), other filters take one value", len(vs)))
+			s.writeError(c, api.Invalid(name, "given %d times; only tag may repeat (every tag must match), other filters take one value", len(vs)))
 			return
 		}
 	}
-	f := fsm.InstanceFilter{
+	f := api.InstanceFilter{
 		ID: c.Query("id"), Slug: c.Query("slug"), Host: c.Query("host"), IP: c.Query("ip"),
 		DeploymentID: c.Query("deploymentId"), NodeURL: c.Query("nodeUrl"), Path: c.Query("path"),
 		Scheme: c.Query("scheme"), Tags: c.QueryArray("tag"), Status: c.Query("status"),
 	}
-	if f.Status != "" && !fsm.Status(f.Status).Valid() {
-		s.writeError(c, fsm.Invalid("status", "%q is not one of %v", f.Status, fsm.Statuses))
+	if f.Status != "" && !api.Status(f.Status).Valid() {
+		s.writeError(c, api.Invalid("status", "%q is not one of %v", f.Status, api.Statuses))
 		return
 	}
 	key := fmt.Sprintf("instances %+v", f)
@@ -89,7 +90,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		row := res.(*fsm.Instance)
+		row := res.(*api.Instance)
 		setIndex(c, row.ModifyIndex)
 		c.JSON(http.StatusCreated, gin.H{"instance": row})
 		return nil
@@ -126,11 +127,11 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 
 // defaultCheck is the check a new instance registered without one gets:
 // this (leading) node's default.
-func (s *Server) defaultCheck(url string) *fsm.Check {
+func (s *Server) defaultCheck(url string) *api.Check {
 	if s.health != nil {
 		return s.health.DefaultCheck(url)
 	}
-	return fsm.DefaultCheck(url, 0)
+	return api.DefaultCheck(url, 0)
 }
 
 // CheckRegistration validates a registration body as a node would, for
@@ -142,10 +143,10 @@ func CheckRegistration(req client.RegisterRequest) error {
 
 // registration validates and completes a registration body as the node
 // that received it: the check completed with its defaults, the URL built or
-// split, nodeUrl defaulting to this node. Every refusal is an *fsm.Error
+// split, nodeUrl defaulting to this node. Every refusal is an *api.Error
 // that names the field.
-func registration(req client.RegisterRequest, selfURL string) (fsm.Instance, error) {
-	in := fsm.Instance{
+func registration(req client.RegisterRequest, selfURL string) (api.Instance, error) {
+	in := api.Instance{
 		ID: req.ID, URL: req.URL, Scheme: req.Scheme, Host: req.Host, IP: req.IP, Port: req.Port, Path: req.Path,
 		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
 		Status: req.Status, Details: req.Details,
@@ -153,7 +154,7 @@ func registration(req client.RegisterRequest, selfURL string) (fsm.Instance, err
 	if req.Check != nil {
 		ck := *req.Check
 		ck.Complete()
-		if err := fsm.ValidateCheck(&ck); err != nil {
+		if err := api.ValidateCheck(&ck); err != nil {
 			return in, err
 		}
 		in.Check = &ck

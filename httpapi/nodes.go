@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip/resource"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -27,12 +27,12 @@ func (s *Server) listNodes(c *gin.Context) {
 		return
 	}
 	if req.MinFreeGPUMemoryMiB != nil && *req.MinFreeGPUMemoryMiB < 0 {
-		s.writeError(c, fsm.Invalid("minFreeGpuMemoryMiB", "must not be negative"))
+		s.writeError(c, api.Invalid("minFreeGpuMemoryMiB", "must not be negative"))
 		return
 	}
 	for i, id := range req.IDs {
 		if id == "" {
-			s.writeError(c, fsm.Invalid("ids["+strconv.Itoa(i)+"]", "is empty"))
+			s.writeError(c, api.Invalid("ids["+strconv.Itoa(i)+"]", "is empty"))
 			return
 		}
 	}
@@ -81,18 +81,18 @@ func (s *Server) deleteNode(c *gin.Context) {
 	}
 	target := strings.TrimPrefix(c.Param("url"), "/")
 	if target == "" {
-		s.writeError(c, fsm.Invalid("url", "is empty; give the node's URL or ID"))
+		s.writeError(c, api.Invalid("url", "is empty; give the node's URL or ID"))
 		return
 	}
 	s.viaLeader(c, nil, false, func(ctx context.Context) error {
 		row, ok := s.findNode(target)
 		if !ok {
-			return fsm.NotFound("no node has URL or ID %q", target)
+			return api.UnknownMember("no node has URL or ID %q", target)
 		}
 		alive := row.Status == resource.StatusAlive || row.Status == resource.StatusSuspect
 		if alive && force {
 			if row.ID == s.n.ID() {
-				return fsm.Conflict("url", "node %s is the leader answering this request; run `roster leave --addr %s` instead", row.ID, row.URL)
+				return api.MemberAlive("node %s is the leader answering this request; run `roster leave --addr %s` instead", row.ID, row.URL)
 			}
 			if err := s.askToLeave(ctx, row); err != nil {
 				return err
@@ -125,11 +125,11 @@ func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
 	req.Header.Set(forwardedHeader, s.n.ID())
 	resp, err := s.fwd.Do(req)
 	if err != nil {
-		return fsm.Conflict("url", "node %s is alive but could not be asked to leave: %v", row.ID, err)
+		return api.MemberAlive("node %s is alive but could not be asked to leave: %v", row.ID, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		return fsm.Conflict("url", "node %s is alive and refused to leave (HTTP %d)", row.ID, resp.StatusCode)
+		return api.MemberAlive("node %s is alive and refused to leave (HTTP %d)", row.ID, resp.StatusCode)
 	}
 	for {
 		if n, ok := s.findNode(row.ID); !ok || n.Status == resource.StatusLeft || n.Status == resource.StatusDead {
@@ -137,7 +137,7 @@ func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fsm.Conflict("url", "node %s was asked to leave but is still alive", row.ID)
+			return api.MemberAlive("node %s was asked to leave but is still alive", row.ID)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -14,13 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
-)
-
-// Errors of the proxy, answered to proxied traffic.
-var (
-	errNoInstance = errors.New("no usable instance of this service (none Healthy or Unknown)")
-	errBadGateway = errors.New("the instance could not be reached")
 )
 
 // reserved are first path segments that are Roster's own, never a slug.
@@ -77,17 +71,17 @@ func slugOf(path string) string {
 }
 
 // candidates are the usable instances of a slug, best class first.
-func (p *proxy) candidates(slug string) (list []*fsm.Instance, known bool, err error) {
-	all, _, err := p.s.n.FSM().Instances(nil, fsm.InstanceFilter{Slug: slug})
+func (p *proxy) candidates(slug string) (list []*api.Instance, known bool, err error) {
+	all, _, err := p.s.n.FSM().Instances(nil, api.InstanceFilter{Slug: slug})
 	if err != nil || len(all) == 0 {
 		return nil, false, err
 	}
-	var healthy, unknown []*fsm.Instance
+	var healthy, unknown []*api.Instance
 	for _, in := range all {
 		switch in.Status {
-		case fsm.StatusHealthy:
+		case api.StatusHealthy:
 			healthy = append(healthy, in)
-		case fsm.StatusUnknown, "":
+		case api.StatusUnknown, "":
 			unknown = append(unknown, in)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-memdb"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // Blocking read limits, as Consul's: default and maximum wait.
@@ -133,13 +133,13 @@ func blockingParams(c *gin.Context) (uint64, time.Duration, error) {
 	raw := c.Query("index")
 	if raw == "" {
 		if c.Query("wait") != "" {
-			return 0, 0, fsm.Invalid("wait", "needs index: a blocking read waits for a change past index")
+			return 0, 0, api.Invalid("wait", "needs index: a blocking read waits for a change past index")
 		}
 		return 0, defaultWait, nil
 	}
 	index, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return 0, 0, fsm.Invalid("index", "%q is not a non-negative integer", raw)
+		return 0, 0, api.Invalid("index", "%q is not a non-negative integer", raw)
 	}
 	wait := defaultWait
 	if w := c.Query("wait"); w != "" {
@@ -157,12 +157,12 @@ func parseWait(w string) (time.Duration, error) {
 	if err != nil {
 		secs, nerr := strconv.Atoi(w)
 		if nerr != nil {
-			return 0, fsm.Invalid("wait", "%q is not a duration like 30s or 5m", w)
+			return 0, api.Invalid("wait", "%q is not a duration like 30s or 5m", w)
 		}
 		d = time.Duration(secs) * time.Second
 	}
 	if d <= 0 || d > maxWait {
-		return 0, fsm.Invalid("wait", "%s is out of range (0, %s]", d, maxWait)
+		return 0, api.Invalid("wait", "%s is out of range (0, %s]", d, maxWait)
 	}
 	return d, nil
 }

@@ -9,31 +9,14 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
-
-// Bootstrap states, as /registry-svc/cluster/status reports them.
-const (
-	BootstrapWaiting      = "waiting"       // for the expected members to be alive
-	BootstrapRefused      = "refused"       // members disagree on the expectation
-	BootstrapJoining      = "joining"       // a peer is already in a cluster: wait to be added
-	BootstrapDone         = "bootstrapped"  // this node bootstrapped the first configuration
-	BootstrapJoined       = "joined"        // this node was given a configuration by a leader
-	BootstrapExistingData = "existing-data" // state on disk: never bootstraps again
-)
-
-// BootstrapStatus is how this node came (or is coming) into a cluster.
-type BootstrapStatus struct {
-	// Expect is --bootstrap-expect (0: this node only joins).
-	Expect int    `json:"expect"`
-	State  string `json:"state"`
-	Reason string `json:"reason,omitempty"`
-}
 
 // bootstrapTracker holds the bootstrap status for status readers.
 type bootstrapTracker struct {
 	mu sync.Mutex
-	st BootstrapStatus
+	st api.BootstrapStatus
 }
 
 // bootstrapLoop's own memory: the expected members last seen and since when.
@@ -42,7 +25,7 @@ type bootstrapSeen struct {
 	bootSeen time.Time
 }
 
-func (b *bootstrapTracker) get() BootstrapStatus {
+func (b *bootstrapTracker) get() api.BootstrapStatus {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.st
@@ -94,14 +77,14 @@ func bootstrapPlan(self string, members []gossip.Member, expect int) (servers []
 	slices.Sort(disagree)
 	switch {
 	case len(inCluster) > 0:
-		return nil, BootstrapJoining, "already in a cluster: " + strings.Join(inCluster, ", ") + "; waiting to be added"
+		return nil, api.BootstrapJoining, "already in a cluster: " + strings.Join(inCluster, ", ") + "; waiting to be added"
 	case len(disagree) > 0:
-		return nil, BootstrapRefused, fmt.Sprintf("members disagree on bootstrap-expect: this node expects %d, %s",
+		return nil, api.BootstrapRefused, fmt.Sprintf("members disagree on bootstrap-expect: this node expects %d, %s",
 			expect, strings.Join(disagree, ", "))
 	case len(candidates) < expect:
-		return nil, BootstrapWaiting, fmt.Sprintf("%d of %d expected members alive (%s)", len(candidates), expect, strings.Join(same, ", "))
+		return nil, api.BootstrapWaiting, fmt.Sprintf("%d of %d expected members alive (%s)", len(candidates), expect, strings.Join(same, ", "))
 	case len(candidates) > expect:
-		return nil, BootstrapRefused, fmt.Sprintf("%d alive members expect %d (%s): exactly %d may bootstrap; start the others without --bootstrap-expect",
+		return nil, api.BootstrapRefused, fmt.Sprintf("%d alive members expect %d (%s): exactly %d may bootstrap; start the others without --bootstrap-expect",
 			len(candidates), expect, strings.Join(same, ", "), expect)
 	}
 	slices.SortFunc(candidates, func(a, b gossip.Member) int { return strings.Compare(a.Name, b.Name) })
@@ -125,8 +108,8 @@ func (n *Node) bootstrapWhenExpected() {
 	defer tick.Stop()
 	for {
 		if n.hasConfiguration() {
-			if n.boot.get().State != BootstrapDone {
-				n.boot.set(BootstrapJoined, "")
+			if n.boot.get().State != api.BootstrapDone {
+				n.boot.set(api.BootstrapJoined, "")
 			}
 			n.announceInCluster()
 			return
@@ -148,7 +131,7 @@ func (n *Node) tryBootstrap(expect int) {
 	if servers == nil {
 		n.bootKey = ""
 		if n.boot.set(state, reason) {
-			if state == BootstrapRefused {
+			if state == api.BootstrapRefused {
 				n.log.Error("not bootstrapping: "+reason, "expect", expect)
 			} else {
 				n.log.Info("bootstrap: "+reason, "state", state, "expect", expect)
@@ -164,7 +147,7 @@ func (n *Node) tryBootstrap(expect int) {
 		n.bootKey, n.bootSeen = key, time.Now()
 	}
 	if time.Since(n.bootSeen) < bootstrapSettle {
-		n.boot.set(BootstrapWaiting, "expected members alive: "+strings.Join(ids, ", ")+"; settling")
+		n.boot.set(api.BootstrapWaiting, "expected members alive: "+strings.Join(ids, ", ")+"; settling")
 		return
 	}
 	cfg := raft.Configuration{}
@@ -177,11 +160,11 @@ func (n *Node) tryBootstrap(expect int) {
 	}
 	err := n.raft.BootstrapCluster(cfg).Error()
 	if err != nil && err != raft.ErrCantBootstrap {
-		n.boot.set(BootstrapWaiting, "bootstrap failed: "+err.Error())
+		n.boot.set(api.BootstrapWaiting, "bootstrap failed: "+err.Error())
 		n.log.Error("bootstrap failed", "err", err)
 		return
 	}
-	n.boot.set(BootstrapDone, "voters "+strings.Join(ids, ", "))
+	n.boot.set(api.BootstrapDone, "voters "+strings.Join(ids, ", "))
 	n.log.Info("bootstrapped a new cluster", "voters", strings.Join(ids, ","))
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
 
@@ -36,14 +37,14 @@ func TestBootstrapPlanWaitsAndRefuses(t *testing.T) {
 		reason  string
 	}{
 		{"too few alive", []gossip.Member{expecting("a", 3, gossip.StateAlive), expecting("b", 3, gossip.StateAlive),
-			expecting("c", 3, gossip.StateDead)}, BootstrapWaiting, "2 of 3 expected members alive (a, b)"},
+			expecting("c", 3, gossip.StateDead)}, api.BootstrapWaiting, "2 of 3 expected members alive (a, b)"},
 		{"disagreement", []gossip.Member{expecting("a", 3, gossip.StateAlive), expecting("b", 5, gossip.StateAlive),
-			expecting("c", 3, gossip.StateAlive)}, BootstrapRefused, "this node expects 3, b expects 5"},
+			expecting("c", 3, gossip.StateAlive)}, api.BootstrapRefused, "this node expects 3, b expects 5"},
 		{"surplus", []gossip.Member{expecting("a", 3, gossip.StateAlive), expecting("b", 3, gossip.StateAlive),
-			expecting("c", 3, gossip.StateAlive), expecting("d", 3, gossip.StateAlive)}, BootstrapRefused, "4 alive members expect 3"},
+			expecting("c", 3, gossip.StateAlive), expecting("d", 3, gossip.StateAlive)}, api.BootstrapRefused, "4 alive members expect 3"},
 		{"running cluster", []gossip.Member{expecting("a", 3, gossip.StateAlive), expecting("b", 3, gossip.StateAlive),
 			func() gossip.Member { m := expecting("c", 3, gossip.StateAlive); m.InCluster = true; return m }()},
-			BootstrapJoining, "already in a cluster: c"},
+			api.BootstrapJoining, "already in a cluster: c"},
 	}
 	for _, tc := range cases {
 		servers, state, reason := bootstrapPlan("a", tc.members, 3)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/gossip/collect"
@@ -152,9 +153,9 @@ func (n *Node) start() error {
 	n.boot.st.Expect = n.cfg.BootstrapExpect
 	switch {
 	case parts.hasState:
-		n.boot.set(BootstrapExistingData, "")
+		n.boot.set(api.BootstrapExistingData, "")
 	case n.cfg.BootstrapExpect == 0:
-		n.boot.set(BootstrapJoining, "no bootstrap-expect: waiting to be added by a leader")
+		n.boot.set(api.BootstrapJoining, "no bootstrap-expect: waiting to be added by a leader")
 		n.goLoop(n.bootstrapWhenExpected)
 	default:
 		n.goLoop(n.bootstrapWhenExpected)

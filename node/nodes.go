@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/gossip/resource"
 )
@@ -78,10 +78,10 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	}
 	v, ok := n.gossip.Node(id)
 	if !ok {
-		return fsm.NotFound("node %s is not a member", id)
+		return api.UnknownMember("node %s is not a member", id)
 	}
 	if v.State == gossip.StateAlive {
-		return fsm.Conflict("url", "node %s (%s) is %s; stop it or make it leave first", id, v.URL, v.Status)
+		return api.MemberAlive("node %s (%s) is %s; stop it or make it leave first", id, v.URL, v.Status)
 	}
 	if n.roles()[id] != "" {
 		timeout := 5 * time.Second

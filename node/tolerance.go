@@ -7,28 +7,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
-
-// FaultTolerance is how many voters the cluster can lose and still write,
-// as this node sees it, beside what --voters asks for.
-type FaultTolerance struct {
-	// Tolerance is how many more voters may fail with a quorum left:
-	// healthy voters minus the quorum of the configuration (0 when the
-	// quorum is already gone).
-	Tolerance int `json:"tolerance"`
-	// Wanted is the tolerance --voters asks for, among the servers that
-	// exist: (min(voters, known servers) - 1) / 2.
-	Wanted        int `json:"wanted"`
-	Voters        int `json:"voters"`
-	HealthyVoters int `json:"healthyVoters"`
-	Quorum        int `json:"quorum"`
-	// Degraded is true while Tolerance is below Wanted: a voter is dead or
-	// unreachable, its replacement not yet promoted, or there is no
-	// configuration yet. Reasons say which.
-	Degraded bool     `json:"degraded"`
-	Reasons  []string `json:"reasons,omitempty"`
-}
 
 // unhealthyContact is how long a leader may miss a voter's heartbeat
 // answers before it counts that voter as unhealthy.
@@ -36,8 +17,8 @@ const unhealthyContact = 2 * time.Second
 
 // faultTolerance works out FaultTolerance from the Raft configuration, the
 // gossip view and, on the leader, when followers last answered.
-func (n *Node) faultTolerance(cfg raft.Configuration, members map[string]gossip.Member, isLeader bool) FaultTolerance {
-	ft := FaultTolerance{}
+func (n *Node) faultTolerance(cfg raft.Configuration, members map[string]gossip.Member, isLeader bool) api.FaultTolerance {
+	ft := api.FaultTolerance{}
 	ft.Wanted = (n.targetVoters(members) - 1) / 2
 	var waiting []string
 	for _, s := range cfg.Servers {

@@ -6,10 +6,11 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
 
-func toleranceOf(voters int, cfg []raft.Server, members ...gossip.Member) FaultTolerance {
+func toleranceOf(voters int, cfg []raft.Server, members ...gossip.Member) api.FaultTolerance {
 	n := &Node{id: "a", cfg: Config{Voters: voters}, contacts: newContactTracker()}
 	byID := map[string]gossip.Member{}
 	for _, m := range members {

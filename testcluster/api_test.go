@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -90,14 +90,14 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 	if _, body := do(t, "GET", f+"/registry-svc/instances?tag=a", ""); !strings.Contains(body, "http://tags:1") || !strings.Contains(body, "http://tags:2") {
 		t.Errorf("?tag=a: %s", body)
 	}
-	var svc struct{ Services []fsm.Service }
+	var svc struct{ Services []api.Service }
 	if _, body := do(t, "GET", f+"/registry-svc/services", ""); json.Unmarshal([]byte(body), &svc) != nil || len(svc.Services) != 1 ||
 		svc.Services[0].Slug != "tagged" || svc.Services[0].Instances != 2 || svc.Services[0].ByStatus["Healthy"] != 1 ||
 		svc.Services[0].ByStatus["Unknown"] != 1 || strings.Join(svc.Services[0].Tags, ",") != "a,b" || len(svc.Services[0].Nodes) != 1 {
 		t.Errorf("services: %s", body)
 	}
 	for _, id := range []string{"http://tags:1", "http://tags:2"} {
-		rows, _, _ := c.Client(0).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "tagged"}, client.ListOptions{Consistent: true})
+		rows, _, _ := c.Client(0).ListInstances(t.Context(), api.InstanceFilter{Slug: "tagged"}, client.ListOptions{Consistent: true})
 		for _, r := range rows {
 			if r.URL == id {
 				do(t, "DELETE", f+"/registry-svc/instance/"+r.ID, "")
@@ -114,7 +114,7 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 	// Read your writes on the follower that forwarded them.
 	for i := range 30 {
 		resp, body := do(t, "PUT", f+"/registry-svc/instance", fmt.Sprintf(`{"url":"http://ryw:%d"}`, i+1))
-		var reg struct{ Instance fsm.Instance }
+		var reg struct{ Instance api.Instance }
 		if resp.StatusCode != 201 || json.Unmarshal([]byte(body), &reg) != nil {
 			t.Fatalf("register: %d %s", resp.StatusCode, body)
 		}
@@ -143,13 +143,13 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 	// registration above.
 	within(t, 5*time.Second, "follower applied", func() error { return hasURLs(c, follower(c), "http://owned:1") })
 	cl := c.Client(follower(c))
-	_, meta, err := cl.ListInstances(t.Context(), fsm.InstanceFilter{Slug: "w"}, client.ListOptions{})
+	_, meta, err := cl.ListInstances(t.Context(), api.InstanceFilter{Slug: "w"}, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan []*fsm.Instance, 1)
+	got := make(chan []*api.Instance, 1)
 	go func() {
-		list, _, _ := cl.ListInstances(context.Background(), fsm.InstanceFilter{Slug: "w"}, client.ListOptions{Index: meta.Index, Wait: 20 * time.Second})
+		list, _, _ := cl.ListInstances(context.Background(), api.InstanceFilter{Slug: "w"}, client.ListOptions{Index: meta.Index, Wait: 20 * time.Second})
 		got <- list
 	}()
 	time.Sleep(200 * time.Millisecond)

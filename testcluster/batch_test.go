@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -36,7 +36,7 @@ func TestConcurrentWritesThroughAFollowerKeepTheirOwnAnswers(t *testing.T) {
 			}
 			ids[i] = in.ID
 			// Read your write on the same follower, locally.
-			list, _, err := c.Client(f).ListInstances(t.Context(), fsm.InstanceFilter{ID: in.ID}, client.ListOptions{})
+			list, _, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{ID: in.ID}, client.ListOptions{})
 			if err != nil || len(list) != 1 || list[0].URL != url {
 				errs[i] = fmt.Errorf("local read after the write: %v %v", list, err)
 			}
@@ -57,14 +57,14 @@ func TestConcurrentWritesThroughAFollowerKeepTheirOwnAnswers(t *testing.T) {
 			t.Errorf("write %d: %v", i, errs[i])
 		}
 	}
-	var fe *fsm.Error
-	if !errors.As(errs[n], &fe) || fe.Code != fsm.CodeConflict || fe.Field != "url" {
+	var fe *api.Error
+	if !errors.As(errs[n], &fe) || fe.Code != api.CodeConflict || fe.Field != "url" {
 		t.Errorf("conflicting write: %v, want a url conflict", errs[n])
 	}
-	if !errors.As(errs[n+1], &fe) || fe.Code != fsm.CodeNotFound {
+	if !errors.As(errs[n+1], &fe) || fe.Code != api.CodeNotFound {
 		t.Errorf("deregistering an unknown instance: %v, want not found", errs[n+1])
 	}
-	list, _, err := c.Client(c.Leader()).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "batched"}, client.ListOptions{Consistent: true})
+	list, _, err := c.Client(c.Leader()).ListInstances(t.Context(), api.InstanceFilter{Slug: "batched"}, client.ListOptions{Consistent: true})
 	if err != nil || len(list) != n {
 		t.Fatalf("%d of %d registered (%v)", len(list), n, err)
 	}
@@ -99,12 +99,12 @@ func TestBatchEndpointValidatesEachWrite(t *testing.T) {
 	}
 	// Only the leader takes batches; a follower never forwards one again.
 	resp, body := do(t, http.MethodPost, f+"/registry-svc/internal/writes", `{"writes":[{"deregister":"x"}]}`)
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, client.CodeNotLeader) {
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, string(client.CodeNotLeader)) {
 		t.Errorf("batch sent to a follower: %d %s, want 503 not_leader", resp.StatusCode, body)
 	}
 	// The read index likewise.
 	resp, body = do(t, http.MethodGet, f+"/registry-svc/internal/read-index", "")
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, client.CodeNotLeader) {
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, string(client.CodeNotLeader)) {
 		t.Errorf("read index asked of a follower: %d %s, want 503 not_leader", resp.StatusCode, body)
 	}
 	if resp, body = do(t, http.MethodGet, leader+"/registry-svc/internal/read-index", ""); resp.StatusCode != 200 || !strings.Contains(body, `"index":`) {

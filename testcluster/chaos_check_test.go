@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // electionLog records raft's own "election won" lines (they carry the
@@ -115,7 +115,7 @@ func (w *indexWatch) saw(client, node int, index uint64) {
 
 // catalogDigest is what must be equal on every node once the cluster has
 // converged: each instance's id, tags and modifyIndex.
-func catalogDigest(insts []*fsm.Instance) string {
+func catalogDigest(insts []*api.Instance) string {
 	var rows []string
 	for _, in := range insts {
 		rows = append(rows, fmt.Sprintf("%s %v %d", in.ID, in.Tags, in.ModifyIndex))

@@ -15,7 +15,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -168,7 +168,7 @@ func waitConverged(ctx context.Context, nodes linTargets) (string, error) {
 			if err != nil {
 				return err
 			}
-			insts, _, err := cl.ListInstances(ctx, fsm.InstanceFilter{}, client.ListOptions{})
+			insts, _, err := cl.ListInstances(ctx, api.InstanceFilter{}, client.ListOptions{})
 			if err != nil {
 				return fmt.Errorf("node%d: %w", i+1, err)
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -58,7 +58,7 @@ func follower(c *Cluster) int {
 	return -1
 }
 
-func register(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
+func register(t *testing.T, c *Cluster, i int, url, slug string) *api.Instance {
 	t.Helper()
 	return registerChecked(t, c, i, client.RegisterRequest{URL: url, Slug: slug})
 }
@@ -66,7 +66,7 @@ func register(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
 // registerThroughFailover registers as a careful client does during an
 // election: an indeterminate answer is not resent blindly (it may have been
 // applied) but checked with a consistent read first.
-func registerThroughFailover(t *testing.T, c *Cluster, i int, url, slug string) *fsm.Instance {
+func registerThroughFailover(t *testing.T, c *Cluster, i int, url, slug string) *api.Instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
@@ -79,7 +79,7 @@ func registerThroughFailover(t *testing.T, c *Cluster, i int, url, slug string) 
 			t.Fatalf("register %s on node%d: %v", url, i+1, err)
 		}
 		t.Logf("register %s: %v; checking before trying again", url, err)
-		list, _, rerr := c.Client(i).ListInstances(ctx, fsm.InstanceFilter{Slug: slug}, client.ListOptions{Consistent: true})
+		list, _, rerr := c.Client(i).ListInstances(ctx, api.InstanceFilter{Slug: slug}, client.ListOptions{Consistent: true})
 		for _, got := range list {
 			if rerr == nil && got.URL == url {
 				return got
@@ -91,7 +91,7 @@ func registerThroughFailover(t *testing.T, c *Cluster, i int, url, slug string) 
 
 // hasURLs checks node i's local replica holds every URL.
 func hasURLs(c *Cluster, i int, urls ...string) error {
-	list, _, err := c.Client(i).ListInstances(context.Background(), fsm.InstanceFilter{}, client.ListOptions{})
+	list, _, err := c.Client(i).ListInstances(context.Background(), api.InstanceFilter{}, client.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -113,12 +113,12 @@ func TestThreeNodesReplicateForwardFailoverAndRestart(t *testing.T) {
 	// A write on a follower is forwarded and readable everywhere.
 	f := follower(c)
 	in := register(t, c, f, "http://user-service:8080", "user-svc")
-	if in.ID == "" || in.NodeURL != c.Member(f).URL || in.Status != fsm.StatusUnknown {
+	if in.ID == "" || in.NodeURL != c.Member(f).URL || in.Status != api.StatusUnknown {
 		t.Fatalf("stored instance: %+v", in)
 	}
 	for i := range 3 {
 		within(t, 5*time.Second, "replication", func() error { return hasURLs(c, i, in.URL) })
-		list, meta, err := c.Client(i).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "user-svc"}, client.ListOptions{Consistent: true})
+		list, meta, err := c.Client(i).ListInstances(t.Context(), api.InstanceFilter{Slug: "user-svc"}, client.ListOptions{Consistent: true})
 		if err != nil || len(list) != 1 || meta.Index < in.ModifyIndex || !meta.KnownLeader {
 			t.Fatalf("consistent read on node%d: %v %v %+v", i+1, list, err, meta)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -49,7 +49,7 @@ func TestIsolatedLeaderStepsDownAndMajorityServes(t *testing.T) {
 
 	c.Heal()
 	within(t, 20*time.Second, "the isolated node to catch up", func() error {
-		list, _, err := c.Client(old).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "during"}, client.ListOptions{})
+		list, _, err := c.Client(old).ListInstances(t.Context(), api.InstanceFilter{Slug: "during"}, client.ListOptions{})
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func TestRestartedNodeDoesNotReadBackInTime(t *testing.T) {
 	}
 	var before uint64
 	within(t, 10*time.Second, "the follower to apply all 20", func() error {
-		list, meta, err := c.Client(f).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "kept"}, client.ListOptions{})
+		list, meta, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
 		if err != nil || len(list) != 20 {
 			return fmt.Errorf("%d instances, %v", len(list), err)
 		}
@@ -90,14 +90,14 @@ func TestRestartedNodeDoesNotReadBackInTime(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	_, _, err := c.Client(f).ListInstances(ctx, fsm.InstanceFilter{Slug: "kept"}, client.ListOptions{})
-	var api *client.APIError
-	if !errors.As(err, &api) || api.Body.Code != client.CodeCatchingUp {
+	_, _, err := c.Client(f).ListInstances(ctx, api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Body.Code != client.CodeCatchingUp {
 		t.Fatalf("local read on a restarted, cut-off node: %v, want 503 catching_up", err)
 	}
 	c.Heal()
 	within(t, 20*time.Second, "the restarted node to answer", func() error {
-		list, meta, err := c.Client(f).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "kept"}, client.ListOptions{})
+		list, meta, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
 		if err != nil {
 			return err
 		}

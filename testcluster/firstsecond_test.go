@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
 func probeRegistration(i int) client.RegisterRequest {
-	return client.RegisterRequest{Slug: "probe", URL: fmt.Sprintf("http://10.77.%d.%d:8080", i/250, i%250), Check: &fsm.Check{Type: fsm.CheckNone}}
+	return client.RegisterRequest{Slug: "probe", URL: fmt.Sprintf("http://10.77.%d.%d:8080", i/250, i%250), Check: &api.Check{Type: api.CheckNone}}
 }
 
 // firstLeader polls every node until one reports a leader, and returns the
@@ -146,7 +146,7 @@ func TestFrozenLeaderCostsOneElection(t *testing.T) {
 				time.Sleep(2 * time.Millisecond) // while write 20 is on its way
 				c.Pause(leader)
 				start := time.Now()
-				_, _, err := c.Client(other).ListInstances(ctx, fsm.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
+				_, _, err := c.Client(other).ListInstances(ctx, api.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
 				readDone <- timedRead{time.Since(start), err}
 			}()
 			paused, stopped = time.Now().Add(2*time.Millisecond), true
@@ -194,7 +194,7 @@ func TestFrozenLeaderCostsOneElection(t *testing.T) {
 	}
 	stale := make(chan answer, 1)
 	go func() {
-		rows, _, err := c.Client(leader).ListInstances(ctx, fsm.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
+		rows, _, err := c.Client(leader).ListInstances(ctx, api.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
 		var ids []string
 		for _, r := range rows {
 			ids = append(ids, r.ID)
@@ -214,7 +214,7 @@ func TestFrozenLeaderCostsOneElection(t *testing.T) {
 	// Every acknowledged write is there, on every node.
 	for i := range 3 {
 		err := Eventually(ctx, func() error {
-			rows, _, err := c.Client(i).ListInstances(ctx, fsm.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
+			rows, _, err := c.Client(i).ListInstances(ctx, api.InstanceFilter{Slug: "probe"}, client.ListOptions{Consistent: true})
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -70,14 +70,14 @@ func (b *backend) url() string { return "http://" + b.addr }
 
 // waitStatus polls node i until instance id has status want, and returns
 // how long that took.
-func waitStatus(t *testing.T, c *Cluster, i int, id string, want fsm.Status, limit time.Duration) time.Duration {
+func waitStatus(t *testing.T, c *Cluster, i int, id string, want api.Status, limit time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
-	var last fsm.Status
+	var last api.Status
 	for {
-		list, _, err := c.Client(i).ListInstances(ctx, fsm.InstanceFilter{ID: id}, client.ListOptions{})
+		list, _, err := c.Client(i).ListInstances(ctx, api.InstanceFilter{ID: id}, client.ListOptions{})
 		if err == nil && len(list) == 1 {
 			if last = list[0].Status; last == want {
 				return time.Since(start)
@@ -91,7 +91,7 @@ func waitStatus(t *testing.T, c *Cluster, i int, id string, want fsm.Status, lim
 	}
 }
 
-func registerChecked(t *testing.T, c *Cluster, i int, req client.RegisterRequest) *fsm.Instance {
+func registerChecked(t *testing.T, c *Cluster, i int, req client.RegisterRequest) *api.Instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
@@ -102,7 +102,7 @@ func registerChecked(t *testing.T, c *Cluster, i int, req client.RegisterRequest
 	return in
 }
 
-func secs(n float64) fsm.Duration { return fsm.Duration(time.Duration(n * float64(time.Second))) }
+func secs(n float64) api.Duration { return api.Duration(time.Duration(n * float64(time.Second))) }
 
 // An http check follows a real server down and up; when the node that
 // checks the instance is killed, a survivor takes the check over and still
@@ -112,24 +112,24 @@ func TestHTTPCheckFollowsTheServerAndSurvivesItsChecker(t *testing.T) {
 	owner := follower(c)
 	b := newBackend(t)
 	in := registerChecked(t, c, owner, client.RegisterRequest{URL: b.url(), Slug: "web",
-		Check: &fsm.Check{Type: fsm.CheckHTTP, Path: "/health", Interval: secs(1), FailuresBeforeUnhealthy: 2}})
-	if in.Check == nil || in.Check.Timeout.D() != time.Second || in.Status != fsm.StatusUnknown {
+		Check: &api.Check{Type: api.CheckHTTP, Path: "/health", Interval: secs(1), FailuresBeforeUnhealthy: 2}})
+	if in.Check == nil || in.Check.Timeout.D() != time.Second || in.Status != api.StatusUnknown {
 		t.Fatalf("stored check not completed: %+v", in.Check)
 	}
-	waitStatus(t, c, c.Leader(), in.ID, fsm.StatusHealthy, 5*time.Second)
+	waitStatus(t, c, c.Leader(), in.ID, api.StatusHealthy, 5*time.Second)
 	if got := c.Agent(owner).Health().Status().Checking; got != 1 {
 		t.Fatalf("the nodeUrl node checks %d instances, want 1", got)
 	}
 
 	b.stop()
-	took := waitStatus(t, c, c.Leader(), in.ID, fsm.StatusUnhealthy, 10*time.Second)
+	took := waitStatus(t, c, c.Leader(), in.ID, api.StatusUnhealthy, 10*time.Second)
 	t.Logf("stopped server: Unhealthy after %v (interval 1s x 2 failures)", took)
-	list, _, _ := c.Client(0).ListInstances(t.Context(), fsm.InstanceFilter{ID: in.ID}, client.ListOptions{Consistent: true})
+	list, _, _ := c.Client(0).ListInstances(t.Context(), api.InstanceFilter{ID: in.ID}, client.ListOptions{Consistent: true})
 	if r := list[0]; r.StatusReason == "" || r.StatusChangedAt.IsZero() {
 		t.Fatalf("no reason or time on the transition: %+v", r)
 	}
 	b.start()
-	waitStatus(t, c, c.Leader(), in.ID, fsm.StatusHealthy, 5*time.Second)
+	waitStatus(t, c, c.Leader(), in.ID, api.StatusHealthy, 5*time.Second)
 
 	// Kill the checker; a survivor must take over and see the next failure.
 	killed := time.Now()
@@ -150,7 +150,7 @@ func TestHTTPCheckFollowsTheServerAndSurvivesItsChecker(t *testing.T) {
 	}
 	t.Logf("checker killed: a survivor checks the instance after %v", takeover)
 	b.stop()
-	waitStatus(t, c, c.Running()[0], in.ID, fsm.StatusUnhealthy, 15*time.Second)
+	waitStatus(t, c, c.Running()[0], in.ID, api.StatusUnhealthy, 15*time.Second)
 }
 
 // A ttl instance is Healthy while it heartbeats, through any node, and goes
@@ -160,7 +160,7 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	owner := follower(c)
 	other := c.Leader()
 	in := registerChecked(t, c, owner, client.RegisterRequest{URL: "http://10.1.2.3:80", Slug: "batch",
-		Check: &fsm.Check{Type: fsm.CheckTTL, TTL: secs(2), Interval: secs(1)}})
+		Check: &api.Check{Type: api.CheckTTL, TTL: secs(2), Interval: secs(1)}})
 	// At once through the third node, which may not have applied the
 	// registration yet, and which does not check the instance: the
 	// heartbeat waits for the registration and is handed to the checker.
@@ -168,7 +168,7 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 	if _, err := c.Client(third).Heartbeat(t.Context(), in.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, c, other, in.ID, fsm.StatusHealthy, 5*time.Second)
+	waitStatus(t, c, other, in.ID, api.StatusHealthy, 5*time.Second)
 	// last is when the last heartbeat was sent: the owner received it
 	// later, so the ttl cannot run out before last + ttl.
 	var last time.Time
@@ -179,19 +179,19 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 		}
 		last = sent
 	}
-	list, _, _ := c.Client(owner).ListInstances(t.Context(), fsm.InstanceFilter{ID: in.ID}, client.ListOptions{})
-	if list[0].Status != fsm.StatusHealthy {
+	list, _, _ := c.Client(owner).ListInstances(t.Context(), api.InstanceFilter{ID: in.ID}, client.ListOptions{})
+	if list[0].Status != api.StatusHealthy {
 		t.Fatalf("status %s while heartbeating", list[0].Status)
 	}
-	waitStatus(t, c, owner, in.ID, fsm.StatusUnhealthy, 10*time.Second)
+	waitStatus(t, c, owner, in.ID, api.StatusUnhealthy, 10*time.Second)
 	if since := time.Since(last); since < 2*time.Second {
 		t.Fatalf("Unhealthy %v after the last heartbeat, before its 2s ttl", since)
 	}
 
 	// Heartbeats are for ttl checks only; a bad ID is a 400, an absent one 404.
-	other2 := registerChecked(t, c, owner, client.RegisterRequest{URL: "http://10.1.2.4:80", Check: &fsm.Check{Type: fsm.CheckNone}})
-	for id, code := range map[string]fsm.Code{other2.ID: fsm.CodeConflict, "nosuch": fsm.CodeNotFound, "a%20b": fsm.CodeInvalid} {
-		if _, err := c.Client(other).Heartbeat(t.Context(), id); fsm.CodeOf(err) != code {
+	other2 := registerChecked(t, c, owner, client.RegisterRequest{URL: "http://10.1.2.4:80", Check: &api.Check{Type: api.CheckNone}})
+	for id, code := range map[string]api.Code{other2.ID: api.CodeConflict, "nosuch": api.CodeNotFound, "a%20b": api.CodeInvalid} {
+		if _, err := c.Client(other).Heartbeat(t.Context(), id); api.CodeOf(err) != code {
 			t.Errorf("heartbeat %s: %v, want %s", id, err, code)
 		}
 	}
@@ -207,16 +207,16 @@ func TestHealthyChecksAreQuietAndSurviveFailover(t *testing.T) {
 	var ids []string
 	for i := range n {
 		in := registerChecked(t, c, i%3, client.RegisterRequest{URL: fmt.Sprintf("%s/i%d", b.url(), i), Slug: "quiet",
-			Check: &fsm.Check{Type: fsm.CheckTCP, Interval: secs(1), FailuresBeforeUnhealthy: 1}})
+			Check: &api.Check{Type: api.CheckTCP, Interval: secs(1), FailuresBeforeUnhealthy: 1}})
 		ids = append(ids, in.ID)
 	}
 	allHealthy := func() error {
-		list, _, err := c.Client(c.Running()[0]).ListInstances(t.Context(), fsm.InstanceFilter{Slug: "quiet"}, client.ListOptions{})
+		list, _, err := c.Client(c.Running()[0]).ListInstances(t.Context(), api.InstanceFilter{Slug: "quiet"}, client.ListOptions{})
 		if err != nil {
 			return err
 		}
 		for _, in := range list {
-			if in.Status != fsm.StatusHealthy {
+			if in.Status != api.StatusHealthy {
 				return fmt.Errorf("%s is %s", in.ID, in.Status)
 			}
 		}
@@ -261,17 +261,17 @@ func TestDeregisterAfterAndSelfPreservation(t *testing.T) {
 	var ids []string
 	for i := range 6 {
 		in := registerChecked(t, c, i%3, client.RegisterRequest{URL: fmt.Sprintf("http://10.2.0.%d:80", i+1), Slug: "jobs",
-			Check: &fsm.Check{Type: fsm.CheckNone, DeregisterAfter: secs(1)}})
+			Check: &api.Check{Type: api.CheckNone, DeregisterAfter: secs(1)}})
 		ids = append(ids, in.ID)
 	}
 	gone := func(id string) error {
-		list, _, err := cl.ListInstances(ctx, fsm.InstanceFilter{ID: id}, client.ListOptions{})
+		list, _, err := cl.ListInstances(ctx, api.InstanceFilter{ID: id}, client.ListOptions{})
 		if err != nil || len(list) != 0 {
 			return fmt.Errorf("%s still registered (%v)", id, err)
 		}
 		return nil
 	}
-	if _, err := cl.SetInstanceStatus(ctx, ids[0], fsm.StatusUnhealthy, "crashed"); err != nil {
+	if _, err := cl.SetInstanceStatus(ctx, ids[0], api.StatusUnhealthy, "crashed"); err != nil {
 		t.Fatal(err)
 	}
 	if err := Eventually(ctx, func() error { return gone(ids[0]) }); err != nil {
@@ -280,7 +280,7 @@ func TestDeregisterAfterAndSelfPreservation(t *testing.T) {
 
 	// Three of the five left fail at once: deregistration pauses.
 	for _, id := range ids[1:4] {
-		if _, err := cl.SetInstanceStatus(ctx, id, fsm.StatusUnhealthy, "partitioned"); err != nil {
+		if _, err := cl.SetInstanceStatus(ctx, id, api.StatusUnhealthy, "partitioned"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -301,7 +301,7 @@ func TestDeregisterAfterAndSelfPreservation(t *testing.T) {
 	}
 	// Two recover: one of five is Unhealthy, and it goes.
 	for _, id := range ids[2:4] {
-		if _, err := cl.SetInstanceStatus(ctx, id, fsm.StatusHealthy, "back"); err != nil {
+		if _, err := cl.SetInstanceStatus(ctx, id, api.StatusHealthy, "back"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -136,7 +136,7 @@ oo definitions list; oo definitions ls; oo def ls -o json | jq -r '.definitions[
 	// where this runs. So the dashboard is compared with the catalog read
 	// just before and just after it, retried if a first probe landed in
 	// between.
-	var byStatus map[fsm.Status]int
+	var byStatus map[api.Status]int
 	for try := 0; ; try++ {
 		byStatus = statusCounts(t, c.Client(0))
 		out = sh.run(n1, `( sleep() { exit 0; }; clear() { :; }; registry_dashboard )`)
@@ -145,12 +145,12 @@ oo definitions list; oo definitions ls; oo def ls -o json | jq -r '.definitions[
 		}
 		time.Sleep(time.Second)
 	}
-	if byStatus[fsm.StatusHealthy] < 1 || byStatus[fsm.StatusUnhealthy] != 2 {
+	if byStatus[api.StatusHealthy] < 1 || byStatus[api.StatusUnhealthy] != 2 {
 		t.Errorf("statuses after the first checks: %v; want live Healthy, dead and deps Unhealthy", byStatus)
 	}
 	mustContain(t, "registry_dashboard", out, " Nodes: 3", " Instances: 9", " Definitions: 4",
-		fmt.Sprintf(" ✅ Healthy: %d\n", byStatus[fsm.StatusHealthy]), " ❌ Unhealthy: 2",
-		fmt.Sprintf(" ❓ Unknown: %d\n", byStatus[fsm.StatusUnknown]), " user-svc: 2 instances", " order-svc: 1 instances", " unknown: 6 instances",
+		fmt.Sprintf(" ✅ Healthy: %d\n", byStatus[api.StatusHealthy]), " ❌ Unhealthy: 2",
+		fmt.Sprintf(" ❓ Unknown: %d\n", byStatus[api.StatusUnknown]), " user-svc: 2 instances", " order-svc: 1 instances", " unknown: 6 instances",
 		"node1: CPU ", "node3: CPU ", "| GPUs 0")
 
 	// monitor_service_mesh: topology and per-node counts (all three nodes
@@ -287,13 +287,13 @@ apiSpecs:
 	}
 }
 
-func statusCounts(t *testing.T, cl *client.Client) map[fsm.Status]int {
+func statusCounts(t *testing.T, cl *client.Client) map[api.Status]int {
 	t.Helper()
-	list, _, err := cl.ListInstances(t.Context(), fsm.InstanceFilter{}, client.ListOptions{})
+	list, _, err := cl.ListInstances(t.Context(), api.InstanceFilter{}, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[fsm.Status]int{}
+	out := map[api.Status]int{}
 	for _, in := range list {
 		out[in.Status]++
 	}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // Client talks to one node.
@@ -116,29 +116,29 @@ type RegisterRequest struct {
 	DeploymentID string     `json:"deploymentId,omitempty"`
 	NodeURL      string     `json:"nodeUrl,omitempty"`
 	Tags         []string   `json:"tags,omitempty"`
-	Status       fsm.Status `json:"status,omitempty"`
+	Status       api.Status `json:"status,omitempty"`
 	Details      string     `json:"details,omitempty"`
 	// Check is how the cluster checks the instance; nil on a new instance
 	// takes the default (tcp when the URL names a port, else http), nil on
 	// a re-registration keeps the stored one.
-	Check *fsm.Check `json:"check,omitempty"`
+	Check *api.Check `json:"check,omitempty"`
 }
 
 // StatusRequest is the body of PUT /registry-svc/instance/{id}/status.
 type StatusRequest struct {
-	Status fsm.Status `json:"status"`
+	Status api.Status `json:"status"`
 	Reason string     `json:"reason,omitempty"`
 }
 
 // StatusBatch is the body of PUT /registry-svc/instances/status.
 type StatusBatch struct {
-	Updates []fsm.StatusUpdate `json:"updates"`
+	Updates []api.StatusUpdate `json:"updates"`
 }
 
 // SetInstanceStatus sets an instance's status and returns the stored row.
-func (c *Client) SetInstanceStatus(ctx context.Context, id string, status fsm.Status, reason string) (*fsm.Instance, error) {
+func (c *Client) SetInstanceStatus(ctx context.Context, id string, status api.Status, reason string) (*api.Instance, error) {
 	var out struct {
-		Instance *fsm.Instance `json:"instance"`
+		Instance *api.Instance `json:"instance"`
 	}
 	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance/"+url.PathEscape(id)+"/status",
 		StatusRequest{Status: status, Reason: reason}, &out)
@@ -161,9 +161,9 @@ func (c *Client) Heartbeat(ctx context.Context, id string) (*HeartbeatAnswer, er
 }
 
 // RegisterInstance upserts an instance and returns the stored row.
-func (c *Client) RegisterInstance(ctx context.Context, r RegisterRequest) (*fsm.Instance, error) {
+func (c *Client) RegisterInstance(ctx context.Context, r RegisterRequest) (*api.Instance, error) {
 	var out struct {
-		Instance *fsm.Instance `json:"instance"`
+		Instance *api.Instance `json:"instance"`
 	}
 	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/instance", r, &out)
 	return out.Instance, err
@@ -194,7 +194,7 @@ func (o ListOptions) encode(q url.Values) {
 }
 
 // ListInstances lists instances matching f.
-func (c *Client) ListInstances(ctx context.Context, f fsm.InstanceFilter, o ListOptions) ([]*fsm.Instance, Meta, error) {
+func (c *Client) ListInstances(ctx context.Context, f api.InstanceFilter, o ListOptions) ([]*api.Instance, Meta, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{
 		"id": f.ID, "slug": f.Slug, "host": f.Host, "ip": f.IP, "deploymentId": f.DeploymentID,
@@ -209,18 +209,18 @@ func (c *Client) ListInstances(ctx context.Context, f fsm.InstanceFilter, o List
 	}
 	o.encode(q)
 	var out struct {
-		Instances []*fsm.Instance `json:"instances"`
+		Instances []*api.Instance `json:"instances"`
 	}
 	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/instances?"+q.Encode(), nil, &out)
 	return out.Instances, m, err
 }
 
 // ListServices lists one row per slug: instances by status, tags, nodes.
-func (c *Client) ListServices(ctx context.Context, o ListOptions) ([]*fsm.Service, Meta, error) {
+func (c *Client) ListServices(ctx context.Context, o ListOptions) ([]*api.Service, Meta, error) {
 	q := url.Values{}
 	o.encode(q)
 	var out struct {
-		Services []*fsm.Service `json:"services"`
+		Services []*api.Service `json:"services"`
 	}
 	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/services?"+q.Encode(), nil, &out)
 	return out.Services, m, err
@@ -233,20 +233,20 @@ func (c *Client) DeleteInstance(ctx context.Context, id string) error {
 }
 
 // SaveDefinition upserts a definition.
-func (c *Client) SaveDefinition(ctx context.Context, d *fsm.Definition) (*fsm.Definition, error) {
+func (c *Client) SaveDefinition(ctx context.Context, d *api.Definition) (*api.Definition, error) {
 	var out struct {
-		Definition *fsm.Definition `json:"definition"`
+		Definition *api.Definition `json:"definition"`
 	}
 	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/definition", map[string]any{"definition": d}, &out)
 	return out.Definition, err
 }
 
 // ListDefinitions lists every definition.
-func (c *Client) ListDefinitions(ctx context.Context, o ListOptions) ([]*fsm.Definition, Meta, error) {
+func (c *Client) ListDefinitions(ctx context.Context, o ListOptions) ([]*api.Definition, Meta, error) {
 	q := url.Values{}
 	o.encode(q)
 	var out struct {
-		Definitions []*fsm.Definition `json:"definitions"`
+		Definitions []*api.Definition `json:"definitions"`
 	}
 	m, err := c.Do(ctx, http.MethodGet, "/registry-svc/definitions?"+q.Encode(), nil, &out)
 	return out.Definitions, m, err

@@ -4,56 +4,45 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
-// Wire error codes: the "code" of every error body. The server's error
-// table produces them and FromWire turns them back into typed errors.
+// Wire error codes: the "code" of every error body (package api holds them
+// with their sentinel errors).
 const (
-	CodeInvalid        = string(fsm.CodeInvalid)
-	CodeNotFound       = string(fsm.CodeNotFound)
-	CodeConflict       = string(fsm.CodeConflict)
-	CodeTooLarge       = "too_large"
-	CodeNotLeader      = "not_leader"
-	CodeNoLeader       = "no_leader"
-	CodeIndeterminate  = "indeterminate"
-	CodeTimeout        = "timeout"
-	CodeShuttingDown   = "shutting_down"
-	CodeCatchingUp     = "catching_up"
-	CodeUnauthorized   = "unauthorized"
-	CodeForbidden      = "forbidden"
-	CodeInternal       = "internal"
-	CodeNotImplemented = "not_implemented"
-	// CodeNoInstance and CodeBadGateway answer proxied requests
-	// (/{slug}/...): no usable instance, or the chosen one failed.
-	CodeNoInstance = "no_instance"
-	CodeBadGateway = "bad_gateway"
-	// CodeOwnerUnreachable: a heartbeat could not be handed to the node
-	// that checks the instance.
-	CodeOwnerUnreachable = "owner_unreachable"
+	CodeInvalid          = api.CodeInvalid
+	CodeNotFound         = api.CodeNotFound
+	CodeConflict         = api.CodeConflict
+	CodeTooLarge         = api.CodeTooLarge
+	CodeNotLeader        = api.CodeNotLeader
+	CodeNoLeader         = api.CodeNoLeader
+	CodeIndeterminate    = api.CodeIndeterminate
+	CodeTimeout          = api.CodeTimeout
+	CodeShuttingDown     = api.CodeShuttingDown
+	CodeCatchingUp       = api.CodeCatchingUp
+	CodeUnauthorized     = api.CodeUnauthorized
+	CodeForbidden        = api.CodeForbidden
+	CodeInternal         = api.CodeInternal
+	CodeNotImplemented   = api.CodeNotImplemented
+	CodeNoInstance       = api.CodeNoInstance
+	CodeBadGateway       = api.CodeBadGateway
+	CodeOwnerUnreachable = api.CodeOwnerUnreachable
+	CodeUnknownMember    = api.CodeUnknownMember
+	CodeMemberAlive      = api.CodeMemberAlive
 )
 
-// Errors a client can test for with errors.Is, besides *fsm.Error for
-// invalid, not found and conflict.
-var (
-	// ErrUnavailable: no leader could take the write; nothing was written,
-	// so retrying later is safe.
-	ErrUnavailable = errors.New("registry unavailable: no leader")
-	// ErrIndeterminate: the write may or may not have been applied.
-	ErrIndeterminate = errors.New("write outcome unknown")
-	// ErrUnauthorized and ErrForbidden: authentication or permission failed.
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrForbidden    = errors.New("forbidden")
-	// ErrNoInstance: a proxied request found no usable instance.
-	ErrNoInstance = errors.New("no usable instance")
-)
+// ErrUnavailable matches (errors.Is) every answer that promises nothing
+// was written and a later try may succeed: no_leader, not_leader, timeout,
+// shutting_down, catching_up and owner_unreachable. Each of those also
+// matches its own sentinel in api (api.ErrNoLeader, ...).
+var ErrUnavailable = errors.New("registry unavailable: nothing was written; try again")
+
+// ErrIndeterminate is api.ErrIndeterminate: the write may or may not have
+// been applied.
+var ErrIndeterminate = api.ErrIndeterminate
 
 // ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code,omitempty"`
-	Field string `json:"field,omitempty"`
-}
+type ErrorBody = api.ErrorBody
 
 // APIError is an HTTP error answer from a node.
 type APIError struct {
@@ -70,26 +59,33 @@ func (e *APIError) Error() string {
 // errors.As work on what the server meant rather than on text.
 func (e *APIError) Unwrap() error { return e.cause }
 
-// FromWire rebuilds the typed error a server sent.
+// Is makes an answer match ErrUnavailable when it promises that nothing
+// was written.
+func (e *APIError) Is(target error) bool {
+	if target != ErrUnavailable {
+		return false
+	}
+	switch e.Body.Code {
+	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown, CodeOwnerUnreachable, CodeCatchingUp:
+		return true
+	}
+	return false
+}
+
+// FromWire rebuilds the typed error a server sent: an *api.Error (with its
+// field) for the catalog's and membership codes, the code's sentinel for
+// the others. Both sides compare with errors.Is / errors.As, never on text.
 func FromWire(status int, body ErrorBody) *APIError {
 	e := &APIError{Status: status, Body: body}
 	switch body.Code {
-	case CodeInvalid, CodeNotFound, CodeConflict:
+	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive:
 		msg := body.Error
 		if body.Field != "" && len(msg) > len(body.Field)+2 && msg[:len(body.Field)+2] == body.Field+": " {
 			msg = msg[len(body.Field)+2:]
 		}
-		e.cause = &fsm.Error{Code: fsm.Code(body.Code), Field: body.Field, Message: msg}
-	case CodeNoLeader, CodeNotLeader, CodeTimeout, CodeShuttingDown, CodeOwnerUnreachable, CodeCatchingUp:
-		e.cause = ErrUnavailable
-	case CodeIndeterminate:
-		e.cause = ErrIndeterminate
-	case CodeUnauthorized:
-		e.cause = ErrUnauthorized
-	case CodeForbidden:
-		e.cause = ErrForbidden
-	case CodeNoInstance:
-		e.cause = ErrNoInstance
+		e.cause = &api.Error{Code: body.Code, Field: body.Field, Message: msg}
+	default:
+		e.cause = api.SentinelOf(body.Code)
 	}
 	return e
 }

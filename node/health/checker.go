@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/node"
 )
@@ -18,7 +18,7 @@ type Config struct {
 	Node *node.Node
 	// Submit proposes a batch of updates to the Raft leader (the HTTP layer
 	// forwards it when this node does not lead).
-	Submit func(context.Context, []fsm.StatusUpdate) error
+	Submit func(context.Context, []api.StatusUpdate) error
 	// Workers bounds concurrent probes (default 64).
 	Workers int
 	Logger  *slog.Logger
@@ -55,7 +55,7 @@ type Checker struct {
 	beats  map[string]time.Time // heartbeats not yet taken by the loop
 
 	statusMu sync.Mutex
-	status   node.HealthStatus
+	status   api.HealthStatus
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,7 +102,7 @@ func New(cfg Config) *Checker {
 		flushed: make(chan error, 1),
 		beatSig: make(chan struct{}, 1),
 		beats:   map[string]time.Time{},
-		status:  node.HealthStatus{SelfPreservationThreshold: s.SelfPreservation},
+		status:  api.HealthStatus{SelfPreservationThreshold: s.SelfPreservation},
 		targets: map[string]*target{},
 		early:   map[string]time.Time{},
 		done:    make(chan struct{}),
@@ -129,19 +129,19 @@ func (c *Checker) Stop() {
 }
 
 // Status returns the checker's latest counts.
-func (c *Checker) Status() node.HealthStatus {
+func (c *Checker) Status() api.HealthStatus {
 	c.statusMu.Lock()
 	defer c.statusMu.Unlock()
 	return c.status
 }
 
 // DefaultCheck is the check an instance registered here without one gets.
-func (c *Checker) DefaultCheck(rawURL string) *fsm.Check {
-	return fsm.DefaultCheck(rawURL, c.settings.CheckInterval)
+func (c *Checker) DefaultCheck(rawURL string) *api.Check {
+	return api.DefaultCheck(rawURL, c.settings.CheckInterval)
 }
 
 // Owner is the node that checks inst in this node's gossip view.
-func (c *Checker) Owner(inst *fsm.Instance) (gossip.Member, bool) {
+func (c *Checker) Owner(inst *api.Instance) (gossip.Member, bool) {
 	return Owner(inst, c.n.Members())
 }
 
@@ -221,9 +221,9 @@ func (c *Checker) resync(now time.Time) {
 	total, unhealthy := 0, 0
 	owned := make(map[string]bool, len(c.targets))
 	// Rows are shared with the FSM, not copied: targets only read them.
-	_, err := c.n.FSM().ScanInstances(func(row *fsm.Instance) {
+	_, err := c.n.FSM().ScanInstances(func(row *api.Instance) {
 		total++
-		if row.Status == fsm.StatusUnhealthy {
+		if row.Status == api.StatusUnhealthy {
 			unhealthy++
 		}
 		if !needsChecker(row) {
@@ -257,13 +257,13 @@ func (c *Checker) resync(now time.Time) {
 
 // needsChecker reports whether an instance has anything for a checker to
 // do: probes, a ttl, or a deregistration to time.
-func needsChecker(row *fsm.Instance) bool {
-	return row.Check == nil || row.Check.Type != fsm.CheckNone || row.Check.DeregisterAfter != 0
+func needsChecker(row *api.Instance) bool {
+	return row.Check == nil || row.Check.Type != api.CheckNone || row.Check.DeregisterAfter != 0
 }
 
 // track starts checking a row this node owns, or brings a tracked one up to
 // date.
-func (c *Checker) track(row *fsm.Instance, now time.Time) {
+func (c *Checker) track(row *api.Instance, now time.Time) {
 	ck := effectiveCheck(row, c.settings.CheckInterval)
 	t := c.targets[row.ID]
 	switch {
@@ -278,11 +278,11 @@ func (c *Checker) track(row *fsm.Instance, now time.Time) {
 	}
 	c.queue.remove(t)
 	switch ck.Type {
-	case fsm.CheckHTTP, fsm.CheckTCP:
+	case api.CheckHTTP, api.CheckTCP:
 		// Spread first probes over up to a second (or the interval).
 		t.due = now.Add(rand.N(min(ck.Interval.D(), time.Second)))
 		c.queue.push(t)
-	case fsm.CheckTTL:
+	case api.CheckTTL:
 		t.due = t.ttlDeadline()
 		c.queue.push(t)
 		if at, ok := c.early[row.ID]; ok {
@@ -304,7 +304,7 @@ func (c *Checker) setCounts(total, unhealthy int) {
 		}
 	}
 	c.statusMu.Lock()
-	c.status = node.HealthStatus{Checking: len(c.targets), Instances: total, Unhealthy: unhealthy,
+	c.status = api.HealthStatus{Checking: len(c.targets), Instances: total, Unhealthy: unhealthy,
 		SelfPreservation: paused, SelfPreservationThreshold: c.settings.SelfPreservation}
 	c.statusMu.Unlock()
 }
@@ -313,7 +313,7 @@ func (c *Checker) setCounts(total, unhealthy int) {
 func (c *Checker) dispatch(ctx context.Context, now time.Time) {
 	for c.queue.Len() > 0 && !c.queue.peek().due.After(now) {
 		t := c.queue.peek()
-		if t.check.Type == fsm.CheckTTL {
+		if t.check.Type == api.CheckTTL {
 			heap.Pop(&c.queue)
 			t.expire(now)
 			t.due = t.ttlDeadline()
@@ -375,7 +375,7 @@ func (c *Checker) takeBeats() {
 }
 
 func (c *Checker) applyBeat(t *target, at time.Time) {
-	if t.check.Type != fsm.CheckTTL {
+	if t.check.Type != api.CheckTTL {
 		return
 	}
 	t.beat(at)
@@ -399,7 +399,7 @@ func (c *Checker) flush(ctx context.Context, now time.Time) {
 	if c.flushing {
 		return
 	}
-	var updates []fsm.StatusUpdate
+	var updates []api.StatusUpdate
 	refresh := !now.Before(c.nextRefresh)
 	for _, t := range c.targets {
 		if u, ok := c.nextUpdate(t, now, refresh); ok {
@@ -428,7 +428,7 @@ func (c *Checker) flush(ctx context.Context, now time.Time) {
 
 // nextUpdate is the one update a target needs now, if any: a status change
 // first, else a deregistration (unless paused), else a heartbeat refresh.
-func (c *Checker) nextUpdate(t *target, now time.Time, refresh bool) (fsm.StatusUpdate, bool) {
+func (c *Checker) nextUpdate(t *target, now time.Time, refresh bool) (api.StatusUpdate, bool) {
 	if u, ok := t.statusUpdate(now); ok {
 		return u, true
 	}
@@ -440,7 +440,7 @@ func (c *Checker) nextUpdate(t *target, now time.Time, refresh bool) (fsm.Status
 	if refresh {
 		return t.heartbeatUpdate(c.settings.HeartbeatRefresh / 2)
 	}
-	return fsm.StatusUpdate{}, false
+	return api.StatusUpdate{}, false
 }
 
 // forgetProposals lets the next flush propose again at once.

@@ -4,7 +4,7 @@ import (
 	"hash/fnv"
 	"strings"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
 
@@ -12,7 +12,7 @@ import (
 // the instance's nodeUrl, else the alive member with the highest
 // rendezvous score for the instance ID. ok is false when no member is
 // alive.
-func Owner(inst *fsm.Instance, members []gossip.Member) (gossip.Member, bool) {
+func Owner(inst *api.Instance, members []gossip.Member) (gossip.Member, bool) {
 	nodeURL := strings.TrimSuffix(inst.NodeURL, "/")
 	var best gossip.Member
 	var bestScore uint64

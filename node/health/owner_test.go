@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
 
@@ -20,7 +20,7 @@ func members(states ...gossip.State) []gossip.Member {
 
 func TestOwnerPrefersTheAliveNodeOfNodeURL(t *testing.T) {
 	ms := members(gossip.StateAlive, gossip.StateAlive, gossip.StateAlive)
-	in := &fsm.Instance{ID: "i1", NodeURL: ms[1].URL + "/"}
+	in := &api.Instance{ID: "i1", NodeURL: ms[1].URL + "/"}
 	if m, ok := Owner(in, ms); !ok || m.Name != "n2" {
 		t.Fatalf("owner %v %v, want n2 (its nodeUrl)", m.Name, ok)
 	}
@@ -42,7 +42,7 @@ func TestOwnerRendezvousIsStableAndEven(t *testing.T) {
 	count := map[string]int{}
 	const n = 4000
 	for i := range n {
-		in := &fsm.Instance{ID: fmt.Sprintf("inst-%d", i)}
+		in := &api.Instance{ID: fmt.Sprintf("inst-%d", i)}
 		before, _ := Owner(in, all)
 		after, _ := Owner(in, without3)
 		count[before.Name]++

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // prober runs http and tcp checks. Connections are not kept alive between
@@ -43,15 +43,15 @@ func newProber() *prober {
 }
 
 // probe runs one check of row and says whether it passed, and why.
-func (p *prober) probe(ctx context.Context, row *fsm.Instance, c fsm.Check) (bool, string) {
+func (p *prober) probe(ctx context.Context, row *api.Instance, c api.Check) (bool, string) {
 	pctx, cancel := context.WithTimeout(ctx, c.Timeout.D())
 	defer cancel()
 	var pass bool
 	var reason string
 	switch c.Type {
-	case fsm.CheckHTTP:
+	case api.CheckHTTP:
 		pass, reason = p.httpProbe(pctx, row.URL+c.Path)
-	case fsm.CheckTCP:
+	case api.CheckTCP:
 		pass, reason = p.tcpProbe(pctx, dialAddr(row))
 	default:
 		return false, fmt.Sprintf("%s checks are not probed", c.Type)
@@ -88,7 +88,7 @@ func (p *prober) tcpProbe(ctx context.Context, addr string) (bool, string) {
 }
 
 // dialAddr is host:port of an instance (its IP when the URL names one).
-func dialAddr(row *fsm.Instance) string {
+func dialAddr(row *api.Instance) string {
 	host := row.Host
 	if host == "" {
 		host = row.IP

@@ -4,15 +4,15 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 // target is one instance this node checks, with the evidence gathered
 // since it became the checker. Only the checker's loop goroutine touches it.
 type target struct {
 	id    string
-	row   *fsm.Instance // the latest row seen in the local replica
-	check fsm.Check     // the effective check
+	row   *api.Instance // the latest row seen in the local replica
+	check api.Check     // the effective check
 	key   string        // url and check: when they change the evidence is reset
 
 	// since is when this node became the checker; nothing is declared
@@ -23,7 +23,7 @@ type target struct {
 	succ, fail int
 	// verdict is Healthy or Unhealthy once a threshold was crossed, "" while
 	// the evidence says nothing yet.
-	verdict fsm.Status
+	verdict api.Status
 	reason  string
 	// lastPass is the last passing probe or heartbeat; lastBeat the last
 	// heartbeat (ttl checks).
@@ -37,39 +37,39 @@ type target struct {
 
 	// proposed and proposedAt damp re-proposing a change the local replica
 	// has not applied yet.
-	proposed   fsm.Status
+	proposed   api.Status
 	proposedAt time.Time
 }
 
 // effectiveCheck is the check an instance is checked with. Rows stored
 // before checks existed have none: they get the default for their URL.
-func effectiveCheck(row *fsm.Instance, interval time.Duration) fsm.Check {
+func effectiveCheck(row *api.Instance, interval time.Duration) api.Check {
 	if row.Check != nil {
 		return *row.Check
 	}
-	return *fsm.DefaultCheck(row.URL, interval)
+	return *api.DefaultCheck(row.URL, interval)
 }
 
-func targetKey(row *fsm.Instance, c fsm.Check) string {
+func targetKey(row *api.Instance, c api.Check) string {
 	b, _ := json.Marshal(c)
 	return row.URL + " " + string(b)
 }
 
-func newTarget(row *fsm.Instance, c fsm.Check, now time.Time) *target {
+func newTarget(row *api.Instance, c api.Check, now time.Time) *target {
 	t := &target{id: row.ID, index: -1}
 	t.reset(row, c, now)
 	return t
 }
 
 // reset starts the evidence afresh, as a new checker would.
-func (t *target) reset(row *fsm.Instance, c fsm.Check, now time.Time) {
+func (t *target) reset(row *api.Instance, c api.Check, now time.Time) {
 	*t = target{id: t.id, index: t.index, inFlight: t.inFlight, row: row, check: c, key: targetKey(row, c), since: now}
 	t.graceUntil = now.Add(t.graceSpan())
 }
 
 func (t *target) graceSpan() time.Duration {
 	if t.check.Interval == 0 {
-		return fsm.MinCheckInterval // none: still give the replica a moment
+		return api.MinCheckInterval // none: still give the replica a moment
 	}
 	return t.check.Interval.D()
 }
@@ -88,14 +88,14 @@ func (t *target) observe(pass bool, reason string, now time.Time) {
 		t.fail = 0
 		t.lastPass = now
 		if t.succ >= max(t.check.SuccessesBeforeHealthy, 1) {
-			t.verdict, t.reason = fsm.StatusHealthy, reason
+			t.verdict, t.reason = api.StatusHealthy, reason
 		}
 		return
 	}
 	t.fail++
 	t.succ = 0
 	if t.fail >= max(t.check.FailuresBeforeUnhealthy, 1) && !now.Before(t.graceUntil) {
-		t.verdict, t.reason = fsm.StatusUnhealthy, reason
+		t.verdict, t.reason = api.StatusUnhealthy, reason
 	}
 }
 
@@ -124,21 +124,21 @@ func (t *target) expire(now time.Time) {
 		return
 	}
 	t.succ, t.fail = 0, t.fail+1
-	t.verdict, t.reason = fsm.StatusUnhealthy, "no heartbeat for "+t.check.TTL.D().String()
+	t.verdict, t.reason = api.StatusUnhealthy, "no heartbeat for "+t.check.TTL.D().String()
 }
 
 // statusUpdate is the transition the evidence asks for, if any. A Stopping
 // instance is left alone: failing checks are what stopping looks like.
-func (t *target) statusUpdate(now time.Time) (fsm.StatusUpdate, bool) {
+func (t *target) statusUpdate(now time.Time) (api.StatusUpdate, bool) {
 	cur := t.row.Status
-	if t.verdict == "" || cur == t.verdict || cur == fsm.StatusStopping {
-		return fsm.StatusUpdate{}, false
+	if t.verdict == "" || cur == t.verdict || cur == api.StatusStopping {
+		return api.StatusUpdate{}, false
 	}
 	if t.proposed == t.verdict && now.Sub(t.proposedAt) < proposeDamping {
-		return fsm.StatusUpdate{}, false
+		return api.StatusUpdate{}, false
 	}
-	u := fsm.StatusUpdate{ID: t.id, Status: t.verdict, From: cur, Reason: t.reason, At: now}
-	if t.verdict == fsm.StatusHealthy {
+	u := api.StatusUpdate{ID: t.id, Status: t.verdict, From: cur, Reason: t.reason, At: now}
+	if t.verdict == api.StatusHealthy {
 		u.Heartbeat = t.lastPass
 	}
 	t.proposed, t.proposedAt = t.verdict, now
@@ -150,28 +150,28 @@ func (t *target) statusUpdate(now time.Time) (fsm.StatusUpdate, bool) {
 const proposeDamping = 2 * time.Second
 
 // proposedRemoval marks a proposed deregistration in target.proposed.
-const proposedRemoval fsm.Status = "(removal)"
+const proposedRemoval api.Status = "(removal)"
 
 // heartbeatUpdate refreshes lastHeartbeat of a healthy instance whose stored
 // value is older than stale.
-func (t *target) heartbeatUpdate(stale time.Duration) (fsm.StatusUpdate, bool) {
-	if t.verdict != fsm.StatusHealthy || t.row.Status != fsm.StatusHealthy || t.lastPass.Sub(t.row.LastHeartbeat) < stale {
-		return fsm.StatusUpdate{}, false
+func (t *target) heartbeatUpdate(stale time.Duration) (api.StatusUpdate, bool) {
+	if t.verdict != api.StatusHealthy || t.row.Status != api.StatusHealthy || t.lastPass.Sub(t.row.LastHeartbeat) < stale {
+		return api.StatusUpdate{}, false
 	}
-	return fsm.StatusUpdate{ID: t.id, Heartbeat: t.lastPass}, true
+	return api.StatusUpdate{ID: t.id, Heartbeat: t.lastPass}, true
 }
 
 // removal deregisters an instance that has been Unhealthy for its
 // deregisterAfter, unless this node's own evidence says it is healthy or
 // this node has not watched it for one interval yet.
-func (t *target) removal(now time.Time) (fsm.StatusUpdate, bool) {
+func (t *target) removal(now time.Time) (api.StatusUpdate, bool) {
 	after := t.check.DeregisterAfter.D()
 	row := t.row
-	if after == 0 || row.Status != fsm.StatusUnhealthy || row.StatusChangedAt.IsZero() ||
-		now.Sub(row.StatusChangedAt) < after || now.Before(t.graceUntil) || t.verdict == fsm.StatusHealthy ||
+	if after == 0 || row.Status != api.StatusUnhealthy || row.StatusChangedAt.IsZero() ||
+		now.Sub(row.StatusChangedAt) < after || now.Before(t.graceUntil) || t.verdict == api.StatusHealthy ||
 		(t.proposed == proposedRemoval && now.Sub(t.proposedAt) < proposeDamping) {
-		return fsm.StatusUpdate{}, false
+		return api.StatusUpdate{}, false
 	}
 	t.proposed, t.proposedAt = proposedRemoval, now
-	return fsm.StatusUpdate{ID: t.id, Remove: true, IfModifyIndex: row.ModifyIndex}, true
+	return api.StatusUpdate{ID: t.id, Remove: true, IfModifyIndex: row.ModifyIndex}, true
 }

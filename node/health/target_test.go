@@ -4,19 +4,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/api"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func probeTarget(status fsm.Status, failures, successes int) *target {
-	ck := fsm.Check{Type: fsm.CheckTCP, Interval: fsm.Duration(time.Second), FailuresBeforeUnhealthy: failures, SuccessesBeforeHealthy: successes}
+func probeTarget(status api.Status, failures, successes int) *target {
+	ck := api.Check{Type: api.CheckTCP, Interval: api.Duration(time.Second), FailuresBeforeUnhealthy: failures, SuccessesBeforeHealthy: successes}
 	ck.Complete()
-	return newTarget(&fsm.Instance{ID: "i", URL: "http://a:1", Status: status}, ck, t0)
+	return newTarget(&api.Instance{ID: "i", URL: "http://a:1", Status: status}, ck, t0)
 }
 
 func TestThresholdsAndGrace(t *testing.T) {
-	tg := probeTarget(fsm.StatusHealthy, 1, 2)
+	tg := probeTarget(api.StatusHealthy, 1, 2)
 	// Inside the grace period a failure declares nothing, even at threshold 1.
 	tg.observe(false, "refused", t0.Add(100*time.Millisecond))
 	if _, ok := tg.statusUpdate(t0.Add(100 * time.Millisecond)); ok || tg.verdict != "" {
@@ -25,27 +25,27 @@ func TestThresholdsAndGrace(t *testing.T) {
 	now := t0.Add(1100 * time.Millisecond)
 	tg.observe(false, "refused", now)
 	u, ok := tg.statusUpdate(now)
-	if !ok || u.Status != fsm.StatusUnhealthy || u.From != fsm.StatusHealthy || u.Reason != "refused" {
+	if !ok || u.Status != api.StatusUnhealthy || u.From != api.StatusHealthy || u.Reason != "refused" {
 		t.Fatalf("update %+v %v", u, ok)
 	}
 	// Proposed once; not again while the replica catches up.
 	if _, ok := tg.statusUpdate(now.Add(time.Second)); ok {
 		t.Fatal("re-proposed within the damping window")
 	}
-	tg.row = &fsm.Instance{ID: "i", Status: fsm.StatusUnhealthy}
+	tg.row = &api.Instance{ID: "i", Status: api.StatusUnhealthy}
 	tg.observe(true, "connected", now.Add(time.Second))
-	if tg.verdict != fsm.StatusUnhealthy {
+	if tg.verdict != api.StatusUnhealthy {
 		t.Fatal("one success of two flipped the verdict")
 	}
 	tg.observe(true, "connected", now.Add(2*time.Second))
 	u, ok = tg.statusUpdate(now.Add(2 * time.Second))
-	if !ok || u.Status != fsm.StatusHealthy || !u.Heartbeat.Equal(now.Add(2*time.Second)) {
+	if !ok || u.Status != api.StatusHealthy || !u.Heartbeat.Equal(now.Add(2*time.Second)) {
 		t.Fatalf("recovery update %+v %v", u, ok)
 	}
 }
 
 func TestStoppingIsLeftAlone(t *testing.T) {
-	tg := probeTarget(fsm.StatusStopping, 1, 1)
+	tg := probeTarget(api.StatusStopping, 1, 1)
 	tg.observe(false, "refused", t0.Add(5*time.Second))
 	if u, ok := tg.statusUpdate(t0.Add(5 * time.Second)); ok {
 		t.Fatalf("changed a Stopping instance: %+v", u)
@@ -53,7 +53,7 @@ func TestStoppingIsLeftAlone(t *testing.T) {
 }
 
 func TestLeaderChangeRestartsGrace(t *testing.T) {
-	tg := probeTarget(fsm.StatusHealthy, 1, 1)
+	tg := probeTarget(api.StatusHealthy, 1, 1)
 	tg.extendGrace(t0.Add(10 * time.Second))
 	tg.observe(false, "refused", t0.Add(10500*time.Millisecond))
 	if tg.verdict != "" {
@@ -62,8 +62,8 @@ func TestLeaderChangeRestartsGrace(t *testing.T) {
 }
 
 func TestTTLDeadline(t *testing.T) {
-	ck := fsm.Check{Type: fsm.CheckTTL, TTL: fsm.Duration(30 * time.Second), Interval: fsm.Duration(10 * time.Second)}
-	tg := newTarget(&fsm.Instance{ID: "i", Status: fsm.StatusHealthy}, ck, t0)
+	ck := api.Check{Type: api.CheckTTL, TTL: api.Duration(30 * time.Second), Interval: api.Duration(10 * time.Second)}
+	tg := newTarget(&api.Instance{ID: "i", Status: api.StatusHealthy}, ck, t0)
 	if d := tg.ttlDeadline(); !d.Equal(t0.Add(30 * time.Second)) {
 		t.Fatalf("a new checker's deadline %v, want a ttl after it took over", d)
 	}
@@ -73,18 +73,18 @@ func TestTTLDeadline(t *testing.T) {
 	}
 	tg.beat(t0.Add(20 * time.Second))
 	tg.expire(t0.Add(45 * time.Second))
-	if tg.verdict != fsm.StatusHealthy {
+	if tg.verdict != api.StatusHealthy {
 		t.Fatalf("verdict %q after a heartbeat 25s ago", tg.verdict)
 	}
 	tg.expire(t0.Add(50 * time.Second))
-	if tg.verdict != fsm.StatusUnhealthy {
+	if tg.verdict != api.StatusUnhealthy {
 		t.Fatalf("verdict %q 30s after the last heartbeat", tg.verdict)
 	}
 }
 
 func TestRemovalAndRefresh(t *testing.T) {
-	ck := fsm.Check{Type: fsm.CheckNone, DeregisterAfter: fsm.Duration(time.Minute)}
-	row := &fsm.Instance{ID: "i", Status: fsm.StatusUnhealthy, StatusChangedAt: t0, ModifyIndex: 7}
+	ck := api.Check{Type: api.CheckNone, DeregisterAfter: api.Duration(time.Minute)}
+	row := &api.Instance{ID: "i", Status: api.StatusUnhealthy, StatusChangedAt: t0, ModifyIndex: 7}
 	tg := newTarget(row, ck, t0)
 	if _, ok := tg.removal(t0.Add(59 * time.Second)); ok {
 		t.Fatal("removed before deregisterAfter")
@@ -97,7 +97,7 @@ func TestRemovalAndRefresh(t *testing.T) {
 		t.Fatal("removal proposed twice within the damping window")
 	}
 
-	hb := probeTarget(fsm.StatusHealthy, 1, 1)
+	hb := probeTarget(api.StatusHealthy, 1, 1)
 	hb.row.LastHeartbeat = t0
 	hb.observe(true, "ok", t0.Add(20*time.Second))
 	if _, ok := hb.heartbeatUpdate(30 * time.Second); ok {

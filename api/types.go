@@ -1,4 +1,4 @@
-package fsm
+package api
 
 import "time"
 
@@ -56,9 +56,9 @@ type Instance struct {
 	ModifyIndex     uint64    `json:"modifyIndex"`
 }
 
-// clone returns a copy that shares nothing mutable with i: rows stored in
+// Clone returns a copy that shares nothing mutable with i: rows stored in
 // go-memdb must never be modified in place.
-func (i *Instance) clone() *Instance {
+func (i *Instance) Clone() *Instance {
 	c := *i
 	c.Tags = append([]string(nil), i.Tags...)
 	if len(c.Tags) == 0 {
@@ -124,4 +124,15 @@ type APISpec struct {
 type Client struct {
 	Language string `json:"language"`
 	URL      string `json:"url"`
+}
+
+// Service is one slug as the catalog holds it: its instances counted by
+// status, the tags and nodes they carry. It is what `consul catalog
+// services` gives, computed from the instances on every read.
+type Service struct {
+	Slug      string         `json:"slug"`
+	Instances int            `json:"instances"`
+	ByStatus  map[Status]int `json:"byStatus"`
+	Tags      []string       `json:"tags"`
+	Nodes     []string       `json:"nodes"`
 }

@@ -1,4 +1,4 @@
-package fsm
+package api
 
 import (
 	"bytes"
@@ -183,8 +183,8 @@ func checkJSONError(err error) error {
 	return Invalid("check", "must be an object like {\"type\": \"http\", \"path\": \"/health\"}: %v", err)
 }
 
-// probes reports whether the cluster probes the instance itself.
-func (c *Check) probes() bool { return c.Type == CheckHTTP || c.Type == CheckTCP }
+// Probes reports whether the cluster probes the instance itself.
+func (c *Check) Probes() bool { return c.Type == CheckHTTP || c.Type == CheckTCP }
 
 // DefaultCheck is the check of an instance registered without one: tcp when
 // its URL names a port, http when it is an http(s) URL without one, none
@@ -217,7 +217,7 @@ func (c *Check) Complete() {
 	if c.Interval == 0 {
 		c.Interval = Duration(DefaultCheckInterval)
 	}
-	if !c.probes() {
+	if !c.Probes() {
 		return
 	}
 	if c.Timeout == 0 {

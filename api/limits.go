@@ -1,0 +1,12 @@
+package api
+
+// Limits on stored strings. They keep one bad client from bloating every
+// replica and every snapshot.
+const (
+	MaxIDLen    = 128
+	MaxURLLen   = 2048
+	MaxTagLen   = 256
+	MaxTags     = 64
+	MaxTextLen  = 4096
+	MaxListSize = 256
+)
