@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
@@ -33,11 +32,23 @@ type Agent struct {
 	err     error
 }
 
-// Start opens the node and serves its API on cfg.HTTPAddr. The HTTP port is
-// taken first, so a port clash fails before any state is touched.
-func Start(cfg node.Config, opts httpapi.Options) (*Agent, error) {
+// Config is everything an agent is started with.
+type Config struct {
+	Node   node.Config
+	Health health.Settings
+	HTTP   httpapi.Options
+}
+
+// Start opens the node and serves its API on cfg.Node.HTTPAddr. The HTTP
+// port is taken first, so a port clash fails before any state is touched.
+func Start(c Config) (*Agent, error) {
+	cfg, opts := c.Node, c.HTTP
+	settings, err := c.Health.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:11337"
+		cfg.HTTPAddr = node.DefaultConfig().HTTPAddr
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -63,12 +74,17 @@ func Start(cfg node.Config, opts httpapi.Options) (*Agent, error) {
 			}
 		}
 	}
-	// The checker proposes through the HTTP layer, which forwards to the
-	// leader; the HTTP layer hands heartbeats to the checker.
+	// One road to the leader: the checker proposes its status batches on
+	// it, and the HTTP layer forwards writes and read indexes on it; the
+	// HTTP layer hands heartbeats to the checker.
+	if opts.Forwarder == nil {
+		opts.Forwarder = httpapi.NewForwarder(n, 0, log.With("component", "forward", "node", n.ID()))
+	}
 	a.health = health.New(health.Config{
-		Node:   n,
-		Submit: func(ctx context.Context, us []api.StatusUpdate) error { return a.api.ProposeStatuses(ctx, us) },
-		Logger: log.With("component", "health", "node", n.ID()),
+		Node:     n,
+		Settings: settings,
+		Submit:   opts.Forwarder.ProposeStatuses,
+		Logger:   log.With("component", "health", "node", n.ID()),
 	})
 	opts.Health = a.health
 	a.api = httpapi.New(n, opts)

@@ -4,13 +4,17 @@ import "time"
 
 // ClusterStatus is one node's view of the cluster.
 type ClusterStatus struct {
-	NodeID       string `json:"nodeId"`
-	NodeURL      string `json:"nodeUrl"`
-	RaftState    string `json:"raftState"`
-	LeaderID     string `json:"leaderId"`
-	LeaderURL    string `json:"leaderUrl"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commitIndex"`
+	NodeID      string `json:"nodeId"`
+	NodeURL     string `json:"nodeUrl"`
+	RaftState   string `json:"raftState"`
+	LeaderID    string `json:"leaderId"`
+	LeaderURL   string `json:"leaderUrl"`
+	Term        uint64 `json:"term"`
+	CommitIndex uint64 `json:"commitIndex"`
+	// AppliedIndex is the last log index the catalog (the FSM) has applied,
+	// the X-Registry-Index of this node's reads. Raft's own entries
+	// (configurations, a new leader's no-op) do not reach the catalog, so
+	// it can stay below CommitIndex while nothing lags.
 	AppliedIndex uint64 `json:"appliedIndex"`
 	LastLogIndex uint64 `json:"lastLogIndex"`
 	Voters       int    `json:"voters"`

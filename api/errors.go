@@ -170,3 +170,19 @@ type ErrorBody struct {
 	Code  Code   `json:"code,omitempty"`
 	Field string `json:"field,omitempty"`
 }
+
+// FromBody rebuilds the error an error body describes: an *Error (with its
+// field) for the catalog's and membership codes, the code's sentinel for the
+// others, nil for an unknown code. Both sides then compare with errors.Is
+// and errors.As, never on text.
+func FromBody(body ErrorBody) error {
+	switch body.Code {
+	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive:
+		msg := body.Error
+		if body.Field != "" && len(msg) > len(body.Field)+2 && msg[:len(body.Field)+2] == body.Field+": " {
+			msg = msg[len(body.Field)+2:]
+		}
+		return &Error{Code: body.Code, Field: body.Field, Message: msg}
+	}
+	return SentinelOf(body.Code)
+}

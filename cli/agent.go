@@ -20,10 +20,12 @@ import (
 	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/node/health"
 )
 
 type agentFlags struct {
 	cfg              node.Config
+	health           health.Settings
 	selfURL          string
 	logLevel         string
 	encrypt          string
@@ -34,6 +36,7 @@ type agentFlags struct {
 
 func newAgentCmd() *cobra.Command {
 	f := &agentFlags{}
+	d, hd := node.DefaultConfig(), health.DefaultSettings()
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a Roster node (a lone agent is a working single-node cluster)",
@@ -50,9 +53,9 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl := cmd.Flags()
 	fl.StringVar(&f.cfg.NodeID, "node-id", "", "unique node ID (env OB_NODE_ID; default: persisted in the data dir, else generated)")
 	fl.StringVar(&f.cfg.DataDir, "data-dir", "", "data directory (default: $XDG_STATE_HOME/roster or ~/.local/state/roster)")
-	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:11337", "HTTP API listen address (default: loopback, on the port of --self-url when that is given)")
-	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", ":11338", "gossip listen address (TCP and UDP)")
-	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", ":11339", "Raft listen address")
+	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", d.HTTPAddr, "HTTP API listen address (default: loopback, on the port of --self-url when that is given)")
+	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", d.GossipAddr, "gossip listen address (TCP and UDP)")
+	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", d.RaftAddr, "Raft listen address")
 	fl.StringVar(&f.cfg.Advertise, "advertise", "", "IP other nodes use to reach this one (default: bind IP, else a private IP)")
 	fl.StringVar(&f.selfURL, "self-url", "", "this node's HTTP URL as other nodes reach it (env OB_SELF_URL)")
 	fl.StringArrayVar(&f.cfg.Join, "join", nil, "gossip address of a member to join (repeatable; retried until it succeeds)")
@@ -60,11 +63,11 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.IntVar(&f.cfg.Voters, "voters", 0, "number of Raft voters the leader keeps (default 3, or --bootstrap-expect when larger)")
 	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
 	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
-	fl.StringVar(&f.cfg.Timing, "timing", "lan", "gossip and Raft timings: lan, or local for clusters on one machine")
-	fl.DurationVar(&f.cfg.StatusInterval, "status-interval", 5*time.Second, "how often this node samples and gossips its CPU, memory, disk and GPU use (100ms-5m)")
-	fl.DurationVar(&f.cfg.CheckInterval, "check-interval", 10*time.Second, "check interval of instances registered without a check (1s-1h)")
-	fl.Float64Var(&f.cfg.SelfPreservation, "self-preservation", 0.5, "share of Unhealthy instances (at least 3) at which automatic deregistration pauses, in (0, 1]")
-	fl.DurationVar(&f.cfg.HeartbeatRefresh, "heartbeat-refresh", time.Minute, "how often passing checks refresh lastHeartbeat in the catalog (1s-1h)")
+	fl.StringVar(&f.cfg.Timing, "timing", d.Timing, "gossip and Raft timings: lan, or local for clusters on one machine")
+	fl.DurationVar(&f.cfg.StatusInterval, "status-interval", d.StatusInterval, "how often this node samples and gossips its CPU, memory, disk and GPU use (100ms-5m)")
+	fl.DurationVar(&f.health.CheckInterval, "check-interval", hd.CheckInterval, "check interval of instances registered without a check (1s-1h)")
+	fl.Float64Var(&f.health.SelfPreservation, "self-preservation", hd.SelfPreservation, "share of Unhealthy instances (at least 3) at which automatic deregistration pauses, in (0, 1]")
+	fl.DurationVar(&f.health.HeartbeatRefresh, "heartbeat-refresh", hd.HeartbeatRefresh, "how often passing checks refresh lastHeartbeat in the catalog (1s-1h)")
 	fl.StringVar(&f.encrypt, "encrypt", "", "base64 gossip encryption key of 16, 24 or 32 bytes")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -142,7 +145,7 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 		}
 		cfg.EncryptKey = key
 	}
-	a, err := agent.Start(cfg, httpapi.Options{Debug: f.debug})
+	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: httpapi.Options{Debug: f.debug}})
 	if err != nil {
 		return err
 	}

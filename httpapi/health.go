@@ -1,22 +1,16 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
-	"github.com/rosterhq/roster/node"
 )
 
 // setInstanceStatus is PUT /registry-svc/instance/{id}/status: the status
@@ -109,8 +103,9 @@ func (s *Server) heartbeat(c *gin.Context) {
 		s.writeError(c, api.Conflict("check", "this agent runs no health checks"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
 	defer cancel()
+	hand := forward.Request{Method: c.Request.Method, Path: c.Request.URL.RequestURI(), Auth: c.GetHeader("Authorization")}
 	for {
 		row, err := s.instanceSoon(ctx, id)
 		if err != nil {
@@ -126,12 +121,14 @@ func (s *Server) heartbeat(c *gin.Context) {
 			return
 		}
 		owner, ok := s.health.Owner(row)
-		if !ok || owner.Name == s.n.ID() || c.GetHeader(forwardedHeader) != "" {
+		if !ok || owner.Name == s.n.ID() || c.GetHeader(forward.Header) != "" {
 			s.health.Heartbeat(id)
 			c.JSON(http.StatusOK, gin.H{"id": id, "checkedBy": s.n.ID(), "ttl": row.Check.TTL})
 			return
 		}
-		if s.forward(ctx, c, "", owner.URL, nil, true) {
+		// Handed to the owner (the owner may change between tries).
+		if resp, err := s.road.Do(ctx, owner.URL, hand); err == nil {
+			s.copyAnswer(c, ctx, resp)
 			return
 		}
 		select {
@@ -179,72 +176,4 @@ func (s *Server) idAndBody(c *gin.Context, id string, v any) error {
 		return decodeStrict(c, &empty, true)
 	}
 	return decodeStrict(c, v, false)
-}
-
-// ProposeStatuses sends a health checker's batch to the leader: applied
-// here when this node leads, else posted to the leader's HTTP API, retried
-// through an election until ctx ends.
-func (s *Server) ProposeStatuses(ctx context.Context, us []api.StatusUpdate) error {
-	cmd := &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: us}
-	for {
-		var err error
-		if s.n.IsLeader() {
-			_, err = s.n.Apply(ctx, cmd)
-		} else if id, url := s.n.Leader(); url != "" && id != s.n.ID() {
-			err = s.postStatuses(ctx, id, url, us)
-		} else {
-			err = node.ErrNoLeader
-		}
-		if err == nil || !proposalRetryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func proposalRetryable(err error) bool {
-	return errors.Is(err, node.ErrNotLeader) || errors.Is(err, node.ErrNoLeader) ||
-		errors.Is(err, node.ErrLeadershipLost) || isDialError(err)
-}
-
-// postStatuses sends one batch of status updates to the leader. They are
-// conditional, so one cut off by a newer leader is sent again.
-func (s *Server) postStatuses(hold context.Context, leaderID, leaderURL string, us []api.StatusUpdate) error {
-	ctx, stop := s.untilLeaderMoves(hold, leaderID)
-	defer stop()
-	b, err := json.Marshal(client.StatusBatch{Updates: us})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(leaderURL, "/")+"/registry-svc/instances/status", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(forwardedHeader, s.n.ID())
-	resp, err := s.fwd.Do(req)
-	if err != nil {
-		if leaderMoved(ctx) {
-			return node.ErrLeadershipLost
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	var eb api.ErrorBody
-	_ = json.Unmarshal(raw, &eb)
-	// The updates are conditional: after any of these, sending them again
-	// (to whichever node leads then) is harmless.
-	if err := client.FromWire(resp.StatusCode, eb); errors.Is(err, api.ErrNotLeader) || errors.Is(err, api.ErrNoLeader) ||
-		errors.Is(err, api.ErrIndeterminate) {
-		return node.ErrNotLeader
-	}
-	return fmt.Errorf("leader answered %s: %s", resp.Status, bytes.TrimSpace(raw))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
@@ -80,7 +81,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
 		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
-	if s.viaBatch(c, batchWrite{Register: &fwd}) {
+	if s.viaBatch(c, forward.Write{Register: &fwd}) {
 		return
 	}
 	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
@@ -112,7 +113,7 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 		s.writeError(c, err)
 		return
 	}
-	if t == fsm.CmdDeregisterInstance && s.viaBatch(c, batchWrite{Deregister: id}) {
+	if t == fsm.CmdDeregisterInstance && s.viaBatch(c, forward.Write{Deregister: id}) {
 		return
 	}
 	s.viaLeader(c, nil, false, func(ctx context.Context) error {

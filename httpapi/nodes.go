@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/gossip/resource"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -118,18 +119,12 @@ func (s *Server) findNode(target string) (resource.Node, bool) {
 // askToLeave asks a live node to leave the cluster, then waits until gossip
 // here sees it gone.
 func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(row.URL, "/")+"/registry-svc/agent/leave", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set(forwardedHeader, s.n.ID())
-	resp, err := s.fwd.Do(req)
+	resp, err := s.road.Do(ctx, row.URL, forward.Request{Method: http.MethodPut, Path: "/registry-svc/agent/leave"})
 	if err != nil {
 		return api.MemberAlive("node %s is alive but could not be asked to leave: %v", row.ID, err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return api.MemberAlive("node %s is alive and refused to leave (HTTP %d)", row.ID, resp.StatusCode)
+	if resp.Status != http.StatusAccepted {
+		return api.MemberAlive("node %s is alive and refused to leave (HTTP %d)", row.ID, resp.Status)
 	}
 	for {
 		if n, ok := s.findNode(row.ID); !ok || n.Status == resource.StatusLeft || n.Status == resource.StatusDead {

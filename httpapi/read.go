@@ -55,7 +55,7 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		// A node that just restarted holds local reads until it has caught
 		// up: X-Registry-Index and the catalog never go back in time on
 		// one node.
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.hold)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
 		err := s.n.WaitCaughtUp(ctx)
 		cancel()
 		if err == nil {
@@ -71,7 +71,7 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 	}
 	c.Request.URL.RawQuery = normalizeConsistent(c)
 	s.viaLeader(c, nil, true, func(context.Context) error {
-		if err := s.n.VerifyLeader(); err != nil {
+		if err := s.n.VerifyLeader(c.Request.Context()); err != nil {
 			return err
 		}
 		return s.blockingRead(c, minIndex, wait, cc, q)

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,15 +11,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
 )
 
 // Options tune the server.
 type Options struct {
-	// ForwardHold is how long a write waits for a leader (through an
-	// election) before answering 503 (default 7s, as Consul holds RPCs).
-	ForwardHold time.Duration
+	// Forwarder is this node's road to the leader (the agent shares it with
+	// the health checker); nil builds one with the default hold.
+	Forwarder *forward.Forwarder
 	// OnLeave is called by PUT /registry-svc/agent/leave to make this agent
 	// leave the cluster and stop; nil disables the endpoint.
 	OnLeave func()
@@ -35,21 +35,14 @@ type Options struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	n         *node.Node
-	log       *slog.Logger
-	hold      time.Duration
-	onLeave   func()
-	health    *health.Checker
-	fwd       *http.Client
-	proxy     *proxy
-	lists     *listCache
-	batch     *forwarder
-	readIndex *readIndexer
-	engine    *gin.Engine
-	// stopped ends batches and read-index requests still trying to reach
-	// a leader when the server closes.
-	stopped context.Context
-	stop    context.CancelFunc
+	n       *node.Node
+	log     *slog.Logger
+	onLeave func()
+	health  *health.Checker
+	road    *forward.Forwarder
+	proxy   *proxy
+	lists   *listCache
+	engine  *gin.Engine
 }
 
 // New builds the API over n.
@@ -57,20 +50,11 @@ func New(n *node.Node, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.ForwardHold == 0 {
-		o.ForwardHold = 7 * time.Second
+	if o.Forwarder == nil {
+		o.Forwarder = NewForwarder(n, 0, o.Logger)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{
-		n: n, log: o.Logger, hold: o.ForwardHold, onLeave: o.OnLeave, health: o.Health, lists: newListCache(),
-		fwd: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-			DialContext:         n.DialContext,
-			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
-		}},
-	}
-	s.stopped, s.stop = context.WithCancel(context.Background())
-	s.batch = &forwarder{s: s}
-	s.readIndex = &readIndexer{s: s}
+	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache()}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
@@ -85,11 +69,22 @@ func New(n *node.Node, o Options) *Server {
 // Handler is the http.Handler to serve.
 func (s *Server) Handler() http.Handler { return headAsGet(s.engine) }
 
+// NewForwarder builds a node's road to the leader over an HTTP client that
+// dials through the node (so tests' fault switches cut it too).
+func NewForwarder(n *node.Node, hold time.Duration, log *slog.Logger) *forward.Forwarder {
+	return forward.New(forward.Config{
+		Node: n, Hold: hold, Logger: log,
+		HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			DialContext:         n.DialContext,
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+		}},
+	})
+}
+
 // Close ends forwarding still under way (its callers get "shutting down")
 // and releases idle forwarding and proxy connections.
 func (s *Server) Close() {
-	s.stop()
-	s.fwd.CloseIdleConnections()
+	s.road.Close()
 	s.proxy.transport.CloseIdleConnections()
 }
 
@@ -102,8 +97,8 @@ func (s *Server) routes(e *gin.Engine, debug bool) {
 	r.PUT("/instance/:id/status", s.setInstanceStatus)
 	r.PUT("/instance/:id/heartbeat", s.heartbeat)
 	r.PUT("/instances/status", s.setStatuses)
-	e.POST(internalWritesPath, s.internalWrites)
-	e.GET(internalReadIndexPath, s.internalReadIndex)
+	e.POST(forward.WritesPath, s.internalWrites)
+	e.GET(forward.ReadIndexPath, s.internalReadIndex)
 	r.GET("/definitions", s.listDefinitions)
 	r.PUT("/definition", s.saveDefinition)
 	r.DELETE("/definition/:id", s.deleteDefinition)

@@ -62,17 +62,6 @@ type Config struct {
 	// StatusInterval is how often the node samples its CPU, memory, disk and
 	// GPUs and gossips them (default 5s, 100ms-5m).
 	StatusInterval time.Duration
-	// CheckInterval is the interval of the check given to an instance that
-	// registers without one (default 10s, 1s-1h).
-	CheckInterval time.Duration
-	// SelfPreservation is the share of Unhealthy instances at which
-	// automatic deregistration pauses (default 0.5; 1 pauses only when all
-	// are Unhealthy).
-	SelfPreservation float64
-	// HeartbeatRefresh is how often a checker writes the lastHeartbeat of
-	// healthy instances to Raft (default 1m, 1s-1h); passing checks in
-	// between stay in memory.
-	HeartbeatRefresh time.Duration
 	// Sampler reads the resources (default: this machine, through gopsutil
 	// and the system's NVML). Tests pass go-nvml's mock through it.
 	Sampler gossip.Sampler
@@ -81,6 +70,31 @@ type Config struct {
 	// gossip, Raft and leader-forwarding paths; tests partition and slow
 	// links with it. Nil in production.
 	Faults *faultnet.Switch
+}
+
+// DefaultConfig is every default of an agent, in one place: the flags of
+// `roster agent` show these, and withDefaults fills a zero field with them.
+// Voters and BootstrapExpect depend on other settings and are settled in
+// withDefaults.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:          "127.0.0.1:11337",
+		GossipAddr:        ":11338",
+		RaftAddr:          ":11339",
+		Timing:            "lan",
+		DeadVoterWindow:   30 * time.Second,
+		PromoteAfter:      3 * time.Second,
+		ReconcileInterval: 2 * time.Second,
+		StatusInterval:    gossip.DefaultStatusInterval,
+	}
+}
+
+// orDefault sets *v to d when it is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // withDefaults validates c and fills in defaults. It resolves addresses but
@@ -92,15 +106,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = "127.0.0.1:11337"
-	}
-	if c.GossipAddr == "" {
-		c.GossipAddr = ":11338"
-	}
-	if c.RaftAddr == "" {
-		c.RaftAddr = ":11339"
-	}
+	d := DefaultConfig()
+	orDefault(&c.HTTPAddr, d.HTTPAddr)
+	orDefault(&c.GossipAddr, d.GossipAddr)
+	orDefault(&c.RaftAddr, d.RaftAddr)
+	orDefault(&c.Timing, d.Timing)
+	orDefault(&c.DeadVoterWindow, d.DeadVoterWindow)
+	orDefault(&c.PromoteAfter, d.PromoteAfter)
+	orDefault(&c.StatusInterval, d.StatusInterval)
+	orDefault(&c.ReconcileInterval, d.ReconcileInterval)
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 9 {
 		return c, fmt.Errorf("bootstrap-expect: %d is out of range 0-9", c.BootstrapExpect)
 	}
@@ -118,29 +132,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		c.BootstrapExpect = 1
 	}
-	if c.Timing == "" {
-		c.Timing = "lan"
-	}
 	if c.Timing != "lan" && c.Timing != "local" {
 		return c, fmt.Errorf("timing %q: want lan or local", c.Timing)
 	}
-	if c.DeadVoterWindow == 0 {
-		c.DeadVoterWindow = 30 * time.Second
-	}
-	if c.PromoteAfter == 0 {
-		c.PromoteAfter = 3 * time.Second
-	}
-	if c.StatusInterval == 0 {
-		c.StatusInterval = gossip.DefaultStatusInterval
-	}
 	if c.StatusInterval < 100*time.Millisecond || c.StatusInterval > 5*time.Minute {
 		return c, fmt.Errorf("status interval %v: want 100ms-5m", c.StatusInterval)
-	}
-	if c.ReconcileInterval == 0 {
-		c.ReconcileInterval = 2 * time.Second
-	}
-	if err := c.healthDefaults(); err != nil {
-		return c, err
 	}
 	for _, a := range []struct{ name, addr string }{{"http-addr", c.HTTPAddr}, {"gossip-addr", c.GossipAddr}, {"raft-addr", c.RaftAddr}} {
 		if _, err := splitPort(a.addr); err != nil {
@@ -288,26 +284,4 @@ func joinsRemote(addrs []string) bool {
 		}
 	}
 	return false
-}
-
-func (c *Config) healthDefaults() error {
-	if c.CheckInterval == 0 {
-		c.CheckInterval = 10 * time.Second
-	}
-	if c.CheckInterval < time.Second || c.CheckInterval > time.Hour {
-		return fmt.Errorf("check interval %v: want 1s-1h", c.CheckInterval)
-	}
-	if c.SelfPreservation == 0 {
-		c.SelfPreservation = 0.5
-	}
-	if c.SelfPreservation <= 0 || c.SelfPreservation > 1 {
-		return fmt.Errorf("self-preservation %v: want a share in (0, 1]", c.SelfPreservation)
-	}
-	if c.HeartbeatRefresh == 0 {
-		c.HeartbeatRefresh = time.Minute
-	}
-	if c.HeartbeatRefresh < time.Second || c.HeartbeatRefresh > time.Hour {
-		return fmt.Errorf("heartbeat refresh %v: want 1s-1h", c.HeartbeatRefresh)
-	}
-	return nil
 }

@@ -68,6 +68,7 @@ func (n *Node) leaderLoop(ctx context.Context) {
 		return
 	}
 	n.readyTerm.Store(term)
+	n.barrierDone.signal()
 	n.contacts.reset()
 	r := newReconciler(n)
 	changes, unsubscribe := n.gossip.Subscribe()

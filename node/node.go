@@ -32,8 +32,9 @@ type Node struct {
 	leaderCh chan bool
 	// contacts is the leader's view of when each follower last answered.
 	contacts *contactTracker
-	// leaderMoves fires on every leader change Raft reports.
-	leaderMoves *signal
+	// leaderMoves fires on every leader change Raft reports; barrierDone
+	// when this node, as leader, has applied its barrier (readyTerm).
+	leaderMoves, barrierDone *signal
 	// readyTerm is the term in which this node, as leader, has applied
 	// everything committed before it (the barrier): consistent reads wait
 	// for it.
@@ -78,7 +79,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, id: id, log: cfg.Logger.With("node", id),
 		leaderCh: make(chan bool, 16),
-		contacts: newContactTracker(), leaderMoves: newSignal(),
+		contacts: newContactTracker(), leaderMoves: newSignal(), barrierDone: newSignal(),
 		ctx: ctx, cancel: cancel, lock: lock,
 	}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
@@ -122,9 +123,9 @@ func (n *Node) start() error {
 		return err
 	}
 	// The cache keeps the newest entries for replication. One entry is a
-	// whole batch of forwarded writes (often dozens), so Consul's 512 held
-	// about 6 MB of a 20,000-write run live on the leader; 128 still covers
-	// a follower a few round trips behind, and one further back reads bolt.
+	// whole batch of forwarded writes (often dozens), so Consul's 512 kept
+	// megabytes of encoded commands live on the leader; 128 still covers a
+	// follower a few round trips behind, and one further back reads bolt.
 	logs, err := raft.NewLogCache(128, parts.store)
 	if err == nil {
 		n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
@@ -284,8 +285,8 @@ func (n *Node) WaitCaughtUp(ctx context.Context) error {
 
 // VerifyLeader confirms with a quorum that this node is still the leader, so
 // a read that follows is linearizable.
-func (n *Node) VerifyLeader() error {
-	_, err := n.ReadIndex()
+func (n *Node) VerifyLeader(ctx context.Context) error {
+	_, err := n.ReadIndex(ctx)
 	return err
 }
 
@@ -293,8 +294,8 @@ func (n *Node) VerifyLeader() error {
 // index that covers every write acknowledged before the call, confirmed by
 // a quorum to come from the current leader. A follower that has applied the
 // log up to it may answer a read as the leader would.
-func (n *Node) ReadIndex() (uint64, error) {
-	if err := n.waitReady(); err != nil {
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
 	// Taken before the quorum check: if another node became leader and
@@ -306,23 +307,29 @@ func (n *Node) ReadIndex() (uint64, error) {
 	return index, nil
 }
 
-// waitReady waits until this leader has applied what earlier leaders
-// committed (its barrier): a read before that could miss an acknowledged
-// write.
-func (n *Node) waitReady() error {
-	for deadline := time.Now().Add(5 * time.Second); n.readyTerm.Load() != n.raft.CurrentTerm(); {
+// waitReady waits (5 s at most) until this leader has applied what earlier
+// leaders committed (its barrier): a read before that could miss an
+// acknowledged write. It is woken by the leader loop when the barrier is
+// applied, and by any leader change.
+func (n *Node) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		ready, moved := n.barrierDone.wait(), n.leaderMoves.wait()
 		if !n.IsLeader() {
 			return ErrNotLeader
 		}
-		if time.Now().After(deadline) {
-			return ErrNoLeader
+		if n.readyTerm.Load() == n.raft.CurrentTerm() {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ErrNoLeader
+		case <-ready:
+		case <-moved:
+		case <-time.After(100 * time.Millisecond): // a dropped observation
+		}
 	}
-	if !n.IsLeader() {
-		return ErrNotLeader
-	}
-	return nil
 }
 
 // Apply writes a command through Raft and returns the FSM's result. It works

@@ -99,15 +99,3 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 // SubscribeMembers tells the caller, coalesced, when the gossip member
 // table changes; call the returned function to stop.
 func (n *Node) SubscribeMembers() (<-chan struct{}, func()) { return n.gossip.Subscribe() }
-
-// HealthSettings are the node's health-check settings, defaults filled.
-type HealthSettings struct {
-	CheckInterval    time.Duration
-	SelfPreservation float64
-	HeartbeatRefresh time.Duration
-}
-
-// HealthSettings returns the health-check settings of this node's config.
-func (n *Node) HealthSettings() HealthSettings {
-	return HealthSettings{n.cfg.CheckInterval, n.cfg.SelfPreservation, n.cfg.HeartbeatRefresh}
-}

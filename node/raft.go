@@ -66,10 +66,11 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	// Followers learn the commit index only with the next append, or after
 	// CommitTimeout (random, 1-2x) when writes stop. A follower that
 	// forwarded a write answers once it has applied it (read your writes),
-	// so raft's 50 ms made a lone client's write through a follower take
-	// 80 ms. 5 ms costs an empty append per follower every 5-10 ms while
-	// idle: nothing for a handful of replicating nodes, worth revisiting
-	// with dozens.
+	// so raft's 50 ms default added most of that to every lone write
+	// through a follower (the commit message that set this has the
+	// figures). The cost is an empty append per follower every 5-10 ms
+	// while idle: nothing for a handful of replicating nodes, worth
+	// revisiting with dozens.
 	rc.CommitTimeout = 5 * time.Millisecond
 	// Concurrent writes queue for the leader in a buffered channel, so the
 	// leader takes up to MaxAppendEntries of them per disk write.

@@ -16,7 +16,7 @@ func (n *Node) Status() api.ClusterStatus {
 		NodeID: n.id, NodeURL: n.cfg.SelfURL, RaftState: n.raft.State().String(),
 		LeaderID: leaderID, LeaderURL: leaderURL,
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
+		AppliedIndex: n.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
 		Bootstrap: n.boot.get(),
 	}
 	members := map[string]gossip.Member{}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent"
-	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/internal/faultnet"
 	"github.com/rosterhq/roster/node"
@@ -255,7 +254,7 @@ func (c *Cluster) Restart(i int) error {
 	var err error
 	// A port just released by a killed node can linger briefly.
 	for try := 0; try < 50; try++ {
-		a, err = agent.Start(m.Config, httpapi.Options{})
+		a, err = agent.Start(agent.Config{Node: m.Config})
 		if err == nil {
 			break
 		}

@@ -103,37 +103,12 @@ func readMeta(h http.Header) Meta {
 	return m
 }
 
-// RegisterRequest is the body of PUT /registry-svc/instance.
-type RegisterRequest struct {
-	ID           string     `json:"id,omitempty"`
-	URL          string     `json:"url,omitempty"`
-	Scheme       string     `json:"scheme,omitempty"`
-	Host         string     `json:"host,omitempty"`
-	IP           string     `json:"ip,omitempty"`
-	Port         int        `json:"port,omitempty"`
-	Path         string     `json:"path,omitempty"`
-	Slug         string     `json:"slug,omitempty"`
-	DeploymentID string     `json:"deploymentId,omitempty"`
-	NodeURL      string     `json:"nodeUrl,omitempty"`
-	Tags         []string   `json:"tags,omitempty"`
-	Status       api.Status `json:"status,omitempty"`
-	Details      string     `json:"details,omitempty"`
-	// Check is how the cluster checks the instance; nil on a new instance
-	// takes the default (tcp when the URL names a port, else http), nil on
-	// a re-registration keeps the stored one.
-	Check *api.Check `json:"check,omitempty"`
-}
-
-// StatusRequest is the body of PUT /registry-svc/instance/{id}/status.
-type StatusRequest struct {
-	Status api.Status `json:"status"`
-	Reason string     `json:"reason,omitempty"`
-}
-
-// StatusBatch is the body of PUT /registry-svc/instances/status.
-type StatusBatch struct {
-	Updates []api.StatusUpdate `json:"updates"`
-}
+// Request bodies of the API (package api holds them).
+type (
+	RegisterRequest = api.RegisterRequest
+	StatusRequest   = api.StatusRequest
+	StatusBatch     = api.StatusBatch
+)
 
 // SetInstanceStatus sets an instance's status and returns the stored row.
 func (c *Client) SetInstanceStatus(ctx context.Context, id string, status api.Status, reason string) (*api.Instance, error) {

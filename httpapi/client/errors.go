@@ -72,20 +72,8 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// FromWire rebuilds the typed error a server sent: an *api.Error (with its
-// field) for the catalog's and membership codes, the code's sentinel for
-// the others. Both sides compare with errors.Is / errors.As, never on text.
+// FromWire rebuilds the typed error a server sent (api.FromBody): an
+// *api.Error for field errors, the code's sentinel for the others.
 func FromWire(status int, body ErrorBody) *APIError {
-	e := &APIError{Status: status, Body: body}
-	switch body.Code {
-	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive:
-		msg := body.Error
-		if body.Field != "" && len(msg) > len(body.Field)+2 && msg[:len(body.Field)+2] == body.Field+": " {
-			msg = msg[len(body.Field)+2:]
-		}
-		e.cause = &api.Error{Code: body.Code, Field: body.Field, Message: msg}
-	default:
-		e.cause = api.SentinelOf(body.Code)
-	}
-	return e
+	return &APIError{Status: status, Body: body, cause: api.FromBody(body)}
 }

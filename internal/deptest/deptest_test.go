@@ -19,7 +19,8 @@ var layer = map[string]int{
 	"gossip/resource": 0,
 	"fsm":             1, "gossip/collect": 1, "gossip": 2,
 	"node":           3,
-	"node/health":    4,
+	"node/health":    4, // the health checks
+	"forward":        4, // the road to the leader
 	"httpapi/client": 5, "httpapi": 6,
 	"agent":       7,
 	"testcluster": 8, "bench": 9, "cli": 10,
@@ -35,6 +36,7 @@ var forbidden = map[string][]string{
 	"fsm":            {"github.com/gin-gonic/", "github.com/hashicorp/memberlist"},
 	"gossip":         {"github.com/hashicorp/raft"},
 	"node":           {"github.com/gin-gonic/", "github.com/spf13/cobra", module + "/httpapi"},
+	"forward":        {"github.com/gin-gonic/", "github.com/hashicorp/memberlist", module + "/node"},
 }
 
 type pkg struct {

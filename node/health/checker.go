@@ -3,6 +3,7 @@ package health
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -16,9 +17,12 @@ import (
 // Config wires a Checker to its node.
 type Config struct {
 	Node *node.Node
-	// Submit proposes a batch of updates to the Raft leader (the HTTP layer
-	// forwards it when this node does not lead).
+	// Submit proposes a batch of updates to the Raft leader
+	// (forward.Forwarder.ProposeStatuses: applied here when this node
+	// leads, else sent to the leader).
 	Submit func(context.Context, []api.StatusUpdate) error
+	// Settings are the agent's check settings (defaults filled in New).
+	Settings Settings
 	// Workers bounds concurrent probes (default 64).
 	Workers int
 	Logger  *slog.Logger
@@ -43,7 +47,7 @@ const (
 type Checker struct {
 	cfg      Config
 	n        *node.Node
-	settings node.HealthSettings
+	settings Settings
 	log      *slog.Logger
 	prober   *prober
 
@@ -95,7 +99,11 @@ func New(cfg Config) *Checker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := cfg.Node.HealthSettings()
+	s, err := cfg.Settings.WithDefaults()
+	if err != nil {
+		// The agent checks the settings before it builds a checker.
+		panic(fmt.Sprintf("health: %v", err))
+	}
 	return &Checker{
 		cfg: cfg, n: cfg.Node, settings: s, log: cfg.Logger, prober: newProber(),
 		results: make(chan result, cfg.Workers),

@@ -1,0 +1,193 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/fsm"
+)
+
+// Writes that land on a follower reach the leader in batches: while a few
+// batches are on their way, the writes of other clients queue here and
+// leave together in the next one, and the leader logs each batch as one
+// Raft entry. A lone client's write still leaves at once. This is group
+// commit on the forwarding path: one HTTP exchange, one log entry, one
+// decode per replica for many writes instead of one each.
+
+// WritesPath takes a follower's batch on the leader.
+const WritesPath = "/registry-svc/internal/writes"
+
+// maxSenders is how many batches one follower has in flight at once.
+const maxSenders = 2
+
+// Write is one forwarded write: a registration (validated and completed by
+// the follower, checked again by the leader) or the ID of an instance to
+// deregister.
+type Write struct {
+	Register   *api.RegisterRequest `json:"register,omitempty"`
+	Deregister string               `json:"deregister,omitempty"`
+}
+
+// BatchRequest is the body of POST WritesPath.
+type BatchRequest struct {
+	Writes []Write `json:"writes"`
+}
+
+// Answer is what the client of one write gets: 201 with the instance, 204,
+// or an error body.
+type Answer struct {
+	Status   int            `json:"status"`
+	Instance *api.Instance  `json:"instance,omitempty"`
+	Error    *api.ErrorBody `json:"error,omitempty"`
+}
+
+// BatchResponse is the leader's answer to a batch, one Answer per write in
+// order.
+type BatchResponse struct {
+	Results []Answer `json:"results"`
+}
+
+// Outcome is what a queued write learns: its answer and the index to wait
+// for before answering (read your writes), or a failure of its whole batch
+// (ErrUsualPath: this node leads now, serve the write here).
+type Outcome struct {
+	Answer Answer
+	Index  uint64
+	Err    error
+}
+
+// Submit queues w for this node's next batch to the leader and waits for
+// its outcome. Every queued write gets one.
+func (f *Forwarder) Submit(w Write) Outcome { return f.batch.submit(w) }
+
+type pending struct {
+	w    Write
+	done chan Outcome
+}
+
+// batcher queues a follower's writes for the leader.
+type batcher struct {
+	f       *Forwarder
+	mu      sync.Mutex
+	queue   []*pending
+	senders int
+	wg      sync.WaitGroup
+}
+
+func (b *batcher) submit(w Write) Outcome {
+	p := &pending{w: w, done: make(chan Outcome, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.senders < maxSenders {
+		b.senders++
+		b.wg.Add(1)
+		go b.sender()
+	}
+	b.mu.Unlock()
+	return <-p.done
+}
+
+// wait waits for the senders, which end once the queue is empty (Close has
+// made every remaining batch fail at once).
+func (b *batcher) wait() { b.wg.Wait() }
+
+// sender sends batches until the queue is empty.
+func (b *batcher) sender() {
+	defer b.wg.Done()
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), fsm.MaxBatch)
+		if n == 0 {
+			b.senders--
+			b.queue = nil // let the old backing array go
+			b.mu.Unlock()
+			return
+		}
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		b.f.sendBatch(batch)
+	}
+}
+
+// sendBatch takes a batch to the leader, through elections, for at most the
+// hold time; the rule is ToLeader's: send again only what certainly was not
+// written.
+func (f *Forwarder) sendBatch(batch []*pending) {
+	answerAll := func(o Outcome) {
+		for _, p := range batch {
+			p.done <- o
+		}
+	}
+	req := BatchRequest{Writes: make([]Write, len(batch))}
+	for i, p := range batch {
+		req.Writes[i] = p.w
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		answerAll(Outcome{Err: err})
+		return
+	}
+	err = f.WithLeader(f.stopped, 100*time.Millisecond, func(ctx context.Context, _, url string) bool {
+		outs, done := f.postBatch(ctx, url, body, len(batch))
+		if !done {
+			return false
+		}
+		for i, p := range batch {
+			p.done <- outs[min(i, len(outs)-1)]
+		}
+		return true
+	})
+	if err != nil {
+		answerAll(Outcome{Err: err})
+	}
+}
+
+// postBatch sends one batch and returns one outcome per write (or one for
+// all). done is false when nothing was written and the batch may be sent
+// again: the leader could not be reached, or was no longer the leader.
+func (f *Forwarder) postBatch(ctx context.Context, url string, body []byte, writes int) (outs []Outcome, done bool) {
+	if ctx.Err() != nil {
+		return nil, false // the leader moved before anything was sent
+	}
+	resp, err := f.Do(ctx, url, Request{Method: http.MethodPost, Path: WritesPath, Body: body})
+	if err != nil {
+		if IsDialError(err) {
+			return nil, false
+		}
+		// Sent, perhaps applied: indeterminate. A leader that froze ends
+		// here as soon as another one is known (untilLeaderMoves).
+		f.log.Warn("forwarding a batch to the leader failed", "leader", url, "writes", writes, "err", err,
+			"leader_moved", leaderMoved(ctx))
+		return []Outcome{{Err: api.ErrIndeterminate}}, true
+	}
+	if resp.Status == http.StatusOK {
+		var br BatchResponse
+		if err := json.Unmarshal(resp.Body, &br); err != nil || len(br.Results) != writes {
+			f.log.Error("leader answered a batch with an unreadable body", "leader", url, "err", err)
+			return []Outcome{{Err: api.ErrIndeterminate}}, true
+		}
+		// Each client waits for this node to apply its own write: the
+		// sender goes on to the next batch at once.
+		index, _ := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+		outs = make([]Outcome, writes)
+		for i, a := range br.Results {
+			outs[i] = Outcome{Answer: a, Index: index}
+		}
+		return outs, true
+	}
+	e := resp.Err()
+	if nothingSent(e) {
+		return nil, false // nothing was written: send it to whoever leads now
+	}
+	var eb api.ErrorBody
+	if json.Unmarshal(resp.Body, &eb) != nil || eb.Code == "" {
+		eb = api.ErrorBody{Error: e.Error(), Code: api.CodeInternal}
+	}
+	return []Outcome{{Answer: Answer{Status: resp.Status, Error: &eb}}}, true
+}

@@ -1,0 +1,100 @@
+// Package forward is how a node talks to the leader: every call a follower
+// makes to it goes through a Forwarder — writes replayed one by one or
+// batched (group commit), read indexes for ?consistent reads (coalesced),
+// the health checkers' status batches — with one hold-and-retry rule
+// (WithLeader), one typed peer call (Do) and one cut-off for a leader that
+// freezes (a request ends as soon as a newer leader is known).
+//
+// The leader's side of the internal routes (WritesPath, ReadIndexPath) is
+// served by the HTTP layer with the types declared here.
+package forward
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+// Header marks a request forwarded by a follower; a node that gets one and
+// does not lead answers not_leader instead of forwarding it again (one hop).
+const Header = "X-Registry-Forwarded-By"
+
+// DefaultHold is how long a request waits for a leader (through an
+// election) before answering no_leader, as Consul holds RPCs.
+const DefaultHold = 7 * time.Second
+
+// ErrUsualPath tells the caller to serve the request itself: this node
+// leads now.
+var ErrUsualPath = errors.New("this node leads: serve the request here")
+
+// Node is what the road needs of the engine (a *node.Node has it; tests use
+// fakes).
+type Node interface {
+	ID() string
+	IsLeader() bool
+	// Leader is the leader's node ID and HTTP URL, empty when unknown.
+	Leader() (id, url string)
+	// LeaderChanged is closed at the next leader change Raft reports.
+	LeaderChanged() <-chan struct{}
+	Apply(ctx context.Context, cmd *fsm.Command) (any, error)
+	AppliedIndex() uint64
+	WaitApplied(ctx context.Context, index uint64) error
+}
+
+// Config builds a Forwarder.
+type Config struct {
+	Node Node
+	// HTTP carries the calls (its dialer is the node's, so tests' fault
+	// switches cut it too).
+	HTTP *http.Client
+	// Hold is how long a call waits for a leader (default DefaultHold).
+	Hold   time.Duration
+	Logger *slog.Logger
+}
+
+// Forwarder is one node's road to the leader.
+type Forwarder struct {
+	n    Node
+	hc   *http.Client
+	hold time.Duration
+	log  *slog.Logger
+	// stopped ends batches and read-index requests still looking for a
+	// leader when the node closes.
+	stopped context.Context
+	stop    context.CancelFunc
+
+	batch     *batcher
+	readIndex *readIndexer
+}
+
+// New builds a Forwarder.
+func New(cfg Config) *Forwarder {
+	if cfg.Hold == 0 {
+		cfg.Hold = DefaultHold
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, hold: cfg.Hold, log: cfg.Logger}
+	f.stopped, f.stop = context.WithCancel(context.Background())
+	f.batch = &batcher{f: f}
+	f.readIndex = &readIndexer{f: f}
+	return f
+}
+
+// Hold is how long a call waits for a leader.
+func (f *Forwarder) Hold() time.Duration { return f.hold }
+
+// Close ends what is still waiting for a leader (its callers get
+// shutting_down) and waits for the goroutines that were sending it; idle
+// connections are released.
+func (f *Forwarder) Close() {
+	f.stop()
+	f.batch.wait()
+	f.readIndex.wait()
+	f.hc.CloseIdleConnections()
+}

@@ -1,0 +1,359 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/fsm"
+)
+
+// fakeNode is a follower whose idea of the leader the test sets.
+type fakeNode struct {
+	mu       sync.Mutex
+	leaderID string
+	url      string
+	leading  bool
+	changed  chan struct{}
+	applied  atomic.Uint64
+	applies  atomic.Int64
+}
+
+func newFakeNode() *fakeNode { return &fakeNode{changed: make(chan struct{})} }
+
+func (n *fakeNode) ID() string { return "me" }
+func (n *fakeNode) IsLeader() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leading
+}
+func (n *fakeNode) Leader() (string, string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leaderID, n.url
+}
+func (n *fakeNode) LeaderChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
+}
+func (n *fakeNode) Apply(context.Context, *fsm.Command) (any, error) {
+	n.applies.Add(1)
+	return nil, nil
+}
+func (n *fakeNode) AppliedIndex() uint64                            { return n.applied.Load() }
+func (n *fakeNode) WaitApplied(ctx context.Context, i uint64) error { return nil }
+
+// setLeader makes id at url the leader this node knows, as a Raft leader
+// observation would.
+func (n *fakeNode) setLeader(id, url string, leading bool) {
+	n.mu.Lock()
+	n.leaderID, n.url, n.leading = id, url, leading
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// fakeLeader answers the internal routes the way handler says, counting
+// the batches and writes it got.
+type fakeLeader struct {
+	*httptest.Server
+	batches atomic.Int64
+	writes  atomic.Int64
+	reads   atomic.Int64
+}
+
+func newFakeLeader(t *testing.T, handler func(w http.ResponseWriter, r *http.Request, req *BatchRequest)) *fakeLeader {
+	l := &fakeLeader{}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(Header) != "me" {
+			t.Errorf("request without %s", Header)
+		}
+		var req *BatchRequest
+		switch r.URL.Path {
+		case WritesPath:
+			req = &BatchRequest{}
+			if err := json.NewDecoder(r.Body).Decode(req); err != nil {
+				t.Errorf("batch body: %v", err)
+			}
+			l.batches.Add(1)
+			l.writes.Add(int64(len(req.Writes)))
+		case ReadIndexPath:
+			l.reads.Add(1)
+		}
+		handler(w, r, req)
+	}))
+	t.Cleanup(l.Close)
+	return l
+}
+
+// echo answers every write of a batch with 201 and an instance whose URL is
+// the registration's.
+func echo(w http.ResponseWriter, r *http.Request, req *BatchRequest) {
+	if req == nil {
+		json.NewEncoder(w).Encode(ReadIndexAnswer{Index: 42})
+		return
+	}
+	var res BatchResponse
+	for _, wr := range req.Writes {
+		res.Results = append(res.Results, Answer{Status: 201, Instance: &api.Instance{URL: wr.Register.URL}})
+	}
+	w.Header().Set("X-Registry-Index", "7")
+	json.NewEncoder(w).Encode(res)
+}
+
+func refuse(code api.Code) func(http.ResponseWriter, *http.Request, *BatchRequest) {
+	return func(w http.ResponseWriter, _ *http.Request, _ *BatchRequest) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(api.ErrorBody{Error: "no", Code: code})
+	}
+}
+
+func newForwarder(t *testing.T, n Node, hold time.Duration) *Forwarder {
+	f := New(Config{Node: n, HTTP: &http.Client{}, Hold: hold})
+	t.Cleanup(f.Close)
+	return f
+}
+
+func write(i int) Write {
+	return Write{Register: &api.RegisterRequest{URL: fmt.Sprintf("http://a:%d", i+1)}}
+}
+
+// outcome waits for an outcome, failing the test if it does not come.
+func outcome(t *testing.T, ch <-chan Outcome, within time.Duration) Outcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(within):
+		t.Fatalf("no outcome within %v", within)
+		return Outcome{}
+	}
+}
+
+func submit(f *Forwarder, w Write) <-chan Outcome {
+	ch := make(chan Outcome, 1)
+	go func() { ch <- f.Submit(w) }()
+	return ch
+}
+
+// Writes that queue while batches are in flight leave together, and each
+// client gets its own answer.
+func TestSubmitGroupsQueuedWritesAndKeepsEachAnswer(t *testing.T) {
+	release := make(chan struct{})
+	l := newFakeLeader(t, func(w http.ResponseWriter, r *http.Request, req *BatchRequest) {
+		<-release
+		echo(w, r, req)
+	})
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	f := newForwarder(t, n, 30*time.Second)
+	var chans []<-chan Outcome
+	for i := range 40 {
+		chans = append(chans, submit(f, write(i)))
+	}
+	for l.batches.Load() < maxSenders {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for i, ch := range chans {
+		o := outcome(t, ch, 10*time.Second)
+		if o.Err != nil || o.Answer.Status != 201 || o.Answer.Instance.URL != fmt.Sprintf("http://a:%d", i+1) || o.Index != 7 {
+			t.Fatalf("write %d: %+v", i, o)
+		}
+	}
+	if b := l.batches.Load(); b > maxSenders+2 || l.writes.Load() != 40 {
+		t.Fatalf("%d writes in %d batches", l.writes.Load(), b)
+	}
+}
+
+// A leader that freezes mid-batch: the write answers indeterminate as soon
+// as a newer leader is known (not after the hold), it is not sent again,
+// and the next write goes to the new leader.
+func TestLeaderChangeMidBatchAnswersIndeterminateAndMovesOn(t *testing.T) {
+	frozen := make(chan struct{})
+	old := newFakeLeader(t, func(http.ResponseWriter, *http.Request, *BatchRequest) { <-frozen })
+	t.Cleanup(func() { close(frozen) }) // before the server's Close, which waits for its handlers
+	next := newFakeLeader(t, echo)
+	n := newFakeNode()
+	n.setLeader("old", old.URL, false)
+	f := newForwarder(t, n, time.Minute)
+	ch := submit(f, write(1))
+	for old.batches.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	n.setLeader("next", next.URL, false)
+	if o := outcome(t, ch, 10*time.Second); !errors.Is(o.Err, api.ErrIndeterminate) {
+		t.Fatalf("in flight at the frozen leader: %+v", o)
+	}
+	if next.writes.Load() != 0 {
+		t.Fatal("an indeterminate write was sent again")
+	}
+	if o := f.Submit(write(2)); o.Err != nil || o.Answer.Status != 201 {
+		t.Fatalf("next write: %+v", o)
+	}
+}
+
+// not_leader and no_leader promise nothing was written: the batch goes to
+// whoever leads next. Any other refusal is every write's answer.
+func TestRefusalsThatPromiseNothingAreSentAgain(t *testing.T) {
+	var asked atomic.Int64
+	l := newFakeLeader(t, func(w http.ResponseWriter, r *http.Request, req *BatchRequest) {
+		switch asked.Add(1) {
+		case 1:
+			refuse(api.CodeNotLeader)(w, r, req)
+		case 2:
+			refuse(api.CodeNoLeader)(w, r, req)
+		default:
+			echo(w, r, req)
+		}
+	})
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	f := newForwarder(t, n, time.Minute)
+	if o := f.Submit(write(1)); o.Err != nil || o.Answer.Status != 201 || l.batches.Load() != 3 {
+		t.Fatalf("after not_leader and no_leader: %+v, %d batches", o, l.batches.Load())
+	}
+	tooBig := newFakeLeader(t, func(w http.ResponseWriter, _ *http.Request, _ *BatchRequest) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		json.NewEncoder(w).Encode(api.ErrorBody{Error: "big", Code: api.CodeTooLarge})
+	})
+	n.setLeader("big", tooBig.URL, false)
+	if o := f.Submit(write(2)); o.Err != nil || o.Answer.Status != 413 || o.Answer.Error.Code != api.CodeTooLarge || tooBig.batches.Load() != 1 {
+		t.Fatalf("413: %+v", o)
+	}
+}
+
+// With no leader, a write waits for one (the hold); Close ends the wait at
+// once with shutting_down, and waits for the senders.
+func TestCloseEndsWritesAndReadsWaitingForALeader(t *testing.T) {
+	n := newFakeNode()
+	f := New(Config{Node: n, HTTP: &http.Client{}, Hold: time.Minute})
+	ch := submit(f, write(1))
+	read := make(chan error, 1)
+	go func() { _, err := f.ReadIndex(context.Background()); read <- err }()
+	time.Sleep(50 * time.Millisecond)
+	f.Close()
+	if o := outcome(t, ch, 5*time.Second); !errors.Is(o.Err, api.ErrShuttingDown) {
+		t.Fatalf("write: %+v", o)
+	}
+	select {
+	case err := <-read:
+		if !errors.Is(err, api.ErrShuttingDown) {
+			t.Fatalf("read index: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("read index still waiting after Close")
+	}
+}
+
+// The hold runs out with no leader: no_leader, which promises nothing.
+func TestNoLeaderWithinTheHold(t *testing.T) {
+	f := newForwarder(t, newFakeNode(), 200*time.Millisecond)
+	if o := f.Submit(write(1)); !errors.Is(o.Err, api.ErrNoLeader) {
+		t.Fatalf("%+v", o)
+	}
+}
+
+// A read index the frozen leader never sends is asked of the next leader;
+// reads waiting together share one request.
+func TestReadIndexThatNeverArrivesIsAskedOfTheNextLeader(t *testing.T) {
+	frozen := make(chan struct{})
+	old := newFakeLeader(t, func(http.ResponseWriter, *http.Request, *BatchRequest) { <-frozen })
+	t.Cleanup(func() { close(frozen) }) // before the server's Close, which waits for its handlers
+	next := newFakeLeader(t, echo)
+	n := newFakeNode()
+	n.setLeader("old", old.URL, false)
+	f := newForwarder(t, n, time.Minute)
+	results := make(chan error, 5)
+	for range 5 {
+		go func() {
+			idx, err := f.ReadIndex(context.Background())
+			if err == nil && idx != 42 {
+				err = fmt.Errorf("index %d", idx)
+			}
+			results <- err
+		}()
+	}
+	for old.reads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	n.setLeader("next", next.URL, false)
+	for range 5 {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a read still waits for the frozen leader")
+		}
+	}
+	if r := next.reads.Load(); r < 1 || r > 2 {
+		t.Fatalf("%d read-index requests for 5 waiting reads", r)
+	}
+}
+
+// ToLeader: a write whose connection breaks after sending is indeterminate
+// and never sent again; a read is sent again.
+func TestToLeaderResendsReadsButNotWrites(t *testing.T) {
+	var got atomic.Int64
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got.Add(1) > 3 {
+			w.Write([]byte(`{"ok":true}`))
+			return
+		}
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // the request arrived; the answer never does
+	}))
+	t.Cleanup(broken.Close)
+	n := newFakeNode()
+	n.setLeader("l", broken.URL, false)
+	f := newForwarder(t, n, time.Minute)
+	if _, err := f.ToLeader(context.Background(), Request{Method: http.MethodPut, Path: "/registry-svc/instance", Body: []byte(`{}`)}, false); !errors.Is(err, api.ErrIndeterminate) || got.Load() != 1 {
+		t.Fatalf("write: %v after %d sends", err, got.Load())
+	}
+	resp, err := f.ToLeader(context.Background(), Request{Method: http.MethodGet, Path: "/registry-svc/instances"}, false)
+	if err != nil || resp.Status != 200 || got.Load() != 4 {
+		t.Fatalf("read: %v %v after %d sends", resp, err, got.Load())
+	}
+	n.setLeader("me", "", true)
+	if _, err := f.ToLeader(context.Background(), Request{Method: http.MethodGet}, false); !errors.Is(err, ErrUsualPath) {
+		t.Fatalf("on the leader: %v", err)
+	}
+}
+
+// Status batches are conditional: after an indeterminate answer they are
+// sent again, and on the leader they are applied locally.
+func TestProposeStatusesSendsAgainAfterIndeterminate(t *testing.T) {
+	var calls atomic.Int64
+	l := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			refuse(api.CodeIndeterminate)(w, r, nil)
+			return
+		}
+		w.Write([]byte(`{"applied":["i"]}`))
+	}))
+	t.Cleanup(l.Close)
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	f := newForwarder(t, n, time.Minute)
+	us := []api.StatusUpdate{{ID: "i", Status: api.StatusHealthy, At: time.Now()}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.ProposeStatuses(ctx, us); err != nil || calls.Load() != 2 {
+		t.Fatalf("%v after %d calls", err, calls.Load())
+	}
+	n.setLeader("me", "", true)
+	if err := f.ProposeStatuses(ctx, us); err != nil || n.applies.Load() != 1 {
+		t.Fatalf("on the leader: %v, %d applies", err, n.applies.Load())
+	}
+}

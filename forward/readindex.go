@@ -1,0 +1,117 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// A ?consistent read on a follower asks the leader for a read index (Raft's
+// ReadIndex, as etcd does), waits until it has applied the log that far and
+// answers from its own replica: the leader does a quorum check per batch of
+// reads instead of serving each one. Reads that arrive while a request is
+// on its way wait for the next one: an index fetched before a read began
+// could miss a write acknowledged in between.
+
+// ReadIndexPath answers a follower's read-index request on the leader.
+const ReadIndexPath = "/registry-svc/internal/read-index"
+
+// ReadIndexAnswer is the body of the leader's answer.
+type ReadIndexAnswer struct {
+	Index uint64 `json:"index"`
+}
+
+// ReadIndex returns a read index fetched from the leader after the call
+// began, shared with the other reads waiting for one. ErrUsualPath: this
+// node leads, read through its own ReadIndex.
+func (f *Forwarder) ReadIndex(ctx context.Context) (uint64, error) { return f.readIndex.get(ctx) }
+
+type readIndexResult struct {
+	index uint64
+	err   error
+}
+
+// readIndexer coalesces a follower's concurrent read-index requests.
+type readIndexer struct {
+	f        *Forwarder
+	mu       sync.Mutex
+	waiting  []chan readIndexResult
+	inflight bool
+	wg       sync.WaitGroup
+}
+
+func (r *readIndexer) get(ctx context.Context) (uint64, error) {
+	ch := make(chan readIndexResult, 1)
+	r.mu.Lock()
+	r.waiting = append(r.waiting, ch)
+	if !r.inflight {
+		r.inflight = true
+		r.wg.Add(1)
+		go r.fetchLoop()
+	}
+	r.mu.Unlock()
+	select {
+	case res := <-ch:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, api.ErrNoLeader
+	}
+}
+
+func (r *readIndexer) wait() { r.wg.Wait() }
+
+// fetchLoop fetches one index for everyone waiting, until no one is.
+func (r *readIndexer) fetchLoop() {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		batch := r.waiting
+		r.waiting = nil
+		if len(batch) == 0 {
+			r.inflight = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		index, err := r.f.fetchReadIndex()
+		for _, ch := range batch {
+			ch <- readIndexResult{index, err}
+		}
+	}
+}
+
+// fetchReadIndex asks the leader, through elections, for at most the hold
+// time. A read is safe to ask again for, whatever went wrong.
+func (f *Forwarder) fetchReadIndex() (uint64, error) {
+	var index uint64
+	err := f.WithLeader(f.stopped, 50*time.Millisecond, func(ctx context.Context, _, url string) bool {
+		var err error
+		index, err = f.askReadIndex(ctx, url)
+		if err != nil {
+			f.log.Debug("read index: asking the leader again", "leader", url, "err", err)
+			return false
+		}
+		return true
+	})
+	return index, err
+}
+
+func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error) {
+	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: ReadIndexPath})
+	if err != nil {
+		return 0, err
+	}
+	if err := resp.Err(); err != nil {
+		return 0, err
+	}
+	var a ReadIndexAnswer
+	if err := json.Unmarshal(resp.Body, &a); err != nil || a.Index == 0 {
+		return 0, errors.New("unreadable read index")
+	}
+	return a.Index, nil
+}
