@@ -1,6 +1,7 @@
-// Package httpapi serves Roster's HTTP API with gin over a *node.Node: the
-// Registry Svc routes, leader forwarding, consistent and blocking reads, and
-// one error table.
+// Package httpapi serves Roster's HTTP API with gin over a Node (a
+// *node.Node in an agent): the Registry Svc routes, the leader's side of
+// forwarding, consistent and blocking reads, the proxy, and one error
+// table. Calls to the leader go through package forward.
 package httpapi
 
 import (
@@ -12,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/forward"
-	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
 )
 
@@ -35,7 +35,7 @@ type Options struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	n       *node.Node
+	n       Node
 	log     *slog.Logger
 	onLeave func()
 	health  *health.Checker
@@ -46,7 +46,7 @@ type Server struct {
 }
 
 // New builds the API over n.
-func New(n *node.Node, o Options) *Server {
+func New(n Node, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +71,7 @@ func (s *Server) Handler() http.Handler { return headAsGet(s.engine) }
 
 // NewForwarder builds a node's road to the leader over an HTTP client that
 // dials through the node (so tests' fault switches cut it too).
-func NewForwarder(n *node.Node, hold time.Duration, log *slog.Logger) *forward.Forwarder {
+func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forwarder {
 	return forward.New(forward.Config{
 		Node: n, Hold: hold, Logger: log,
 		HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{

@@ -1,0 +1,32 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/gossip/resource"
+)
+
+// Node is what the HTTP layer needs of the engine; *node.Node has it.
+// Traffic to the leader goes through the forward package (which needs the
+// subset forward.Node).
+type Node interface {
+	forward.Node
+	SelfURL() string
+	// FSM is the local replica of the catalog, for reads.
+	FSM() *fsm.FSM
+	LastContact() time.Duration
+	WaitCaughtUp(ctx context.Context) error
+	VerifyLeader(ctx context.Context) error
+	ReadIndex(ctx context.Context) (uint64, error)
+	Status() api.ClusterStatus
+	Nodes() []resource.Node
+	Self() resource.Node
+	RemoveNode(ctx context.Context, id string) error
+	// DialContext dials peers (through a test's fault switch).
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
