@@ -281,8 +281,12 @@ func (s *suite) nodeKillRow(ctx context.Context) error {
 	return nil
 }
 
-func (s *suite) restart(ctx context.Context, i int) error {
-	if err := s.pc.Restart(i); err != nil {
+func (s *suite) restart(ctx context.Context, i int) error { return s.bringBack(ctx, s.pc.Restart(i)) }
+
+// bringBack waits (a minute at most) until the cluster is whole again after
+// a node came back (err: it could not be brought back).
+func (s *suite) bringBack(ctx context.Context, err error) error {
+	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -111,11 +111,4 @@ func (s *suite) pausedManyRow(ctx context.Context) error {
 const pauseKeys = 1000
 
 // resume lets a paused node run again and waits until the cluster is whole.
-func (s *suite) resume(ctx context.Context, i int) error {
-	if err := s.pc.Resume(i); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	return s.waitFull(wctx)
-}
+func (s *suite) resume(ctx context.Context, i int) error { return s.bringBack(ctx, s.pc.Resume(i)) }
