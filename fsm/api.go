@@ -75,5 +75,6 @@ var (
 	Conflict      = api.Conflict
 	CodeOf        = api.CodeOf
 	DefaultCheck  = api.DefaultCheck
+	ValidateID    = api.ValidateID
 	ValidateCheck = api.ValidateCheck
 )

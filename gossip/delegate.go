@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -78,10 +79,21 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { e.g.update(n, StateAlive) }
 func (e *events) NotifyLeave(n *memberlist.Node)  { e.g.update(n, StateDead) }
 
 func (g *Gossip) update(n *memberlist.Node, state State) {
-	meta, err := DecodeMeta(n.Meta)
-	if err != nil {
+	if checkID(n.Name) != nil {
+		// Not a name a Roster node can have: not a member of ours at all.
 		g.badMeta.Add(1)
-		g.log.Warn("ignoring undecodable node meta", "node", n.Name, "addr", n.Address(), "err", err)
+		g.log.Warn("ignoring a gossip member with an invalid node name", "name", n.Name, "addr", n.Address())
+		return
+	}
+	meta, err := DecodeMeta(n.Meta)
+	if err == nil && meta.ID != n.Name {
+		err = fmt.Errorf("meta names node %q, the member is %q", meta.ID, n.Name)
+	}
+	if err != nil {
+		// Kept as a bare member (liveness only): no URL, no Raft address,
+		// so it is neither checked against, forwarded to nor added to Raft.
+		g.badMeta.Add(1)
+		g.log.Warn("ignoring invalid node meta", "node", n.Name, "addr", n.Address(), "err", err)
 		meta = Meta{ID: n.Name}
 	}
 	g.mu.Lock()

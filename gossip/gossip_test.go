@@ -1,7 +1,10 @@
 package gossip
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -35,6 +38,61 @@ func TestDecodeMetaRejectsGarbage(t *testing.T) {
 	good, _ := Meta{ID: "a", URL: "http://a:1", RaftAddr: "a:2"}.Encode()
 	if m, err := DecodeMeta(good); err != nil || m.ID != "a" {
 		t.Fatalf("round trip: %+v %v", m, err)
+	}
+}
+
+// A peer's identity is held to what a Roster node sends: the forgeries of a
+// hostile member (a newline in its ID, a URL one slash away from another
+// member's, an address that is not one) are refused when decoded.
+func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
+	raw := func(m Meta) []byte {
+		b, _ := json.Marshal(m)
+		return append([]byte{metaVersion}, b...)
+	}
+	ok := Meta{ID: "node1", URL: "http://127.0.0.1:11337", RaftAddr: "127.0.0.1:11339", Region: "eu", AZ: "eu-1"}
+	if _, err := DecodeMeta(raw(ok)); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]func(*Meta){
+		"newline in id":     func(m *Meta) { m.ID = "evil\n[ERR] raft: forged" },
+		"space in id":       func(m *Meta) { m.ID = "node 1" },
+		"trailing slash":    func(m *Meta) { m.URL += "/" },
+		"path":              func(m *Meta) { m.URL += "/x" },
+		"query":             func(m *Meta) { m.URL += "?a=1" },
+		"user":              func(m *Meta) { m.URL = "http://u:p@127.0.0.1:11337" },
+		"scheme":            func(m *Meta) { m.URL = "gopher://127.0.0.1:11337" },
+		"raft address":      func(m *Meta) { m.RaftAddr = "127.0.0.1" },
+		"raft port":         func(m *Meta) { m.RaftAddr = "127.0.0.1:99999" },
+		"control in region": func(m *Meta) { m.Region = "eu\x1b[31m" },
+		"expectation":       func(m *Meta) { m.BootstrapExpect = -3 },
+	} {
+		m := ok
+		bad(&m)
+		if _, err := DecodeMeta(raw(m)); err == nil {
+			t.Errorf("%s: accepted %+v", name, m)
+		}
+		if _, err := m.Encode(); err == nil {
+			t.Errorf("%s: this node would send %+v", name, m)
+		}
+	}
+}
+
+// Newer epochs win, so one far in the future would shadow a node's real
+// samples for good: it is refused beyond a small skew.
+func TestFarFutureEpochsAreRefused(t *testing.T) {
+	g := &Gossip{id: "a", members: map[string]*Member{"a": {Name: "a"}}, status: map[string]*nodeStatus{}}
+	now := time.Now().UnixNano()
+	forged := usageMsg{ID: "a", Ep: math.MaxInt64, Seq: 1, At: 1, Iv: 1000, N: 0, Host: &hostUsage{C: amount{P: 99}}}
+	if g.receiveUsage(forged) || g.BadMessageCount() != 1 {
+		t.Fatal("a MaxInt64 epoch was taken")
+	}
+	inv := inventoryMsg{ID: "a", Ep: math.MaxInt64, Ver: 1, N: 1, G: []gpuInv{{I: 0, Name: "H100 (FORGED)"}}}
+	if g.receiveInventory(inv) || g.BadMessageCount() != 2 {
+		t.Fatal("a MaxInt64 inventory epoch was taken")
+	}
+	real := usageMsg{ID: "a", Ep: now, Seq: 1, At: 1, Iv: 1000, Host: &hostUsage{C: amount{P: 5}}}
+	if !g.receiveUsage(real) {
+		t.Fatal("a sample of now was refused")
 	}
 }
 
@@ -146,6 +204,28 @@ func TestPaceIntervalStretchesOnlyLargePools(t *testing.T) {
 	}{{3, 5 * time.Second}, {50, 5 * time.Second}, {200, 16 * time.Second}} {
 		if got := paceInterval(5*time.Second, c.members, 4); got != c.want {
 			t.Errorf("%d members: %v, want %v", c.members, got, c.want)
+		}
+	}
+}
+
+// A member whose name is not a node ID is not recorded; one whose meta
+// claims another identity keeps its liveness but no URL or Raft address.
+func TestUpdateIgnoresForgedMembers(t *testing.T) {
+	g := &Gossip{id: "a", log: slog.New(slog.DiscardHandler), members: map[string]*Member{}, leaving: map[string]bool{},
+		forgetting: map[string]time.Time{}, status: map[string]*nodeStatus{}}
+	meta := func(m Meta) []byte { b, _ := json.Marshal(m); return append([]byte{metaVersion}, b...) }
+	g.update(&memberlist.Node{Name: "evil\n[ERR] raft: forged", Addr: net.IPv4(127, 0, 0, 1), Port: 1,
+		Meta: meta(Meta{ID: "evil", URL: "http://127.0.0.1:2"})}, StateAlive)
+	g.update(&memberlist.Node{Name: "rogue", Addr: net.IPv4(127, 0, 0, 1), Port: 3,
+		Meta: meta(Meta{ID: "node1", URL: "http://127.0.0.1:11337", RaftAddr: "127.0.0.1:4"})}, StateAlive)
+	g.update(&memberlist.Node{Name: "slash", Addr: net.IPv4(127, 0, 0, 1), Port: 5,
+		Meta: meta(Meta{ID: "slash", URL: "http://127.0.0.1:11337/", RaftAddr: "127.0.0.1:6"})}, StateAlive)
+	if _, ok := g.members["evil\n[ERR] raft: forged"]; ok || len(g.members) != 2 {
+		t.Fatalf("members: %v", g.members)
+	}
+	for _, id := range []string{"rogue", "slash"} {
+		if m := g.members[id]; m.URL != "" || m.RaftAddr != "" || m.State != StateAlive || g.BadMetaCount() != 3 {
+			t.Fatalf("%s kept a forged identity: %+v (bad meta %d)", id, m, g.BadMetaCount())
 		}
 	}
 }

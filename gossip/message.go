@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // msgType is the first byte of every user message this package gossips.
@@ -100,11 +102,14 @@ func decodeMsg(b []byte) (msgType, any, error) {
 	}
 }
 
+// checkID holds a node ID from a peer to the rule of --node-id (letters,
+// digits, '_', '.', ':' and '-'): it is printed in logs and tables, and a
+// newline in it once forged a log record on every node.
 func checkID(id string) error {
 	if id == "" || len(id) > maxIDLen {
 		return fmt.Errorf("node id of %d bytes: want 1-%d", len(id), maxIDLen)
 	}
-	return nil
+	return api.ValidateID("node id", id)
 }
 
 var errNotState = errors.New("not a state message")

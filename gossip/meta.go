@@ -3,7 +3,12 @@ package gossip
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -28,8 +33,12 @@ type Meta struct {
 	InCluster bool `json:"ic,omitempty"`
 }
 
-// Encode serialises m and checks memberlist's size limit.
+// Encode checks m as a peer would and serialises it within memberlist's
+// size limit.
 func (m Meta) Encode() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -57,7 +66,48 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if err := json.Unmarshal(b[1:], &m); err != nil {
 		return m, fmt.Errorf("decode node meta: %w", err)
 	}
-	return m, nil
+	return m, m.validate()
+}
+
+// validate holds a peer's identity to what a Roster node sends: an ID as
+// --node-id allows, a canonical self URL (http(s)://host[:port], nothing
+// after: the health checks match instances to members by exact URL, and a
+// URL one slash away from another member's took over its checks), a Raft
+// address host:port, and short printable labels.
+func (m Meta) validate() error {
+	if err := checkID(m.ID); err != nil {
+		return err
+	}
+	if err := CheckURL(m.URL); err != nil {
+		return fmt.Errorf("node %s: %w", m.ID, err)
+	}
+	if m.RaftAddr != "" {
+		host, port, err := net.SplitHostPort(m.RaftAddr)
+		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("node %s: raft address %q is not host:port", m.ID, m.RaftAddr)
+		}
+	}
+	for _, l := range []struct{ name, v string }{{"region", m.Region}, {"availability zone", m.AZ}, {"version", m.Version}} {
+		if len(l.v) > 64 || strings.IndexFunc(l.v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			return fmt.Errorf("node %s: %s must be at most 64 printable characters", m.ID, l.name)
+		}
+	}
+	if m.BootstrapExpect < 0 || m.BootstrapExpect > 9 {
+		return fmt.Errorf("node %s: bootstrap expectation %d out of range", m.ID, m.BootstrapExpect)
+	}
+	return nil
+}
+
+// CheckURL accepts a node's self URL in canonical form only:
+// http(s)://host[:port] with no user, path, query or fragment.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.User != nil,
+		u.Path != "", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
+		return fmt.Errorf("self URL %q: want http(s)://host:port and nothing after it", raw)
+	}
+	return nil
 }
 
 // UpdateMeta changes this node's gossiped identity: change edits a copy of

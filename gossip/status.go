@@ -132,6 +132,10 @@ func sortedKeys[V any](m map[int]V) []int {
 // that was forgotten, or arrive before its join, and the next sample or
 // push/pull brings them again.
 func (g *Gossip) receiveUsage(m usageMsg) bool {
+	if futureEpoch(m.Ep) {
+		g.badMsgs.Add(1)
+		return false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
@@ -143,6 +147,10 @@ func (g *Gossip) receiveUsage(m usageMsg) bool {
 }
 
 func (g *Gossip) receiveInventory(m inventoryMsg) bool {
+	if futureEpoch(m.Ep) {
+		g.badMsgs.Add(1)
+		return false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
@@ -152,6 +160,14 @@ func (g *Gossip) receiveInventory(m inventoryMsg) bool {
 	g.notify()
 	return true
 }
+
+// maxEpochSkew is how far ahead of this node's clock a sample's epoch (its
+// sender's start time) may be. Newer epochs win, so one forged far in the
+// future would shadow the node's real samples for good, even across its
+// restarts.
+const maxEpochSkew = 30 * time.Second
+
+func futureEpoch(ep int64) bool { return ep > time.Now().Add(maxEpochSkew).UnixNano() }
 
 // statusOf must be called with g.mu held.
 func (g *Gossip) statusOf(id string) *nodeStatus {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
@@ -143,6 +144,8 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%s %q: %w", a.name, a.addr, err)
 		}
 	}
+	// Peers match members to instances by exact URL: one canonical form.
+	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
 	if c.SelfURL != "" {
 		if err := selfURLServed(c.SelfURL, c.HTTPAddr); err != nil {
 			return c, err
@@ -209,9 +212,8 @@ func defaultSelfURL(httpAddr, advertise string) string {
 }
 
 func checkSelfURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("self URL %q: want http(s)://host:port with no path (OB_SELF_URL)", raw)
+	if err := gossip.CheckURL(raw); err != nil {
+		return fmt.Errorf("%w (OB_SELF_URL)", err)
 	}
 	return nil
 }

@@ -23,18 +23,28 @@ var levels = []struct {
 	{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
 }
 
-// Write logs each line of p at the level its tag names (info if none).
+// tagWithin is how far into a record its level tag may stand: after a
+// timestamp at most. Further on, the text is the message, which may quote
+// what a peer sent (a node name, an address).
+const tagWithin = 48
+
+// Write logs p as one record, at the level its leading tag names (info if
+// none). log.Logger and hclog write one record per call; a newline inside it
+// comes from the message (a peer's node name, say) and must neither start a
+// record of its own nor choose its level: slog quotes it.
 func (w Writer) Write(p []byte) (int, error) {
-	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
-		w.line(string(line))
-	}
+	w.record(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
 }
 
-func (w Writer) line(s string) {
+func (w Writer) record(s string) {
 	level := slog.LevelInfo
+	head := s[:min(len(s), tagWithin)]
+	if nl := strings.IndexByte(head, '\n'); nl >= 0 {
+		head = head[:nl]
+	}
 	for _, l := range levels {
-		if i := strings.Index(s, l.tag); i >= 0 {
+		if i := strings.Index(head, l.tag); i >= 0 {
 			level, s = l.level, s[i+len(l.tag):]
 			break
 		}
