@@ -28,7 +28,8 @@ type agentFlags struct {
 	health           health.Settings
 	selfURL          string
 	logLevel         string
-	encrypt          string
+	encryptFile      string
+	encryptArgv      string
 	leaveOnTerminate bool
 	debug            bool
 	dev              bool
@@ -54,8 +55,8 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.cfg.NodeID, "node-id", "", "unique node ID (env OB_NODE_ID; default: persisted in the data dir, else generated)")
 	fl.StringVar(&f.cfg.DataDir, "data-dir", "", "data directory (default: $XDG_STATE_HOME/roster or ~/.local/state/roster)")
 	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", d.HTTPAddr, "HTTP API listen address (default: loopback, on the port of --self-url when that is given)")
-	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", d.GossipAddr, "gossip listen address (TCP and UDP)")
-	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", d.RaftAddr, "Raft listen address")
+	fl.StringVar(&f.cfg.GossipAddr, "gossip-addr", d.GossipAddr, "gossip listen address, TCP and UDP (no host: the advertise IP; 0.0.0.0:PORT for every interface)")
+	fl.StringVar(&f.cfg.RaftAddr, "raft-addr", d.RaftAddr, "Raft listen address (no host: the advertise IP; 0.0.0.0:PORT for every interface)")
 	fl.StringVar(&f.cfg.Advertise, "advertise", "", "IP other nodes use to reach this one (default: bind IP, else a private IP)")
 	fl.StringVar(&f.selfURL, "self-url", "", "this node's HTTP URL as other nodes reach it (env OB_SELF_URL)")
 	fl.StringArrayVar(&f.cfg.Join, "join", nil, "gossip address of a member to join (repeatable; retried until it succeeds)")
@@ -68,7 +69,9 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.DurationVar(&f.health.CheckInterval, "check-interval", hd.CheckInterval, "check interval of instances registered without a check (1s-1h)")
 	fl.Float64Var(&f.health.SelfPreservation, "self-preservation", hd.SelfPreservation, "share of Unhealthy instances (at least 3) at which automatic deregistration pauses, in (0, 1]")
 	fl.DurationVar(&f.health.HeartbeatRefresh, "heartbeat-refresh", hd.HeartbeatRefresh, "how often passing checks refresh lastHeartbeat in the catalog (1s-1h)")
-	fl.StringVar(&f.encrypt, "encrypt", "", "base64 gossip encryption key of 16, 24 or 32 bytes")
+	fl.StringVar(&f.encryptArgv, "encrypt", "", "refused: the key would show in ps")
+	_ = fl.MarkHidden("encrypt")
+	fl.StringVar(&f.encryptFile, "encrypt-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes); or env ROSTER_ENCRYPT, never the command line")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
@@ -86,7 +89,9 @@ var seedEnv = map[string]string{
 func applyEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(fl *pflag.Flag) {
-		if err != nil || fl.Changed {
+		// ROSTER_ENCRYPT is the key itself, read by gossipKey; the hidden
+		// --encrypt flag only refuses a key given on the command line.
+		if err != nil || fl.Changed || fl.Name == "encrypt" {
 			return
 		}
 		name := "ROSTER_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
@@ -138,12 +143,12 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	if f.encrypt != "" {
-		key, err := base64.StdEncoding.DecodeString(f.encrypt)
-		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
-			return usagef("--encrypt: want base64 of 16, 24 or 32 bytes")
-		}
-		cfg.EncryptKey = key
+	if f.encryptArgv != "" {
+		return usagef("--encrypt: a key on the command line is visible to every user of this machine (ps); " +
+			"put it in a file (--encrypt-file, mode 600) or in ROSTER_ENCRYPT")
+	}
+	if cfg.EncryptKey, err = gossipKey(f.encryptFile, log); err != nil {
+		return err
 	}
 	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: httpapi.Options{Debug: f.debug}})
 	if err != nil {
@@ -215,6 +220,32 @@ Try, in another terminal:
 	if url != "http://127.0.0.1:11337" {
 		fmt.Fprintf(w, "  (set ROSTER_ADDR=%s first)\n", url)
 	}
+}
+
+// gossipKey reads the gossip encryption key from --encrypt-file or, without
+// one, ROSTER_ENCRYPT; nil when neither is set. A key is never taken from
+// the command line, where every user of the machine sees it in ps.
+func gossipKey(file string, log *slog.Logger) ([]byte, error) {
+	text, from := os.Getenv("ROSTER_ENCRYPT"), "ROSTER_ENCRYPT"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usagef("--encrypt-file: %v", err)
+		}
+		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("the gossip key file is readable by other users; chmod 600 it", "file", file, "mode", st.Mode().Perm().String())
+		}
+		text, from = string(b), "--encrypt-file "+file
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+		return nil, usagef("%s: want the base64 of a 16, 24 or 32 byte key", from)
+	}
+	return key, nil
 }
 
 // urlPort is the port a URL names, or its scheme's default.

@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,5 +65,31 @@ func TestAgentRefusesASelfURLNobodyServes(t *testing.T) {
 	code := Run(context.Background(), []string{"agent", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:1"}, &out, &errOut)
 	if code == 0 || !strings.Contains(errOut.String(), "names port 13337, but the HTTP API listens on 127.0.0.1:1") {
 		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+}
+
+// The gossip key comes from a file or the environment, never argv.
+func TestGossipKeyNeverFromTheCommandLine(t *testing.T) {
+	key := "c2l4dGVlbiBieXRlIGtleQ==" // "sixteen byte key"
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"agent", "--data-dir", t.TempDir(), "--encrypt", key}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "visible to every user") {
+		t.Fatalf("--encrypt on argv: exit %d, %s", code, errOut.String())
+	}
+	file := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if b, err := gossipKey(file, log); err != nil || len(b) != 16 {
+		t.Fatalf("from file: %d bytes, %v", len(b), err)
+	}
+	t.Setenv("ROSTER_ENCRYPT", key)
+	if b, err := gossipKey("", log); err != nil || len(b) != 16 {
+		t.Fatalf("from env: %d bytes, %v", len(b), err)
+	}
+	t.Setenv("ROSTER_ENCRYPT", "c2hvcnQ=")
+	if _, err := gossipKey("", log); err == nil || !strings.Contains(err.Error(), "ROSTER_ENCRYPT") {
+		t.Fatalf("a 5-byte key: %v", err)
 	}
 }
