@@ -202,6 +202,10 @@ oo get /registry-svc/definitions | jq -r '[.definitions[].id] | join(",")'`)
 	// The seed's first cleanup_dead_instances removes a dead node's
 	// instances; then the node itself goes.
 	sh.run(n3, `oo put /registry-svc/instance --url=http://on-node3:1 --slug=n3svc`)
+	// node1's local read below must already hold it: node3 may be the
+	// leader, and once it is killed node1 learns of the commit only from
+	// the next leader.
+	sh.run(n1, `for i in $(seq 100); do oo get '/registry-svc/instances?slug=n3svc' | jq -e '.instances | length == 1' >/dev/null && break; sleep 0.05; done`)
 	if err := c.Kill(2); err != nil {
 		t.Fatal(err)
 	}
