@@ -156,10 +156,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Advertise = adv
-	// Gossip and Raft bind the advertise address unless told otherwise
-	// (":11338" names only the port): listening on every interface
-	// exposes them where nobody asked. 0.0.0.0:PORT binds all.
-	c.GossipAddr, c.RaftAddr = onAdvertise(c.GossipAddr, adv), onAdvertise(c.RaftAddr, adv)
 	if c.SelfURL == "" {
 		c.SelfURL = defaultSelfURL(c.HTTPAddr, adv)
 	}
@@ -179,15 +175,6 @@ func splitPort(addr string) (int, error) {
 		return 0, fmt.Errorf("port %q is out of range 1-65535", p)
 	}
 	return n, nil
-}
-
-// onAdvertise puts an address without a host on the advertise IP.
-func onAdvertise(addr, adv string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host != "" {
-		return addr
-	}
-	return net.JoinHostPort(adv, port)
 }
 
 // advertiseIP picks the IP peers dial: the configured one, else the bind IP

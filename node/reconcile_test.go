@@ -106,12 +106,6 @@ func TestConfigDefaultsAndSelfURL(t *testing.T) {
 	if err != nil || c.SelfURL != "http://127.0.0.1:11337" || c.BootstrapExpect != 1 || c.Voters != 3 {
 		t.Fatalf("%+v %v", c, err)
 	}
-	if c.GossipAddr != "10.0.0.5:11338" || c.RaftAddr != "10.0.0.5:11339" {
-		t.Fatalf("gossip and Raft bind the advertise IP by default: %s %s", c.GossipAddr, c.RaftAddr)
-	}
-	if c, _ := (Config{DataDir: "d", Advertise: "10.0.0.5", GossipAddr: "0.0.0.0:1", RaftAddr: "127.0.0.1:2"}).withDefaults(); c.GossipAddr != "0.0.0.0:1" || c.RaftAddr != "127.0.0.1:2" {
-		t.Fatalf("explicit hosts are kept: %s %s", c.GossipAddr, c.RaftAddr)
-	}
 	c, _ = Config{DataDir: "d", Advertise: "10.0.0.5", HTTPAddr: ":8080", Join: []string{"x:1"}}.withDefaults()
 	if c.SelfURL != "http://10.0.0.5:8080" || c.BootstrapExpect != 0 {
 		t.Fatalf("%+v", c)
