@@ -210,7 +210,7 @@ func finalReads(t *testing.T, nodes linTargets, h *linHistory, keys int, when st
 	if res == porcupine.Ok {
 		return nil
 	}
-	explainNonLinearizable(t, info)
+	explainNonLinearizable(t, h, info, "")
 	return []string{fmt.Sprintf("%s: history with the final reads is not linearizable (%s)", when, res)}
 }
 

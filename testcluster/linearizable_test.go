@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,7 +118,7 @@ func TestLinearizableUnderLeaderLoss(t *testing.T) {
 		t.Fatalf("only %d operations recorded", ops)
 	}
 	if res, info := h.check(); res != porcupine.Ok {
-		explainNonLinearizable(t, info)
+		explainNonLinearizable(t, h, info, "")
 		t.Fatalf("history is not linearizable (%s)", res)
 	}
 }
@@ -238,7 +240,11 @@ func localRead(ctx context.Context, hc *http.Client, node string) (uint64, bool)
 // explainNonLinearizable logs, for each instance whose history fails, the
 // end of the longest linearizable prefix and the operations that could not
 // follow it, with times in ms since the start.
-func explainNonLinearizable(t *testing.T, info porcupine.LinearizationInfo) {
+// explainNonLinearizable logs, for each key that does not linearize, where
+// its longest linearizable prefix ends and the first operations left out,
+// and draws the history with porcupine into an HTML file in dir (the
+// system's temp dir when empty: a failing campaign's file outlives it).
+func explainNonLinearizable(t *testing.T, h *linHistory, info porcupine.LinearizationInfo, dir string) {
 	t.Helper()
 	ms := func(ns int64) string {
 		if ns == math.MaxInt64 {
@@ -250,6 +256,13 @@ func explainNonLinearizable(t *testing.T, info porcupine.LinearizationInfo) {
 		return fmt.Sprintf("[%s, %s] client %d %s", ms(op.Call), ms(op.Return), op.ClientId,
 			registerModel.DescribeOperation(op.Input, op.Output))
 	}
+	h.mu.Lock()
+	perKey := map[int][]porcupine.Operation{}
+	for _, op := range h.ops {
+		k := op.Input.(linOp).key
+		perKey[k] = append(perKey[k], op)
+	}
+	h.mu.Unlock()
 	for _, partials := range info.PartialLinearizationsOperations() {
 		var longest []porcupine.Operation
 		for _, p := range partials {
@@ -260,13 +273,38 @@ func explainNonLinearizable(t *testing.T, info porcupine.LinearizationInfo) {
 		if len(longest) == 0 {
 			continue
 		}
+		key := longest[0].Input.(linOp).key
+		all := perKey[key]
+		if len(longest) == len(all) {
+			continue // this key linearizes
+		}
 		done := map[string]bool{}
 		for _, op := range longest {
 			done[describe(op)] = true
 		}
-		t.Logf("key %d: %d operations linearize; the last ones:", longest[0].Input.(linOp).key, len(longest))
+		t.Logf("key %d does NOT linearize: %d of %d operations do; the last of them:", key, len(longest), len(all))
 		for _, op := range longest[max(0, len(longest)-6):] {
 			t.Logf("   %s", describe(op))
+		}
+		// The operations left out, earliest first: the culprit is among
+		// the first few.
+		var rest []porcupine.Operation
+		for _, op := range all {
+			if !done[describe(op)] {
+				rest = append(rest, op)
+			}
+		}
+		slices.SortFunc(rest, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+		t.Logf("key %d: the first operations that no linearization takes:", key)
+		for _, op := range rest[:min(len(rest), 10)] {
+			t.Logf("   %s", describe(op))
+		}
+	}
+	// The whole history, drawn by porcupine, for a closer look.
+	if f, err := os.CreateTemp(dir, "roster-nonlinearizable-*.html"); err == nil {
+		f.Close()
+		if err := porcupine.VisualizePath(registerModel.ToModel(), info, f.Name()); err == nil {
+			t.Logf("porcupine's visualization of the history: %s", f.Name())
 		}
 	}
 }
@@ -319,4 +357,24 @@ func linDo(hc *http.Client, node string, op linOp) (linOut, bool) {
 		return linOut{val: list.Instances[0].Tags[0]}, true
 	}
 	return linOut{}, true
+}
+
+// The checker itself: a read of a value nobody wrote is caught, and the
+// explanation names the key and the operation no linearization takes.
+func TestLinearizabilityCheckCatchesAStaleRead(t *testing.T) {
+	h := newLinHistory()
+	call := h.now()
+	h.add(0, linOp{key: 1, kind: "put", val: "a"}, call, linOut{})
+	call = h.now()
+	h.add(1, linOp{key: 1, kind: "get"}, call, linOut{val: "a"})
+	if res, _ := h.check(); res != porcupine.Ok {
+		t.Fatalf("a read of the last write: %v", res)
+	}
+	call = h.now()
+	h.add(1, linOp{key: 1, kind: "get"}, call, linOut{val: "never written"})
+	res, info := h.check()
+	if res != porcupine.Illegal {
+		t.Fatalf("a read of a value nobody wrote passed: %v", res)
+	}
+	explainNonLinearizable(t, h, info, t.TempDir())
 }
