@@ -31,10 +31,23 @@ func (s *Server) listInstances(c *gin.Context) {
 			return
 		}
 	}
+	// Each tag is matched against every row read and is part of the list
+	// cache's key: as many as an instance may carry, and no longer.
+	tags := c.QueryArray("tag")
+	if len(tags) > api.MaxTags {
+		s.writeError(c, api.Invalid("tag", "given %d times; at most %d tags can match", len(tags), api.MaxTags))
+		return
+	}
+	for _, t := range tags {
+		if len(t) > api.MaxTagLen {
+			s.writeError(c, api.Invalid("tag", "is %d characters, the limit is %d", len(t), api.MaxTagLen))
+			return
+		}
+	}
 	f := api.InstanceFilter{
 		ID: c.Query("id"), Slug: c.Query("slug"), Host: c.Query("host"), IP: c.Query("ip"),
 		DeploymentID: c.Query("deploymentId"), NodeURL: c.Query("nodeUrl"), Path: c.Query("path"),
-		Scheme: c.Query("scheme"), Tags: c.QueryArray("tag"), Status: c.Query("status"),
+		Scheme: c.Query("scheme"), Tags: tags, Status: c.Query("status"),
 	}
 	if f.Status != "" && !api.Status(f.Status).Valid() {
 		s.writeError(c, api.Invalid("status", "%q is not one of %v", f.Status, api.Statuses))

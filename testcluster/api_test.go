@@ -60,6 +60,8 @@ func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {
 		{"GET", "/registry-svc/instances?status=Healthy&status=Unhealthy", "", 400, `"field":"status"`},
 		{"GET", "/registry-svc/instances?slug=a&slug=b", "", 400, "only tag may repeat"},
 		{"GET", "/registry-svc/services", "", 200, `"services":[`},
+		{"GET", "/registry-svc/instances?" + strings.Repeat("tag=a&", 65), "", 400, "at most 64 tags"},
+		{"GET", "/registry-svc/instances?tag=" + strings.Repeat("x", 257), "", 400, `"field":"tag"`},
 		{"GET", "/registry-svc/services?slug=x", "", 400, `"field":"slug"`},
 		{"PUT", "/registry-svc/instances/status", `{"updates":[]}`, 400, `"field":"updates"`},
 	} {
