@@ -16,6 +16,7 @@ const module = "github.com/rosterhq/roster"
 var layer = map[string]int{
 	"api":               0,
 	"internal/faultnet": 0, "internal/logbridge": 0, "internal/nvmltest": 0, "internal/deptest": 0,
+	"certs":           1, // the CA and certificates (crypto and api only)
 	"gossip/resource": 0,
 	"fsm":             1, "gossip/collect": 1, "gossip": 2,
 	"node":           3,
