@@ -90,9 +90,16 @@ func Start(c Config) (*Agent, error) {
 	a.api = httpapi.New(n, opts)
 	a.health.Start()
 	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serve := func() error { return a.srv.Serve(ln) }
+	if cfg.TLS != nil {
+		// HTTPS on the same port: users need no certificate, the routes
+		// between nodes take a node's (httpapi/peers.go).
+		a.srv.TLSConfig = cfg.TLS.HTTPServer()
+		serve = func() error { return a.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
 		defer close(a.served)
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.serveMu.Lock()
 			a.err = err
 			a.serveMu.Unlock()

@@ -111,6 +111,7 @@ func (s *suite) writeRows(ctx context.Context) error {
 
 func (s *suite) writeRow(id, name string, rs []*Result, extra string) {
 	rate, p50, p99, errs := s.medians(rs)
+	s.rate(id, rate)
 	s.add(id, name, fmt.Sprintf("%.0f/s", rate), fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, %.2fx the fsync ceiling, errors %d; %s",
 		p50, p99, rate/s.fsync, errs, extra))
 }
@@ -127,10 +128,17 @@ func (s *suite) medians(rs []*Result) (rate, p50, p99 float64, errs int) {
 	return median(rates), median(p50s), median(p99s), errs
 }
 
+func (s *suite) rate(id string, r float64) {
+	if s.rates == nil {
+		s.rates = map[string]float64{}
+	}
+	s.rates[id] = r
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (s *suite) load(ctx context.Context, cfg LoadConfig) (*Result, error) {
-	cfg.Progress = s.o.Log
+	cfg.Progress, cfg.TLS = s.o.Log, s.tls
 	r, err := Load(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -191,6 +199,7 @@ func (s *suite) readRows(ctx context.Context) error {
 		if consistent {
 			id, kind = "3b", "consistent (?consistent)"
 		}
+		s.rate(id, rate)
 		s.add(id, kind+" reads/s, slug of 100, 64 connections over 3 nodes", fmt.Sprintf("%.0f/s", rate),
 			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, errors %d", p50, p99, errs))
 	}
@@ -236,7 +245,7 @@ func (s *suite) leaderKillRow(ctx context.Context) error {
 func (s *suite) writeOnce(ctx context.Context, addr, key string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: s.tls}}
 	l := &loader{cfg: LoadConfig{Prefix: "leader"}, hc: hc}
 	code, err := l.register(ctx, addr, "leader-kill", key)
 	return err == nil && code == http.StatusCreated

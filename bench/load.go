@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,8 @@ type LoadConfig struct {
 	Keys int
 	// Progress, when set, gets a line a second while the run goes.
 	Progress io.Writer
+	// TLS verifies https nodes (the cluster's CA); nil: the system's.
+	TLS *tls.Config `json:"-"`
 }
 
 // Result is what one run measured.
@@ -132,6 +135,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*Result, error) {
 	}
 	l := &loader{cfg: cfg, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: cfg.Clients * 2, MaxIdleConnsPerHost: cfg.Clients, IdleConnTimeout: time.Minute,
+		TLSClientConfig: cfg.TLS,
 	}}}
 	defer l.hc.CloseIdleConnections()
 	if err := l.setup(ctx); err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -71,13 +72,18 @@ func (o *SuiteOptions) span(d time.Duration) time.Duration {
 
 // suite is one run of the whole benchmark.
 type suite struct {
-	o     SuiteOptions
-	dir   string
-	pc    *testcluster.ProcCluster
+	o   SuiteOptions
+	dir string
+	pc  *testcluster.ProcCluster
+	// tls is how clients verify the cluster's nodes (nil when it runs
+	// without TLS).
+	tls   *tls.Config
 	rows  []Row
 	fsync float64
 	// registered counts the instances in the catalog, for the RSS rows.
 	registered int
+	// rates are the medians of the throughput rows, by row ID.
+	rates map[string]float64
 }
 
 // Suite runs every measurement and returns the rows in order. Everything
@@ -112,6 +118,9 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		{"stop the cluster", s.stopClusterStep},
 		{"gossip propagation", s.gossipRows},
 		{"snapshot and restore", s.snapshotRow},
+		// The cost of TLS: the write and read rows again on a cluster
+		// without it.
+		{"without TLS", s.insecureRows},
 	}
 	defer s.stopCluster()
 	for _, st := range steps {
@@ -138,6 +147,9 @@ func (s *suite) startCluster(ctx context.Context) error {
 		Binary: s.o.Binary, Nodes: 3, Dir: filepath.Join(s.dir, "cluster"), BasePort: base, Timing: "lan",
 	})
 	if err != nil {
+		return err
+	}
+	if s.tls, err = s.pc.PKI().ClientTLS(); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)

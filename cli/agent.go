@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/certs"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
@@ -33,6 +34,8 @@ type agentFlags struct {
 	leaveOnTerminate bool
 	debug            bool
 	dev              bool
+	tlsCA, tlsCert   string
+	tlsKey           string
 }
 
 func newAgentCmd() *cobra.Command {
@@ -72,6 +75,10 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.encryptArgv, "encrypt", "", "refused: the key would show in ps")
 	_ = fl.MarkHidden("encrypt")
 	fl.StringVar(&f.encryptFile, "encrypt-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes); or env ROSTER_ENCRYPT, never the command line")
+	fl.StringVar(&f.tlsCA, "tls-ca-file", "", "the cluster's CA certificate: with --tls-cert-file and --tls-key-file, Raft and every call between nodes run over mutual TLS and the HTTP API over https")
+	fl.StringVar(&f.tlsCert, "tls-cert-file", "", "this node's certificate (`roster tls cert create --node-id ID`); it names the node ID")
+	fl.StringVar(&f.tlsKey, "tls-key-file", "", "the key of --tls-cert-file (mode 600)")
+	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "let an agent that other machines can reach run without TLS and a gossip key (it warns at every start)")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
@@ -149,6 +156,15 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	if cfg.EncryptKey, err = gossipKey(f.encryptFile, log); err != nil {
 		return err
+	}
+	if f.tlsCA != "" || f.tlsCert != "" || f.tlsKey != "" {
+		if cfg.TLS, err = certs.LoadNode(f.tlsCA, f.tlsCert, f.tlsKey); err != nil {
+			return usagef("TLS: %v", err)
+		}
+		if left := time.Until(cfg.TLS.Expires()); left < 30*24*time.Hour {
+			log.Warn("this node's certificate expires soon: make a new one with `roster tls cert create` and restart",
+				"expires", cfg.TLS.Expires().Format(time.RFC3339))
+		}
 	}
 	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: httpapi.Options{Debug: f.debug}})
 	if err != nil {

@@ -38,6 +38,10 @@ check, so the cluster does not probe them; remove them with the prefix's slugs a
 				addr = c.Base()
 			}
 			cfg.Addrs, cfg.Mode = bench.SplitAddrs(addr), bench.Mode(mode)
+			var err error
+			if cfg.TLS, err = g.tlsConfig(); err != nil {
+				return err
+			}
 			if g.output == "table" {
 				cfg.Progress = os.Stderr
 			}

@@ -3,6 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 )
@@ -22,4 +25,15 @@ func printStructured(g *globals, v any) error {
 	}
 	_, err = fmt.Fprintln(g.out, string(b))
 	return err
+}
+
+// cell makes a string from a peer safe for one table cell: control
+// characters (a newline would split the row, a tab shift its columns) are
+// written as Go escapes.
+func cell(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

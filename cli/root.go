@@ -4,6 +4,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +13,12 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/certs"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -30,8 +34,11 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 type globals struct {
 	addr   string
 	output string
-	out    io.Writer
-	errOut io.Writer
+	// caFile, clientCert and clientKey: how the CLI verifies a node over
+	// https and the certificate it presents (ROSTER_CACERT, ...).
+	caFile, clientCert, clientKey string
+	out                           io.Writer
+	errOut                        io.Writer
 }
 
 // Execute runs the command line and returns the process exit code.
@@ -74,6 +81,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.addr, "addr", "", "node to talk to (env ROSTER_ADDR, then OB_SERVER_URL; default http://127.0.0.1:11337)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table, wide, json or yaml")
+	root.PersistentFlags().StringVar(&g.caFile, "ca-file", "", "CA certificate that verifies the node over https (env ROSTER_CACERT)")
+	root.PersistentFlags().StringVar(&g.clientCert, "client-cert", "", "client certificate to present, for operator calls such as keyring changes (env ROSTER_CLIENT_CERT)")
+	root.PersistentFlags().StringVar(&g.clientKey, "client-key", "", "key of --client-cert (env ROSTER_CLIENT_KEY)")
 	root.AddCommand(
 		newAgentCmd(),
 		newStatusCmd(g),
@@ -85,6 +95,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newTestclusterCmd(g),
 		newVersionCmd(g),
 		newBenchCmd(g),
+		newTLSCmd(g),
+		newKeyringCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))
@@ -128,7 +140,31 @@ func (g *globals) client() (*client.Client, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return c, nil
+	tc, err := g.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	return c.UseTLS(tc), nil
+}
+
+// tlsConfig is the client's TLS from flags or env; nil when none is set.
+func (g *globals) tlsConfig() (*tls.Config, error) {
+	for _, f := range []struct {
+		v   *string
+		env string
+	}{{&g.caFile, "ROSTER_CACERT"}, {&g.clientCert, "ROSTER_CLIENT_CERT"}, {&g.clientKey, "ROSTER_CLIENT_KEY"}} {
+		if *f.v == "" {
+			*f.v = os.Getenv(f.env)
+		}
+	}
+	if g.caFile == "" && g.clientCert == "" && g.clientKey == "" {
+		return nil, nil
+	}
+	tc, err := certs.Client(g.caFile, g.clientCert, g.clientKey)
+	if err != nil {
+		return nil, usagef("TLS of the CLI (--ca-file/ROSTER_CACERT, --client-cert/ROSTER_CLIENT_CERT, --client-key/ROSTER_CLIENT_KEY): %v", err)
+	}
+	return tc, nil
 }
 
 // listClient checks --output for a listing command and builds its client.
@@ -150,6 +186,9 @@ func (g *globals) checkOutput(allowed ...string) error {
 
 // explain turns a transport failure into one clear line naming the node.
 func explain(c *client.Client, err error) error {
+	if hint := tlsHint(c, err); hint != nil {
+		return hint
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		var op *net.OpError
@@ -163,6 +202,23 @@ func explain(c *client.Client, err error) error {
 		return fmt.Errorf("cannot reach the node at %s: %v", c.Base(), ue.Err)
 	}
 	return err
+}
+
+// tlsHint explains a CLI and a node that disagree about TLS.
+func tlsHint(c *client.Client, err error) error {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &verify):
+		return fmt.Errorf("the node at %s presented a certificate this CLI cannot verify: %v\n"+
+			"(set ROSTER_CACERT or --ca-file to the cluster's ca.pem; for a test cluster, eval \"$(roster testcluster env)\")", c.Base(), err)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("the node at %s serves plain http: use an http:// address", c.Base())
+	case strings.Contains(err.Error(), "HTTP request to an HTTPS server"):
+		return fmt.Errorf("the node at %s serves https: use https://%s and set ROSTER_CACERT to the cluster's ca.pem "+
+			"(for a test cluster, eval \"$(roster testcluster env)\")", c.Base(), strings.TrimPrefix(c.Base(), "http://"))
+	}
+	return nil
 }
 
 func exactArgs(n int) cobra.PositionalArgs {

@@ -30,7 +30,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			// The leader knows every follower's last contact; ask it when the
 			// first node is a follower.
 			if st.LeaderURL != "" && st.LeaderID != st.NodeID {
-				if lc, err := client.New(st.LeaderURL); err == nil {
+				if lc, err := c.With(st.LeaderURL); err == nil {
 					if lst, err := lc.ClusterStatus(cmd.Context()); err == nil {
 						st.Servers = lst.Servers
 					}

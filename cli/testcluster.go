@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ it again brings the same cluster back; --fresh starts from an empty one.`,
 	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
 	fl.StringArrayVar(&o.Args, "agent-arg", nil, "extra flag for every agent, repeatable (--agent-arg=--enable-debug)")
 	fl.BoolVar(&fresh, "fresh", false, "start from an empty catalog: remove the data of a previous run in --dir first")
+	fl.BoolVar(&o.Insecure, "insecure", false, "run without TLS and gossip encryption (by default the cluster gets a CA, node certificates and a gossip key in DIR/pki)")
 	var downDir string
 	down := &cobra.Command{
 		Use:   "down",
@@ -52,7 +54,26 @@ it again brings the same cluster back; --fresh starts from an empty one.`,
 		},
 	}
 	down.Flags().StringVar(&downDir, "dir", "", "the cluster's --dir (default: as for up)")
-	cmd.AddCommand(up, down)
+	var envDir string
+	env := &cobra.Command{
+		Use:   "env",
+		Short: `Print the exports that point the CLI at a test cluster: eval "$(roster testcluster env)"`,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := testclusterDir(envDir)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(dir, envFile))
+			if err != nil {
+				return fmt.Errorf("no test cluster has been started from %s (`roster testcluster up` writes %s): %v", dir, envFile, err)
+			}
+			_, err = g.out.Write(b)
+			return err
+		},
+	}
+	env.Flags().StringVar(&envDir, "dir", "", "the cluster's --dir (default: as for up)")
+	cmd.AddCommand(up, down, env)
 	return cmd
 }
 
@@ -181,6 +202,9 @@ func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions, f
 		}
 		return fmt.Errorf("the cluster did not elect a leader: %w", err)
 	}
+	if err := writeEnv(o.Dir, c); err != nil {
+		fmt.Fprintf(g.errOut, "warning: %v\n", err)
+	}
 	printUp(g, c, leader)
 	exited := make(chan int, o.Nodes)
 	for i := range o.Nodes {
@@ -212,12 +236,35 @@ func printUp(g *globals, c *testcluster.ProcCluster, leader int) {
 		self = "roster"
 	}
 	fmt.Fprintf(g.out, "\nTry, in another terminal:\n")
-	if c.URL(0) != "http://127.0.0.1:11337" {
-		fmt.Fprintf(g.out, "  export ROSTER_ADDR=%s\n", c.URL(0))
+	if c.PKI() != nil || c.URL(0) != "http://127.0.0.1:11337" {
+		fmt.Fprintf(g.out, "  eval \"$(%s testcluster env%s)\"   # ROSTER_ADDR and the cluster's TLS files\n", self, dirFlag(c))
 	}
 	fmt.Fprintf(g.out, "  %s status\n  %s put /registry-svc/instance --url=http://127.0.0.1:8080 --slug=demo\n  %s instances ls\n  %s nodes ls\n",
 		self, self, self, self)
 	fmt.Fprintf(g.out, "\nCtrl-C stops every agent; the data stays for next time.\n")
+}
+
+// envFile holds the exports `roster testcluster env` prints.
+const envFile = "env"
+
+// writeEnv writes the shell exports that point the CLI at node1.
+func writeEnv(dir string, c *testcluster.ProcCluster) error {
+	var b strings.Builder
+	for _, kv := range c.Env(0) {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
+	}
+	return os.WriteFile(filepath.Join(dir, envFile), []byte(b.String()), 0o644)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// dirFlag repeats --dir for the env command when it is not the default.
+func dirFlag(c *testcluster.ProcCluster) string {
+	if def, err := testclusterDir(""); err == nil && def == c.Dir() {
+		return ""
+	}
+	return " --dir " + shellQuote(c.Dir())
 }
 
 // tail returns the last n lines of a file, for reporting a crash.

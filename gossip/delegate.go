@@ -30,12 +30,13 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return append(out, d.g.usageQueue.GetBroadcasts(overhead, limit)...)
 }
 
-// NotifyMsg runs on memberlist's receive path: decode, record, queue news
-// for relaying, return. Nothing here blocks or panics on bad input.
+// NotifyMsg runs on memberlist's receive path: decode, authenticate,
+// record, queue news for relaying, return. Nothing here blocks or panics on
+// bad input.
 func (d *delegate) NotifyMsg(b []byte) {
 	g := d.g
-	t, v, err := decodeMsg(b)
-	if err == nil && t == msgState {
+	o, err := openMsg(b)
+	if err == nil && o.t == msgState {
 		err = errors.New("push/pull state sent as a gossip message")
 	}
 	if err != nil {
@@ -44,21 +45,23 @@ func (d *delegate) NotifyMsg(b []byte) {
 		return
 	}
 	// b belongs to memberlist's buffer; keep a copy to pass it on.
-	own := func() []byte { return slices.Clone(b) }
-	switch m := v.(type) {
+	own := slices.Clone(b)
+	switch m := o.v.(type) {
 	case leaveMsg:
-		g.recordLeave(m.ID)
+		if g.authentic(o) {
+			g.recordLeave(m.ID)
+		}
 	case forgetMsg:
-		if g.applyForget(m.ID) {
-			g.queue.QueueBroadcast(namedBroadcast{name: "f/" + m.ID, msg: own()})
+		if g.authentic(o) && g.applyForget(m.ID) {
+			g.queue.QueueBroadcast(namedBroadcast{name: "f/" + m.ID, msg: own})
 		}
 	case usageMsg:
-		if g.receiveUsage(m) {
-			g.relay("u", m.ID, m.O, own())
+		if g.takeStatus(o, own) {
+			g.relay("u", m.ID, m.O, own)
 		}
 	case inventoryMsg:
-		if g.receiveInventory(m) {
-			g.relay("i", m.ID, m.O, own())
+		if g.takeStatus(o, own) {
+			g.relay("i", m.ID, m.O, own)
 		}
 	}
 }
@@ -98,6 +101,17 @@ func (g *Gossip) update(n *memberlist.Node, state State) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err == nil && meta.URL != "" {
+		if other := g.urlHolder(meta.URL, n.Name); other != "" {
+			// Checks, forwarding and heartbeats find a node by its URL: a
+			// second member under the same URL would take the first one's
+			// place in all three.
+			err = fmt.Errorf("URL %s belongs to alive member %s", meta.URL, other)
+			g.badMeta.Add(1)
+			g.log.Warn("ignoring node meta", "node", n.Name, "addr", n.Address(), "err", err)
+			meta = Meta{ID: n.Name}
+		}
+	}
 	if state == StateDead && g.leaving[n.Name] {
 		state = StateLeft
 	}
@@ -138,4 +152,18 @@ func (g *Gossip) recordLeave(id string) {
 		m.State, m.Since = StateLeft, time.Now()
 		g.notify()
 	}
+}
+
+// urlHolder is the alive member other than name that gossips url, or "".
+// Must be called with g.mu held.
+func (g *Gossip) urlHolder(url, name string) string {
+	for id, m := range g.members {
+		if id != name && m.State == StateAlive && m.Meta.URL == url {
+			return id
+		}
+	}
+	if name != g.id && g.selfURL == url {
+		return g.id
+	}
+	return ""
 }

@@ -29,13 +29,17 @@ type Config struct {
 	// Timing is "lan" (memberlist's LAN defaults, the production choice) or
 	// "local" (fast timings for clusters on one machine).
 	Timing string
-	// SecretKey enables encryption when 16, 24 or 32 bytes long.
-	SecretKey []byte
+	// Keys enable encryption: memberlist's keyring, the first key primary
+	// (it encrypts; every key decrypts). Each is 16, 24 or 32 bytes.
+	Keys [][]byte
 	// Sampler reads this node's resources every StatusInterval (default
 	// DefaultStatusInterval); nil gossips no resource status.
 	Sampler        Sampler
 	StatusInterval time.Duration
-	Logger         *slog.Logger
+	// Auth signs and checks messages with the nodes' TLS keys; nil
+	// without TLS.
+	Auth   Auth
+	Logger *slog.Logger
 	// Faults, when set, sits between memberlist and the network (tests
 	// only; see internal/faultnet).
 	Faults *faultnet.Switch
@@ -50,9 +54,15 @@ type Gossip struct {
 	meta   atomic.Pointer[[]byte]
 	metaMu sync.Mutex
 	self   Meta
+	// selfURL is this node's URL, which never changes (read without metaMu).
+	selfURL string
 
-	id    string
-	queue *memberlist.TransmitLimitedQueue
+	id string
+	// keyring is memberlist's (nil without encryption): keys are installed,
+	// switched and removed on it while the pool runs.
+	keyring *memberlist.Keyring
+	auth    Auth
+	queue   *memberlist.TransmitLimitedQueue
 	// usageQueue carries usage samples, sent after everything else in
 	// each packet: a flood of samples must not delay membership news,
 	// leaves, forgets or inventories.
@@ -104,6 +114,9 @@ func New(cfg Config) (*Gossip, error) {
 		status:     map[string]*nodeStatus{},
 		ctx:        ctx,
 		stop:       cancel,
+		keyring:    mc.Keyring,
+		auth:       cfg.Auth,
+		selfURL:    cfg.Meta.URL,
 	}
 	// The queue exists before memberlist starts calling the delegate; it
 	// counts members through mlReady, set once memberlist is up.
@@ -182,7 +195,15 @@ func memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	}
 	// A node restarted at another address may reclaim its name after this.
 	mc.DeadNodeReclaimTime = 30 * time.Second
-	mc.SecretKey = cfg.SecretKey
+	if len(cfg.Keys) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.Keys, cfg.Keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("gossip keyring: %w", err)
+		}
+		// Every packet and stream is encrypted and checked both ways
+		// (memberlist's defaults with a keyring, stated here).
+		mc.Keyring, mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = kr, true, true
+	}
 	mc.Logger = log.New(logbridge.Writer{Logger: cfg.Logger.With("component", "memberlist")}, "", 0)
 	return mc, nil
 }
@@ -245,6 +266,14 @@ func (g *Gossip) Subscribe() (<-chan struct{}, func()) {
 }
 
 // notify must be called with g.mu held.
+// Touch tells subscribers that the member view changed for a reason gossip
+// does not see (the node verified a member's identity).
+func (g *Gossip) Touch() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.notify()
+}
+
 func (g *Gossip) notify() {
 	for _, ch := range g.subs {
 		select {
@@ -289,10 +318,11 @@ func (g *Gossip) Member(id string) (Member, bool) {
 // once, elsewhere by gossip. A member still alive somewhere is removed there
 // once that node, too, sees it gone; one that comes back is listed again.
 func (g *Gossip) Forget(id string) error {
-	msg, err := encodeMsg(msgForget, forgetMsg{ID: id})
+	msg, err := encodeMsg(msgForget, forgetMsg{ID: id, By: g.id})
 	if err != nil {
 		return err
 	}
+	msg = g.seal(msg)
 	g.applyForget(id)
 	g.queue.QueueBroadcast(namedBroadcast{name: "f/" + id, msg: msg})
 	// Gossip alone may miss a member: a small cluster retransmits a message
@@ -369,6 +399,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	msg = g.seal(msg)
 	g.queue.QueueBroadcast(namedBroadcast{name: "l/" + g.id, msg: msg})
 	g.sendToAll(msg)
 	return g.ml.Leave(timeout)

@@ -41,31 +41,44 @@ type leaveMsg struct {
 
 type forgetMsg struct {
 	ID string `json:"id"`
+	// By is the node that asks (it signs the request).
+	By string `json:"by,omitempty"`
 }
 
+// encodeMsg encodes an unsigned message (see seal for signing).
 func encodeMsg(t msgType, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{byte(t)}, b...), nil
+	return append([]byte{byte(t), 0}, b...), nil
 }
 
 // decodeMsg parses a peer's gossip message; anything malformed is an error,
 // never a panic.
 func decodeMsg(b []byte) (msgType, any, error) {
-	if len(b) < 2 {
-		return 0, nil, fmt.Errorf("message of %d bytes is too short", len(b))
+	o, err := openMsg(b)
+	return o.t, o.v, err
+}
+
+// openMsg parses a message and keeps its signature and signed body.
+func openMsg(b []byte) (opened, error) {
+	t, sig, body, err := open(b)
+	if err != nil {
+		return opened{}, err
 	}
-	t := msgType(b[0])
 	limit := maxMsgSize
 	if t == msgState {
 		limit = maxStateSize
 	}
 	if len(b) > limit {
-		return 0, nil, fmt.Errorf("message of %d bytes exceeds %d", len(b), limit)
+		return opened{}, fmt.Errorf("message of %d bytes exceeds %d", len(b), limit)
 	}
-	body := b[1:]
+	t, v, err := decodeBody(t, body)
+	return opened{t: t, v: v, body: body, sig: sig}, err
+}
+
+func decodeBody(t msgType, body []byte) (msgType, any, error) {
 	switch t {
 	case msgLeave:
 		var m leaveMsg
@@ -77,6 +90,11 @@ func decodeMsg(b []byte) (msgType, any, error) {
 		var m forgetMsg
 		if err := json.Unmarshal(body, &m); err != nil {
 			return 0, nil, fmt.Errorf("bad forget message: %v", err)
+		}
+		if m.By != "" {
+			if err := checkID(m.By); err != nil {
+				return 0, nil, err
+			}
 		}
 		return t, m, checkID(m.ID)
 	case msgUsage:

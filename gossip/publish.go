@@ -71,7 +71,7 @@ func (g *Gossip) queueParts(kind, id string, parts func() ([]part, error)) {
 		return
 	}
 	for _, p := range ps {
-		g.relay(kind, id, p.off, p.b)
+		g.relay(kind, id, p.off, g.seal(p.b))
 	}
 }
 

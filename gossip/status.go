@@ -22,10 +22,50 @@ type nodeStatus struct {
 	inv     inventoryMsg // header of the newest inventory (ID, Ep, Ver, Cuda, Driver, N)
 	invGPUs map[int]gpuInv
 	invHave map[int]bool
+
+	// raw and invRaw are a peer's parts of the newest sample and inventory
+	// as it signed them, by offset: push/pull passes them on unchanged.
+	raw, invRaw map[int][]byte
 }
 
 func newNodeStatus() *nodeStatus {
-	return &nodeStatus{gpus: map[int]gpuUsage{}, have: map[int]bool{}, invGPUs: map[int]gpuInv{}, invHave: map[int]bool{}}
+	return &nodeStatus{gpus: map[int]gpuUsage{}, have: map[int]bool{}, invGPUs: map[int]gpuInv{}, invHave: map[int]bool{},
+		raw: map[int][]byte{}, invRaw: map[int][]byte{}}
+}
+
+// newsUsage reports whether a sample part would tell this member anything.
+func (s *nodeStatus) newsUsage(m usageMsg) bool {
+	switch order(m.Ep, m.Seq, s.usage.Ep, s.usage.Seq) {
+	case -1:
+		return false
+	case 1:
+		return true
+	}
+	if m.Host != nil && !s.have[hostPart] {
+		return true
+	}
+	for _, g := range m.G {
+		if !s.have[g.I] {
+			return true
+		}
+	}
+	return false
+}
+
+// newsInventory is newsUsage for an inventory part.
+func (s *nodeStatus) newsInventory(m inventoryMsg) bool {
+	switch order(m.Ep, m.Ver, s.inv.Ep, s.inv.Ver) {
+	case -1:
+		return false
+	case 1:
+		return true
+	}
+	for _, g := range m.G {
+		if !s.invHave[g.I] {
+			return true
+		}
+	}
+	return false
 }
 
 // order compares (ep, seq) pairs: <0 older, 0 same, >0 newer.
@@ -53,6 +93,7 @@ func (s *nodeStatus) applyUsage(m usageMsg, now time.Time) bool {
 	case 1:
 		s.usage = usageMsg{ID: m.ID, Ep: m.Ep, Seq: m.Seq, At: m.At, Iv: m.Iv, N: m.N}
 		clear(s.have)
+		clear(s.raw)
 		s.recv = now
 		for i := range s.gpus {
 			if i >= m.N {
@@ -82,6 +123,7 @@ func (s *nodeStatus) applyInventory(m inventoryMsg) bool {
 	case 1:
 		s.inv = inventoryMsg{ID: m.ID, Ep: m.Ep, Ver: m.Ver, Cuda: m.Cuda, Driver: m.Driver, N: m.N}
 		clear(s.invHave)
+		clear(s.invRaw)
 		for i := range s.invGPUs {
 			if i >= m.N {
 				delete(s.invGPUs, i)
@@ -127,11 +169,18 @@ func sortedKeys[V any](m map[int]V) []int {
 	return keys
 }
 
-// receiveUsage records a peer's (or this node's own) sample part. Parts of
-// nodes that are not members are dropped: they are stale relays of a node
-// that was forgotten, or arrive before its join, and the next sample or
-// push/pull brings them again.
-func (g *Gossip) receiveUsage(m usageMsg) bool {
+// receiveUsage records this node's own sample.
+func (g *Gossip) receiveUsage(m usageMsg) bool { return g.takeUsage(m, nil, nil) }
+
+// receiveInventory records this node's own inventory.
+func (g *Gossip) receiveInventory(m inventoryMsg) bool { return g.takeInventory(m, nil, nil) }
+
+// takeUsage records a sample part; sealed is the part as its node signed
+// it (nil for this node's own) and check its authentication, run only
+// when the part is news. Parts of nodes that are not members are dropped:
+// they are stale relays of a node that was forgotten, or arrive before its
+// join, and the next sample or push/pull brings them again.
+func (g *Gossip) takeUsage(m usageMsg, sealed []byte, check func() bool) bool {
 	if futureEpoch(m.Ep) {
 		g.badMsgs.Add(1)
 		return false
@@ -139,14 +188,18 @@ func (g *Gossip) receiveUsage(m usageMsg) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
-	if st == nil || !st.applyUsage(m, time.Now()) {
+	if st == nil || !st.newsUsage(m) || (check != nil && !check()) {
 		return false
+	}
+	st.applyUsage(m, time.Now())
+	if sealed != nil {
+		st.raw[m.O] = sealed
 	}
 	g.notify()
 	return true
 }
 
-func (g *Gossip) receiveInventory(m inventoryMsg) bool {
+func (g *Gossip) takeInventory(m inventoryMsg, sealed []byte, check func() bool) bool {
 	if futureEpoch(m.Ep) {
 		g.badMsgs.Add(1)
 		return false
@@ -154,11 +207,30 @@ func (g *Gossip) receiveInventory(m inventoryMsg) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
-	if st == nil || !st.applyInventory(m) {
+	if st == nil || !st.newsInventory(m) || (check != nil && !check()) {
 		return false
+	}
+	st.applyInventory(m)
+	if sealed != nil {
+		st.invRaw[m.O] = sealed
 	}
 	g.notify()
 	return true
+}
+
+// takeStatus handles a status part from a peer (by gossip, or in push/pull
+// state): a part about this node itself is never taken from others, and
+// a peer's part must be signed by that peer. It reports whether the part
+// was news, and so worth passing on.
+func (g *Gossip) takeStatus(o opened, sealed []byte) bool {
+	check := func() bool { return g.authentic(o) }
+	switch m := o.v.(type) {
+	case usageMsg:
+		return m.ID != g.id && g.takeUsage(m, sealed, check)
+	case inventoryMsg:
+		return m.ID != g.id && g.takeInventory(m, sealed, check)
+	}
+	return false
 }
 
 // maxEpochSkew is how far ahead of this node's clock a sample's epoch (its
@@ -182,20 +254,40 @@ func (g *Gossip) statusOf(id string) *nodeStatus {
 	return st
 }
 
-// localState is this member's push/pull state: every node's newest status.
+// localState is this member's push/pull state: every node's newest status,
+// as signed parts (this node's own signed now).
 func (g *Gossip) localState() []byte {
 	g.mu.Lock()
 	var sm stateMsg
-	for _, st := range g.status {
-		u, inv := st.whole()
-		if u != nil {
-			sm.Usage = append(sm.Usage, *u)
+	var own []func() ([]part, error)
+	for id, st := range g.status {
+		if id == g.id {
+			u, inv := st.whole()
+			if u != nil {
+				own = append(own, u.parts)
+			}
+			if inv != nil {
+				i := *inv
+				own = append(own, i.parts)
+			}
+			continue
 		}
-		if inv != nil {
-			sm.Inventory = append(sm.Inventory, *inv)
+		for _, raw := range []map[int][]byte{st.raw, st.invRaw} {
+			for _, off := range sortedKeys(raw) {
+				sm.Parts = append(sm.Parts, raw[off])
+			}
 		}
 	}
 	g.mu.Unlock()
+	for _, parts := range own {
+		ps, err := parts()
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			sm.Parts = append(sm.Parts, g.seal(p.b))
+		}
+	}
 	b, err := encodeMsg(msgState, sm)
 	if err != nil || len(b) > maxStateSize {
 		g.log.Warn("push/pull state not sent", "bytes", len(b), "err", err)
@@ -219,12 +311,13 @@ func (g *Gossip) mergeState(b []byte) {
 		g.log.Debug("dropping malformed push/pull state", "err", err)
 		return
 	}
-	sm := v.(stateMsg)
-	for _, u := range sm.Usage {
-		g.receiveUsage(u)
-	}
-	for _, inv := range sm.Inventory {
-		g.receiveInventory(inv)
+	for _, raw := range v.(stateMsg).Parts {
+		o, err := openMsg(raw)
+		if err != nil || (o.t != msgUsage && o.t != msgInventory) {
+			g.badMsgs.Add(1)
+			continue
+		}
+		g.takeStatus(o, raw)
 	}
 }
 

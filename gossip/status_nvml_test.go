@@ -31,10 +31,10 @@ func TestDGXA100StatusOverEncryptedGossip(t *testing.T) {
 
 	key := []byte("0123456789abcdef0123456789abcdef")
 	const every = 300 * time.Millisecond
-	a := startWith(t, "dgx", func(c *Config) { c.Sampler, c.StatusInterval, c.SecretKey = dgx, every, key })
+	a := startWith(t, "dgx", func(c *Config) { c.Sampler, c.StatusInterval, c.Keys = dgx, every, [][]byte{key} })
 	defer a.Shutdown()
 	b := startWith(t, "b", func(c *Config) {
-		c.SecretKey, c.StatusInterval = key, every
+		c.Keys, c.StatusInterval = [][]byte{key}, every
 		c.Sampler = collect.New(collect.Options{DiskPath: t.TempDir()})
 	})
 	defer b.Shutdown()

@@ -70,7 +70,7 @@ func TestLargeStatusIsSplitAndReassembled(t *testing.T) {
 	if len(up) < 2 || len(ip) < 2 {
 		t.Fatalf("24 GPUs should need several parts: usage %d, inventory %d", len(up), len(ip))
 	}
-	g := bare("big")
+	g := bare("me")
 	g.members["big"] = &Member{Name: "big", State: StateAlive, Meta: Meta{URL: "http://big:1"}}
 	// Parts arrive in any order, some twice; every one must fit a packet.
 	all := append(append([]part{}, up...), ip...)

@@ -128,10 +128,11 @@ type inventoryMsg struct {
 	G []gpuInv `json:"g,omitempty"`
 }
 
-// stateMsg is push/pull state: the newest known status of every node.
+// stateMsg is push/pull state: the newest known status of every node, as
+// the signed parts its nodes sent (a receiver checks each signature as if
+// the part had come by gossip).
 type stateMsg struct {
-	Usage     []usageMsg     `json:"u,omitempty"`
-	Inventory []inventoryMsg `json:"i,omitempty"`
+	Parts [][]byte `json:"p,omitempty"`
 }
 
 func (m usageMsg) validate() error {
@@ -204,14 +205,9 @@ func (m inventoryMsg) validate() error {
 }
 
 func (m stateMsg) validate() error {
-	for _, u := range m.Usage {
-		if err := u.validate(); err != nil {
-			return err
-		}
-	}
-	for _, i := range m.Inventory {
-		if err := i.validate(); err != nil {
-			return err
+	for _, p := range m.Parts {
+		if len(p) > maxMsgSize {
+			return fmt.Errorf("state part of %d bytes exceeds %d", len(p), maxMsgSize)
 		}
 	}
 	return nil
@@ -290,17 +286,18 @@ type part struct {
 }
 
 // chunk encodes parts of items, each as one message no larger than
-// maxMsgSize: all of them at once when they fit, else halves, recursively.
+// maxMsgSize with its signature: all of them at once when they fit, else
+// halves, recursively.
 func chunk[T any](items []T, off int, enc func(off int, part []T) ([]byte, error)) ([]part, error) {
 	b, err := enc(off, items)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) <= maxMsgSize {
+	if len(b)+maxSig <= maxMsgSize {
 		return []part{{off, b}}, nil
 	}
 	if len(items) <= 1 {
-		return nil, fmt.Errorf("one part of %d bytes exceeds the gossip limit of %d", len(b), maxMsgSize)
+		return nil, fmt.Errorf("one part of %d bytes exceeds the gossip limit of %d", len(b)+maxSig, maxMsgSize)
 	}
 	half := len(items) / 2
 	first, err := chunk(items[:half], off, enc)

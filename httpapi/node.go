@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -29,4 +30,11 @@ type Node interface {
 	RemoveNode(ctx context.Context, id string) error
 	// DialContext dials peers (through a test's fault switch).
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	// PeerTLS configures calls to other nodes; nil when the cluster runs
+	// without TLS. When it is not nil, the routes between nodes require a
+	// node certificate (see peers.go).
+	PeerTLS(expectID string) *tls.Config
+	// Keyring and ChangeKeyring read and rotate this node's gossip keys.
+	Keyring() api.NodeKeyring
+	ChangeKeyring(api.KeyringChange) error
 }

@@ -43,6 +43,9 @@ type Server struct {
 	proxy   *proxy
 	lists   *listCache
 	engine  *gin.Engine
+	// tls: the cluster runs with TLS, and the routes between nodes take
+	// node certificates.
+	tls bool
 }
 
 // New builds the API over n.
@@ -54,13 +57,14 @@ func New(n Node, o Options) *Server {
 		o.Forwarder = NewForwarder(n, 0, o.Logger)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache()}
+	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache(),
+		tls: n.PeerTLS("") != nil}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recover, s.headers)
+	e.Use(s.recover, s.headers, s.gateForwarded)
 	s.routes(e, o.Debug)
 	s.engine = e
 	return s
@@ -76,6 +80,7 @@ func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forward
 		Node: n, Hold: hold, Logger: log,
 		HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			DialContext:         n.DialContext,
+			TLSClientConfig:     n.PeerTLS(""),
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
 	})
@@ -97,8 +102,12 @@ func (s *Server) routes(e *gin.Engine, debug bool) {
 	r.PUT("/instance/:id/status", s.setInstanceStatus)
 	r.PUT("/instance/:id/heartbeat", s.heartbeat)
 	r.PUT("/instances/status", s.setStatuses)
-	e.POST(forward.WritesPath, s.internalWrites)
-	e.GET(forward.ReadIndexPath, s.internalReadIndex)
+	e.POST(forward.WritesPath, s.nodesOnly, s.internalWrites)
+	e.GET(forward.ReadIndexPath, s.nodesOnly, s.internalReadIndex)
+	e.GET(keyringPath, s.nodesOnly, s.localKeyring)
+	e.PUT(keyringPath, s.nodesOnly, s.changeLocalKeyring)
+	r.GET("/keyring", s.keyring)
+	r.PUT("/keyring", s.operatorsOnly, s.changeKeyring)
 	r.GET("/definitions", s.listDefinitions)
 	r.PUT("/definition", s.saveDefinition)
 	r.DELETE("/definition/:id", s.deleteDefinition)

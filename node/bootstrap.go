@@ -155,9 +155,13 @@ func (n *Node) tryBootstrap(expect int) {
 		addr := raft.ServerAddress(m.RaftAddr)
 		if m.Name == n.id {
 			addr = n.parts.transport.LocalAddr()
+		} else if err := n.checkServerIdentity(m.Name, m.RaftAddr); err != nil {
+			n.boot.set(api.BootstrapWaiting, err.Error())
+			return
 		}
 		cfg.Servers = append(cfg.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: addr})
 	}
+	n.rememberServers(cfg)
 	err := n.raft.BootstrapCluster(cfg).Error()
 	if err != nil && err != raft.ErrCantBootstrap {
 		n.boot.set(api.BootstrapWaiting, "bootstrap failed: "+err.Error())

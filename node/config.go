@@ -12,6 +12,7 @@ import (
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
+	"github.com/rosterhq/roster/certs"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/internal/faultnet"
 )
@@ -56,8 +57,18 @@ type Config struct {
 	PromoteAfter time.Duration
 	// ReconcileInterval is the leader's periodic reconcile (default 2s).
 	ReconcileInterval time.Duration
-	// EncryptKey enables gossip encryption (16, 24 or 32 bytes).
+	// EncryptKey enables gossip encryption (16, 24 or 32 bytes). It is the
+	// first key of a new keyring; a keyring saved in the data dir (see
+	// keyring.go) takes precedence.
 	EncryptKey []byte
+	// TLS, when set, is the cluster's CA and this node's certificate: Raft
+	// and every call between nodes then run over mutual TLS, and the
+	// certificate's node ID is this node's.
+	TLS *certs.Bundle
+	// Insecure lets a node that other machines can reach run without TLS
+	// and a gossip key. Without it, such a node refuses to start, and one
+	// without TLS keeps gossip and Raft on loopback.
+	Insecure bool
 	// Version is the build version, gossiped in meta.
 	Version string
 	// StatusInterval is how often the node samples its CPU, memory, disk and
@@ -144,6 +155,10 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%s %q: %w", a.name, a.addr, err)
 		}
 	}
+	if c.TLS != nil && len(c.EncryptKey) == 0 {
+		return c, errors.New("TLS is on but gossip has no key: give --encrypt-file (or ROSTER_ENCRYPT) with the " +
+			"cluster's gossip key, so that a host without it cannot join the pool or forge its messages")
+	}
 	// Peers match members to instances by exact URL: one canonical form.
 	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
 	if c.SelfURL != "" {
@@ -151,18 +166,33 @@ func (c Config) withDefaults() (Config, error) {
 			return c, err
 		}
 	}
-	adv, err := advertiseIP(c.Advertise, c.RaftAddr)
-	if err != nil {
+	if err := c.settleAddresses(); err != nil {
 		return c, err
 	}
-	c.Advertise = adv
 	if c.SelfURL == "" {
-		c.SelfURL = defaultSelfURL(c.HTTPAddr, adv)
+		c.SelfURL = defaultSelfURL(c.scheme(), c.HTTPAddr, c.Advertise)
 	}
 	if err := checkSelfURL(c.SelfURL); err != nil {
 		return c, err
 	}
+	if !strings.HasPrefix(c.SelfURL, c.scheme()+"://") {
+		return c, fmt.Errorf("self URL %s (OB_SELF_URL): with TLS %s, want a %s:// URL", c.SelfURL, onOff(c.TLS != nil), c.scheme())
+	}
 	return c, nil
+}
+
+func (c Config) scheme() string {
+	if c.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func splitPort(addr string) (int, error) {
@@ -199,7 +229,7 @@ func advertiseIP(configured, bindAddr string) (string, error) {
 
 // defaultSelfURL is the seed's default: the HTTP address as others reach it.
 // An HTTP API bound to loopback is only reachable as loopback.
-func defaultSelfURL(httpAddr, advertise string) string {
+func defaultSelfURL(scheme, httpAddr, advertise string) string {
 	host, port, _ := net.SplitHostPort(httpAddr)
 	ip := net.ParseIP(host)
 	switch {
@@ -208,7 +238,7 @@ func defaultSelfURL(httpAddr, advertise string) string {
 	case host == "localhost":
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func checkSelfURL(raw string) error {

@@ -67,9 +67,12 @@ func loadNodeID(dataDir, configured string) (string, error) {
 
 // writeFileSync writes and fsyncs a small file via a temporary file and a
 // rename, so a crash leaves either the old or the new content.
-func writeFileSync(path string, data []byte) error {
+func writeFileSync(path string, data []byte) error { return writeFileMode(path, data, 0o644) }
+
+// writeFileMode is writeFileSync with the file's permissions.
+func writeFileMode(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}

@@ -58,13 +58,35 @@ type Node struct {
 	sampler *collect.Sampler
 	// lock holds the data dir until Close.
 	lock *DataDirLock
+	// serverIDs maps each server's Raft address to its ID, from the newest
+	// configuration this node has seen (the TLS dials check it).
+	serverIDs atomic.Pointer[map[string]string]
+	// peerChecks remembers identity checks of servers (see peercheck.go).
+	peerChecks peerChecks
+	// auth signs and checks gossip with the TLS keys; nil without TLS.
+	auth *gossipAuth
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
 func Open(cfg Config) (*Node, error) {
+	if len(cfg.EncryptKey) == 0 && cfg.DataDir != "" {
+		// A keyring saved by an earlier run is this node's gossip key.
+		if keys, err := loadKeyring(cfg.DataDir, nil, nil); err == nil && len(keys) > 0 {
+			cfg.EncryptKey = keys[0]
+		}
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TLS != nil {
+		// The certificate names the node: peers believe nothing else.
+		if cfg.NodeID == "" {
+			cfg.NodeID = cfg.TLS.NodeID
+		} else if cfg.NodeID != cfg.TLS.NodeID {
+			return nil, fmt.Errorf("node ID %q, but the TLS certificate names node %q: "+
+				"make one for this node with `roster tls cert create --node-id %s`", cfg.NodeID, cfg.TLS.NodeID, cfg.NodeID)
+		}
 	}
 	lock, err := LockDataDir(cfg.DataDir)
 	if err != nil {
@@ -102,13 +124,28 @@ func (n *Node) start() error {
 		n.sampler = collect.New(collect.Options{DiskPath: n.cfg.DataDir, Logger: n.log.With("component", "resources")})
 		sampler = n.sampler
 	}
+	keys, err := loadKeyring(n.cfg.DataDir, n.cfg.EncryptKey, n.log)
+	var auth *gossipAuth
+	if err == nil && n.cfg.TLS != nil {
+		auth, err = newGossipAuth(n)
+	}
+	if err != nil {
+		n.closeSampler()
+		parts.close()
+		return err
+	}
+	var gauth gossip.Auth
+	if auth != nil {
+		gauth, n.auth = auth, auth
+	}
 	n.gossip, err = gossip.New(gossip.Config{
 		Sampler:        sampler,
 		StatusInterval: n.cfg.StatusInterval,
 		BindAddr:       n.cfg.GossipAddr,
 		AdvertiseIP:    n.cfg.Advertise,
 		Timing:         n.cfg.Timing,
-		SecretKey:      n.cfg.EncryptKey,
+		Keys:           keys,
+		Auth:           gauth,
 		Logger:         n.log.With("component", "gossip"),
 		Faults:         n.cfg.Faults,
 		Meta: gossip.Meta{
@@ -149,6 +186,9 @@ func (n *Node) start() error {
 			"the advertised self URL; set --http-addr (ROSTER_HTTP_ADDR) to an address they can reach, e.g. 0.0.0.0:PORT",
 			"self_url", n.cfg.SelfURL, "http_addr", n.cfg.HTTPAddr)
 	}
+	if auth != nil {
+		n.goLoop(auth.fetchLoop)
+	}
 	n.gossip.Join(n.ctx, n.cfg.Join)
 	n.goLoop(n.monitorLeadership)
 	n.boot.st.Expect = n.cfg.BootstrapExpect
@@ -160,6 +200,10 @@ func (n *Node) start() error {
 		n.goLoop(n.bootstrapWhenExpected)
 	default:
 		n.goLoop(n.bootstrapWhenExpected)
+	}
+	if cfg := n.cfg; cfg.Insecure && (cfg.TLS == nil || len(cfg.EncryptKey) == 0) {
+		n.log.Warn("INSECURE: running without TLS or without a gossip key (--insecure): any host that reaches the gossip "+
+			"or Raft port can join the cluster, read the catalog and rewrite it", "tls", cfg.TLS != nil, "gossip_key", len(cfg.EncryptKey) > 0)
 	}
 	n.log.Info("node started", "self_url", n.cfg.SelfURL, "raft", parts.transport.LocalAddr(),
 		"gossip", n.gossip.LocalAddr(), "existing_state", parts.hasState)

@@ -36,6 +36,7 @@ func (r *reconciler) reconcile() {
 	if err := f.Error(); err != nil {
 		return
 	}
+	r.n.rememberServers(f.Configuration())
 	for _, c := range r.plan(f.Configuration(), r.n.gossip.Members(), time.Now()) {
 		r.apply(c)
 	}
@@ -44,6 +45,11 @@ func (r *reconciler) reconcile() {
 func (r *reconciler) apply(c change) {
 	var fut raft.IndexFuture
 	id, addr := raft.ServerID(c.id), raft.ServerAddress(c.addr)
+	if c.op != "remove" {
+		if err := r.n.checkServerIdentity(c.id, c.addr); err != nil {
+			return
+		}
+	}
 	switch c.op {
 	case "add-nonvoter", "readdress-nonvoter":
 		fut = r.n.raft.AddNonvoter(id, addr, 0, 5*time.Second)

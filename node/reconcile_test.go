@@ -102,11 +102,11 @@ func TestLoadNodeIDPersistsAndRefusesAnother(t *testing.T) {
 }
 
 func TestConfigDefaultsAndSelfURL(t *testing.T) {
-	c, err := Config{DataDir: "d", Advertise: "10.0.0.5"}.withDefaults()
+	c, err := Config{DataDir: "d", Advertise: "10.0.0.5", Insecure: true}.withDefaults()
 	if err != nil || c.SelfURL != "http://127.0.0.1:11337" || c.BootstrapExpect != 1 || c.Voters != 3 {
 		t.Fatalf("%+v %v", c, err)
 	}
-	c, _ = Config{DataDir: "d", Advertise: "10.0.0.5", HTTPAddr: ":8080", Join: []string{"x:1"}}.withDefaults()
+	c, _ = Config{DataDir: "d", Advertise: "10.0.0.5", HTTPAddr: ":8080", Join: []string{"x:1"}, Insecure: true}.withDefaults()
 	if c.SelfURL != "http://10.0.0.5:8080" || c.BootstrapExpect != 0 {
 		t.Fatalf("%+v", c)
 	}
@@ -127,11 +127,11 @@ func TestSelfURLMustNameTheServedPort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:13337") || !strings.Contains(err.Error(), "127.0.0.1:11337") {
 		t.Fatalf("advertised a port nobody serves: %v", err)
 	}
-	_, err = Config{DataDir: "d", HTTPAddr: "0.0.0.0:8080", SelfURL: "https://node1.example.com"}.withDefaults()
+	_, err = Config{DataDir: "d", HTTPAddr: "0.0.0.0:8080", SelfURL: "https://node1.example.com", Insecure: true}.withDefaults()
 	if err == nil || !strings.Contains(err.Error(), "port 443") {
 		t.Fatalf("https without a port is 443: %v", err)
 	}
-	if _, err := (Config{DataDir: "d", HTTPAddr: "0.0.0.0:11337", SelfURL: "http://node1.example.com:11337"}).withDefaults(); err != nil {
+	if _, err := (Config{DataDir: "d", HTTPAddr: "0.0.0.0:11337", SelfURL: "http://node1.example.com:11337", Insecure: true}).withDefaults(); err != nil {
 		t.Fatal(err)
 	}
 }

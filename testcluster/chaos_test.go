@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -168,6 +167,7 @@ func waitConverged(ctx context.Context, nodes linTargets) (string, error) {
 			if err != nil {
 				return err
 			}
+			cl.UseTLS(nodes.tls)
 			insts, _, err := cl.ListInstances(ctx, api.InstanceFilter{}, client.ListOptions{})
 			if err != nil {
 				return fmt.Errorf("node%d: %w", i+1, err)
@@ -189,7 +189,7 @@ func waitConverged(ctx context.Context, nodes linTargets) (string, error) {
 // the reads to the history and checks it: an acknowledged write that was
 // lost, or a deleted instance that came back, makes it non-linearizable.
 func finalReads(t *testing.T, nodes linTargets, h *linHistory, keys int, when string) []string {
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := nodes.client()
 	for k := range keys {
 		op := linOp{key: k, kind: "get"}
 		node := nodes.url(rand.IntN(nodes.size))

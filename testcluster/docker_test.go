@@ -3,6 +3,7 @@ package testcluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/certs"
 )
 
 var (
@@ -33,6 +36,8 @@ type dockerCluster struct {
 	name    string // prefix of the image, network and containers
 	subnet  string // "10.a.b."; node i has subnet+(10+i)
 	n       int
+	pki     PKI
+	tls     *tls.Config // the test's client: the CA, verified as server.roster
 	mu      sync.Mutex
 	faulted map[int]string // node -> the fault it is under
 }
@@ -75,7 +80,7 @@ func (d *dockerCluster) must(args ...string) string {
 
 func (d *dockerCluster) container(i int) string { return fmt.Sprintf("%s-node%d", d.name, i+1) }
 func (d *dockerCluster) ip(i int) string        { return d.subnet + strconv.Itoa(10+i) }
-func (d *dockerCluster) url(i int) string       { return "http://" + d.ip(i) + ":11337" }
+func (d *dockerCluster) url(i int) string       { return "https://" + d.ip(i) + ":11337" }
 
 // startDockerCluster builds the image, creates the network and starts n
 // agents; everything is removed when the test ends.
@@ -111,13 +116,30 @@ func startDockerCluster(t *testing.T, n int) *dockerCluster {
 		}
 		_, _ = d.docker("network", "rm", d.name)
 	})
+	// TLS and gossip encryption on, as in production: the files are
+	// mounted read-only at /pki.
+	var ids []string
 	for i := range n {
+		ids = append(ids, fmt.Sprintf("node%d", i+1))
+	}
+	if d.pki, err = MakePKI(filepath.Join(dir, "pki"), ids); err != nil {
+		t.Fatal(err)
+	}
+	if d.tls, err = d.pki.ClientTLS(); err != nil {
+		t.Fatal(err)
+	}
+	d.tls.ServerName = certs.ServerName
+	for i := range n {
+		id := ids[i]
 		args := []string{"run", "-d", "--name", d.container(i), "--label", "roster-test=1",
-			"--network", d.name, "--ip", d.ip(i), "--hostname", fmt.Sprintf("node%d", i+1),
-			"-e", fmt.Sprintf("OB_NODE_ID=node%d", i+1), "-e", "OB_SELF_URL=" + d.url(i),
+			"--network", d.name, "--ip", d.ip(i), "--hostname", id,
+			"-v", d.pki.Dir + ":/pki:ro",
+			"-e", "OB_NODE_ID=" + id, "-e", "OB_SELF_URL=" + d.url(i),
 			"-e", fmt.Sprintf("OB_AVAILABILITY_ZONE=az%d", i+1),
 			d.name + ":test", "agent", "--data-dir", "/data", "--http-addr", "0.0.0.0:11337",
-			"--advertise", d.ip(i), "--bootstrap-expect", strconv.Itoa(n)}
+			"--advertise", d.ip(i), "--bootstrap-expect", strconv.Itoa(n),
+			"--tls-ca-file", "/pki/ca.pem", "--tls-cert-file", "/pki/" + id + ".pem", "--tls-key-file", "/pki/" + id + "-key.pem",
+			"--encrypt-file", "/pki/gossip.key"}
 		for j := range n {
 			if j != i {
 				args = append(args, "--join", d.ip(j)+":11338")
@@ -143,7 +165,7 @@ type clusterView struct {
 func (d *dockerCluster) status(ctx context.Context, i int) (clusterView, error) {
 	var v clusterView
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.url(i)+"/registry-svc/cluster/status", nil)
-	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: d.tls}}).Do(req)
 	if err != nil {
 		return v, err
 	}
@@ -186,7 +208,7 @@ func (d *dockerCluster) leader() int {
 }
 
 func (d *dockerCluster) targets() linTargets {
-	return linTargets{size: d.n, url: d.url, running: func() []int {
+	return linTargets{size: d.n, url: d.url, tls: d.tls, running: func() []int {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var out []int
@@ -330,7 +352,14 @@ func TestContainerCluster(t *testing.T) {
 		}
 		return nil
 	}
-	converged, same, anomalies := checkAfterFaults(wctx, t, d.targets(), h, keys, d.waitStable, fullRestart)
+	waitStable := func(ctx context.Context) error {
+		err := d.waitStable(ctx)
+		if err != nil {
+			d.dumpLogs() // what the agents said while the cluster did not form
+		}
+		return err
+	}
+	converged, same, anomalies := checkAfterFaults(wctx, t, d.targets(), h, keys, waitStable, fullRestart)
 	anomalies = append(anomalies, idx.anomalies...)
 	won, more := d.elections().check()
 	anomalies = append(anomalies, more...)

@@ -3,6 +3,7 @@ package testcluster
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,6 +171,14 @@ type linTargets struct {
 	size    int
 	url     func(i int) string
 	running func() []int
+	// tls verifies https nodes (nil: plain http).
+	tls *tls.Config
+}
+
+// client is an HTTP client of the targets, with a timeout longer than the
+// forward hold: a 503 no_leader is certain.
+func (n linTargets) client() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: n.tls}}
 }
 
 func clusterTargets(c *Cluster) linTargets {
@@ -182,7 +191,7 @@ func clusterTargets(c *Cluster) linTargets {
 // reads locally from its home node (client i -> node i mod size) and
 // reports the X-Registry-Index it sees.
 func runLinClients(ctx context.Context, nodes linTargets, clients, keys int, seed uint64, h *linHistory, idx *indexWatch) <-chan struct{} {
-	hc := &http.Client{Timeout: 10 * time.Second} // longer than the forward hold: a 503 no_leader is certain
+	hc := nodes.client()
 	var wg sync.WaitGroup
 	for cl := range clients {
 		wg.Add(1)

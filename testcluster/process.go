@@ -34,11 +34,17 @@ type ProcOptions struct {
 	Timing string
 	// Args are extra `roster agent` flags for every node.
 	Args []string
+	// Insecure runs the agents without TLS and a gossip key. By default
+	// the cluster has both: a CA, node certificates, an operator's client
+	// certificate and a gossip key are made (once) in Dir/pki, so the
+	// secure path is the one people and tests use every day.
+	Insecure bool
 }
 
 // ProcCluster is a set of agent processes on loopback.
 type ProcCluster struct {
 	opts  ProcOptions
+	pki   *PKI
 	mu    sync.Mutex
 	procs []*proc
 }
@@ -70,6 +76,17 @@ func StartProcesses(o ProcOptions) (*ProcCluster, error) {
 		o.Voters = 3
 	}
 	c := &ProcCluster{opts: o, procs: make([]*proc, o.Nodes)}
+	if !o.Insecure {
+		ids := make([]string, o.Nodes)
+		for i := range ids {
+			ids[i] = c.ID(i)
+		}
+		p, err := MakePKI(filepath.Join(o.Dir, "pki"), ids)
+		if err != nil {
+			return nil, fmt.Errorf("testcluster: make the TLS files: %w", err)
+		}
+		c.pki = &p
+	}
 	for i := range o.Nodes {
 		if err := c.Restart(i); err != nil {
 			c.Stop(5 * time.Second)
@@ -87,7 +104,27 @@ func (c *ProcCluster) ID(i int) string { return fmt.Sprintf("node%d", i+1) }
 
 // URL is node i's HTTP URL.
 func (c *ProcCluster) URL(i int) string {
-	return "http://127.0.0.1:" + strconv.Itoa(c.opts.BasePort+3*i)
+	scheme := "https"
+	if c.pki == nil {
+		scheme = "http"
+	}
+	return scheme + "://127.0.0.1:" + strconv.Itoa(c.opts.BasePort+3*i)
+}
+
+// Dir is the cluster's directory.
+func (c *ProcCluster) Dir() string { return c.opts.Dir }
+
+// PKI is the cluster's TLS files; nil when it runs Insecure.
+func (c *ProcCluster) PKI() *PKI { return c.pki }
+
+// Env points the CLI at node i: ROSTER_ADDR and, with TLS, the CA and the
+// operator's certificate.
+func (c *ProcCluster) Env(i int) []string {
+	env := []string{"ROSTER_ADDR=" + c.URL(i)}
+	if c.pki != nil {
+		env = append(env, c.pki.Env()...)
+	}
+	return env
 }
 
 // LogPath is where node i's agent writes its log.
@@ -98,6 +135,13 @@ func (c *ProcCluster) Client(i int) *client.Client {
 	cl, err := client.New(c.URL(i))
 	if err != nil {
 		panic(err) // built here, always valid
+	}
+	if c.pki != nil {
+		tc, err := c.pki.ClientTLS()
+		if err != nil {
+			panic(err) // made by MakePKI, loaded before
+		}
+		cl.UseTLS(tc)
 	}
 	return cl
 }
@@ -118,6 +162,9 @@ func (c *ProcCluster) args(i int) []string {
 		if j != i {
 			args = append(args, "--join", "127.0.0.1:"+strconv.Itoa(c.opts.BasePort+3*j+1))
 		}
+	}
+	if c.pki != nil {
+		args = append(args, c.pki.AgentArgs(c.ID(i))...)
 	}
 	return append(args, c.opts.Args...)
 }

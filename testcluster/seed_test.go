@@ -41,6 +41,8 @@ type seedShell struct {
 	t   *testing.T
 	bin string
 	dir string
+	// env points the CLI at the cluster's CA and operator certificate.
+	env []string
 }
 
 func (s seedShell) run(addr, script string) string {
@@ -50,7 +52,7 @@ oo() { "$ROSTER_BIN" "$@"; }
 source testdata/seed_functions.sh
 `+script)
 	cmd.Dir = "."
-	cmd.Env = append(cleanEnv(os.Environ()), "ROSTER_BIN="+s.bin, "ROSTER_ADDR="+addr, "SEED_DIR="+s.dir, "TERM=dumb")
+	cmd.Env = append(append(cleanEnv(os.Environ()), s.env...), "ROSTER_BIN="+s.bin, "ROSTER_ADDR="+addr, "SEED_DIR="+s.dir, "TERM=dumb")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("bash: %v\nscript:\n%s\noutput:\n%s", err, script, out)
@@ -73,8 +75,11 @@ func TestSeedUsageAgainstProcessCluster(t *testing.T) {
 	bin := buildRoster(t)
 	// Instances registered without a check get the agents' default; a
 	// minute keeps the seed's made-up hosts Unknown for this whole test.
+	// The seed's scripts take node URLs apart as http:// URLs (sed
+	// 's|http://||'), as 1Backend serves them: this cluster runs without
+	// TLS, on loopback. The CLI over TLS is exercised by the keyring test.
 	c, err := StartProcesses(ProcOptions{Binary: bin, Nodes: 3, Dir: t.TempDir(), BasePort: mustFreeBase(t, 9),
-		Args: []string{"--check-interval", "1m"}})
+		Args: []string{"--check-interval", "1m"}, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,9 @@ type Options struct {
 	// StatusInterval is how often nodes sample and gossip their resources
 	// (default 1s).
 	StatusInterval time.Duration
+	// TLS runs the cluster with mutual TLS and a gossip key (a CA, node
+	// certificates and a key made in Dir/pki), as production does.
+	TLS bool
 	// Configure, when set, may change node i's config before it first
 	// starts (tests use it to give a node go-nvml's mock GPUs).
 	Configure func(i int, c *node.Config)
@@ -49,6 +52,7 @@ type Options struct {
 // Cluster is a set of in-process agents.
 type Cluster struct {
 	opts  Options
+	pki   *PKI
 	mu    sync.Mutex
 	nodes []*Member
 }
@@ -97,9 +101,18 @@ func Start(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	var gossipAddrs []string
+	var gossipAddrs, ids []string
 	for i := range o.Nodes {
 		gossipAddrs = append(gossipAddrs, "127.0.0.1:"+strconv.Itoa(ports[i][1]))
+		ids = append(ids, fmt.Sprintf("node%d", i+1))
+	}
+	scheme := "http://"
+	if o.TLS {
+		p, err := MakePKI(filepath.Join(o.Dir, "pki"), ids)
+		if err != nil {
+			return nil, err
+		}
+		c.pki, scheme = &p, "https://"
 	}
 	for i := range o.Nodes {
 		id := fmt.Sprintf("node%d", i+1)
@@ -126,10 +139,18 @@ func Start(o Options) (*Cluster, error) {
 			// partitions or slows it (Partition, Isolate, Slow, Heal).
 			Faults: faultnet.New(),
 		}
+		if c.pki != nil {
+			if cfg.TLS, err = c.pki.Bundle(id); err == nil {
+				cfg.EncryptKey, err = c.pki.Key()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
 		if o.Configure != nil {
 			o.Configure(i, &cfg)
 		}
-		c.nodes = append(c.nodes, &Member{Index: i, Config: cfg, URL: "http://" + http})
+		c.nodes = append(c.nodes, &Member{Index: i, Config: cfg, URL: scheme + http})
 	}
 	for i := range c.nodes {
 		if err := c.Restart(i); err != nil {
@@ -217,8 +238,18 @@ func (c *Cluster) Client(i int) *client.Client {
 	if err != nil {
 		panic(err) // URLs are built here and always valid
 	}
+	if c.pki != nil {
+		tc, err := c.pki.ClientTLS()
+		if err != nil {
+			panic(err) // made and loaded in Start
+		}
+		cl.UseTLS(tc)
+	}
 	return cl
 }
+
+// PKI is the cluster's TLS files; nil without TLS.
+func (c *Cluster) PKI() *PKI { return c.pki }
 
 // Kill stops node i without leaving the cluster, as a crash would look to
 // its peers. Its data dir is kept.

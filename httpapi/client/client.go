@@ -5,6 +5,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,26 @@ func New(base string) (*Client, error) {
 		return nil, fmt.Errorf("node address %q: want http(s)://host:port", base)
 	}
 	return &Client{base: strings.TrimSuffix(base, "/"), hc: &http.Client{Timeout: 70 * time.Second}}, nil
+}
+
+// UseTLS sets how the client verifies the node (the cluster's CA) and the
+// certificate it presents, if any; nil keeps the system's defaults.
+func (c *Client) UseTLS(cfg *tls.Config) *Client {
+	if cfg != nil {
+		c.hc.Transport = &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+	}
+	return c
+}
+
+// With is a client of another node with this one's TLS settings and token.
+func (c *Client) With(base string) (*Client, error) {
+	o, err := New(base)
+	if err != nil {
+		return nil, err
+	}
+	o.hc.Transport, o.Token = c.hc.Transport, c.Token
+	return o, nil
 }
 
 // Base is the node address this client talks to.

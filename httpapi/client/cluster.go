@@ -32,3 +32,21 @@ func (c *Client) Leave(ctx context.Context) error {
 	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/agent/leave", nil, nil)
 	return err
 }
+
+// Keyring reads every alive member's gossip keyring.
+func (c *Client) Keyring(ctx context.Context) (*api.Keyring, error) {
+	var k api.Keyring
+	if _, err := c.Do(ctx, http.MethodGet, "/registry-svc/keyring", nil, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// ChangeKeyring applies one rotation step on every alive member.
+func (c *Client) ChangeKeyring(ctx context.Context, ch api.KeyringChange) (*api.Keyring, error) {
+	var k api.Keyring
+	if _, err := c.Do(ctx, http.MethodPut, "/registry-svc/keyring", ch, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}

@@ -150,7 +150,7 @@ func (c *Checker) DefaultCheck(rawURL string) *api.Check {
 
 // Owner is the node that checks inst in this node's gossip view.
 func (c *Checker) Owner(inst *api.Instance) (gossip.Member, bool) {
-	return Owner(inst, c.n.Members())
+	return Owner(inst, c.n.CheckMembers())
 }
 
 // Heartbeat records a heartbeat of a ttl instance. It never blocks: the
@@ -224,7 +224,7 @@ func (c *Checker) onTick(ctx context.Context, now time.Time) {
 func (c *Checker) resync(now time.Time) {
 	c.lastResync, c.dirty = now, false
 	c.lastIndex = c.n.FSM().Index()
-	members := c.n.Members()
+	members := c.n.CheckMembers()
 	self := c.n.ID()
 	total, unhealthy := 0, 0
 	owned := make(map[string]bool, len(c.targets))
