@@ -185,14 +185,9 @@ func (s *suite) watchFalseDead(ctx context.Context) func() int {
 // connections spread over the three nodes.
 func (s *suite) readRows(ctx context.Context) error {
 	for _, consistent := range []bool{false, true} {
-		var rs []*Result
-		for range s.o.Runs {
-			r, err := s.load(ctx, LoadConfig{Addrs: s.urls(), Mode: ModeRead, Clients: 64, Duration: s.o.span(10 * time.Second),
-				InstancesPerSlug: 100, Consistent: consistent, Prefix: "reads"})
-			if err != nil {
-				return err
-			}
-			rs = append(rs, r)
+		rs, err := s.readRuns(ctx, consistent, "reads")
+		if err != nil {
+			return err
 		}
 		rate, p50, p99, errs := s.medians(rs)
 		id, kind := "3a", "local"
@@ -204,6 +199,21 @@ func (s *suite) readRows(ctx context.Context) error {
 			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, errors %d", p50, p99, errs))
 	}
 	return nil
+}
+
+// readRuns reads a 100-instance slug with 64 connections over every node,
+// Runs times.
+func (s *suite) readRuns(ctx context.Context, consistent bool, prefix string) ([]*Result, error) {
+	var rs []*Result
+	for range s.o.Runs {
+		r, err := s.load(ctx, LoadConfig{Addrs: s.urls(), Mode: ModeRead, Clients: 64, Duration: s.o.span(10 * time.Second),
+			InstancesPerSlug: 100, Consistent: consistent, Prefix: prefix})
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
 }
 
 // leaderKillRow: kill -9 the leader, then time the first successful write

@@ -50,14 +50,9 @@ func (s *suite) insecureRows(ctx context.Context) error {
 	}
 	s.compare("2b", "registrations/s via a follower, 64 clients, without TLS", writes)
 	for _, consistent := range []bool{false, true} {
-		var rs []*Result
-		for range s.o.Runs {
-			r, err := s.load(ctx, LoadConfig{Addrs: s.urls(), Mode: ModeRead, Clients: 64, Duration: s.o.span(10 * time.Second),
-				InstancesPerSlug: 100, Consistent: consistent, Prefix: "plain-reads"})
-			if err != nil {
-				return err
-			}
-			rs = append(rs, r)
+		rs, err := s.readRuns(ctx, consistent, "plain-reads")
+		if err != nil {
+			return err
 		}
 		id, kind := "3a", "local"
 		if consistent {
