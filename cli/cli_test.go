@@ -76,3 +76,12 @@ func TestUsageAndUnreachableExitCodes(t *testing.T) {
 		t.Fatalf("unreachable: exit %d, %q", code, errOut.String())
 	}
 }
+
+// Text from the cluster never splits a table row or shifts its columns.
+func TestTableCellsEscapeControlCharacters(t *testing.T) {
+	for in, want := range map[string]string{"": "-", "plain": "plain", "a\nb": `a\nb`, "x\ty": `x\ty`, "\x1b[2J": `\x1b[2J`} {
+		if got := dash(in); got != want {
+			t.Errorf("dash(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

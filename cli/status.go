@@ -127,11 +127,12 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 	w.Flush()
 }
 
+// dash is a table cell: "-" for nothing, control characters escaped.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }
 
 // ago renders a time as the seed's CLI does: "8s ago".
