@@ -80,6 +80,10 @@ func Start(c Config) (*Agent, error) {
 	if opts.Forwarder == nil {
 		opts.Forwarder = httpapi.NewForwarder(n, 0, log.With("component", "forward", "node", n.ID()))
 	}
+	// Instances on loopback are only for a cluster of one machine; the
+	// proxy and the checks share one target policy.
+	settings.Targets.Loopback = n.LoopbackOnly()
+	opts.Targets = settings.Targets
 	a.health = health.New(health.Config{
 		Node:     n,
 		Settings: settings,

@@ -90,6 +90,8 @@ const (
 	CodeOwnerUnreachable Code = "owner_unreachable" // a heartbeat could not reach its checker
 	CodeUnknownMember    Code = "unknown_member"    // no node has that URL or ID
 	CodeMemberAlive      Code = "member_alive"      // the node is alive: make it leave first
+	CodeLoopDetected     Code = "loop_detected"     // a proxied request came back to a node it had passed
+	CodeBusy             Code = "busy"              // a slug has as many proxied requests in flight as allowed
 )
 
 // Sentinel errors, one per code that carries no field. errors.Is works on
@@ -126,6 +128,11 @@ var (
 	// ErrOwnerUnreachable: the node that checks an instance could not be
 	// reached to hand it a heartbeat.
 	ErrOwnerUnreachable = &sentinel{CodeOwnerUnreachable, "the node that checks this instance could not be reached; try again or another node"}
+	// ErrLoopDetected: a proxied request reached a node it had already
+	// passed (an instance whose URL leads back to the cluster).
+	ErrLoopDetected = &sentinel{CodeLoopDetected, "the proxied request came back to a node it had already passed: an instance's URL leads back to the cluster"}
+	// ErrBusy: too many proxied requests to one slug are in flight here.
+	ErrBusy = &sentinel{CodeBusy, "too many requests to this service are in flight on this node; try again"}
 )
 
 // sentinel is an error that is its code.
@@ -138,7 +145,8 @@ func (s *sentinel) Error() string { return s.msg }
 
 // Sentinels lists every sentinel, for the tables that map codes.
 var Sentinels = []error{ErrNotLeader, ErrNoLeader, ErrIndeterminate, ErrTimeout, ErrShuttingDown, ErrCatchingUp,
-	ErrTooLarge, ErrUnauthorized, ErrForbidden, ErrInternal, ErrNotImplemented, ErrNoInstance, ErrBadGateway, ErrOwnerUnreachable}
+	ErrTooLarge, ErrUnauthorized, ErrForbidden, ErrInternal, ErrNotImplemented, ErrNoInstance, ErrBadGateway, ErrOwnerUnreachable,
+	ErrLoopDetected, ErrBusy}
 
 // SentinelOf returns the sentinel of a code, or nil for the codes that are
 // *Error values (invalid, not_found, conflict and the membership codes) or

@@ -36,6 +36,8 @@ type agentFlags struct {
 	dev              bool
 	tlsCA, tlsCert   string
 	tlsKey           string
+	allowTargets     []string
+	http             httpapi.Options
 }
 
 func newAgentCmd() *cobra.Command {
@@ -79,6 +81,9 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.tlsCert, "tls-cert-file", "", "this node's certificate (`roster tls cert create --node-id ID`); it names the node ID")
 	fl.StringVar(&f.tlsKey, "tls-key-file", "", "the key of --tls-cert-file (mode 600)")
 	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "let an agent that other machines can reach run without TLS and a gossip key (it warns at every start)")
+	fl.StringArrayVar(&f.allowTargets, "allow-target", nil, "CIDR or address instances may point at although the target policy refuses it (loopback on a reachable agent, link-local); repeatable")
+	fl.StringArrayVar(&f.http.AllowOrigins, "allow-origin", nil, "browser origin (https://ui.example.com) allowed to call the registry API besides the node's own; repeatable")
+	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
@@ -166,7 +171,15 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 				"expires", cfg.TLS.Expires().Format(time.RFC3339))
 		}
 	}
-	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: httpapi.Options{Debug: f.debug}})
+	if f.health.Targets.Allow, err = health.ParseAllow(f.allowTargets); err != nil {
+		return usageError{err}
+	}
+	if f.http.ProxyTimeout < time.Second || f.http.ProxyTimeout > time.Hour {
+		return usagef("--proxy-timeout %v: want 1s-1h", f.http.ProxyTimeout)
+	}
+	opts := f.http
+	opts.Debug = f.debug
+	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: opts})
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ var statusOf = map[api.Code]int{
 	api.CodeNoInstance:       http.StatusServiceUnavailable,
 	api.CodeOwnerUnreachable: http.StatusServiceUnavailable,
 	api.CodeBadGateway:       http.StatusBadGateway,
+	api.CodeLoopDetected:     http.StatusLoopDetected,
+	api.CodeBusy:             http.StatusServiceUnavailable,
 	api.CodeUnauthorized:     http.StatusUnauthorized,
 	api.CodeForbidden:        http.StatusForbidden,
 	api.CodeNotImplemented:   http.StatusNotImplemented,

@@ -27,6 +27,10 @@ func (s *Server) setInstanceStatus(c *gin.Context) {
 		s.writeError(c, api.Invalid("status", "%q is not one of %v", req.Status, api.Statuses))
 		return
 	}
+	if err := noControl("reason", req.Reason); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	reason := req.Reason
 	if reason == "" {
 		reason = "set through the API"
@@ -70,6 +74,12 @@ func (s *Server) setStatuses(c *gin.Context) {
 	// A status change without "at" was observed now: the node that takes
 	// the request says when, so Apply stays deterministic.
 	now := time.Now().UTC()
+	for _, u := range req.Updates {
+		if err := noControl("reason", u.Reason); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	for i := range req.Updates {
 		if u := &req.Updates[i]; u.Status != "" && u.At.IsZero() {
 			u.At = now

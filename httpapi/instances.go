@@ -86,6 +86,9 @@ func (s *Server) registerInstance(c *gin.Context) {
 		return
 	}
 	in, err := registration(req, s.n.SelfURL())
+	if err == nil {
+		err = s.checkTarget(&in)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -175,6 +178,14 @@ func registration(req client.RegisterRequest, selfURL string) (api.Instance, err
 	}
 	if in.ID != "" {
 		if err := fsm.ValidateID("id", in.ID); err != nil {
+			return in, err
+		}
+	}
+	if err := noControl("details", in.Details); err != nil {
+		return in, err
+	}
+	for _, tag := range in.Tags {
+		if err := noControl("tags", tag); err != nil {
 			return in, err
 		}
 	}

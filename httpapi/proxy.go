@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,15 @@ import (
 // reserved are first path segments that are Roster's own, never a slug.
 var reserved = map[string]bool{
 	"registry-svc": true, "health": true, "healthz": true, "readyz": true, "metrics": true,
-	"openapi.json": true, "ui": true, "favicon.ico": true,
+	"openapi.json": true, "ui": true, "favicon.ico": true, "debug": true,
 }
+
+// hopHeader lists the nodes a proxied request has passed: a node that finds
+// itself in it answers 508 instead of sending the request round again.
+const hopHeader = "X-Roster-Hop"
+
+// maxHops bounds the list, whatever the IDs in it.
+const maxHops = 8
 
 // proxy routes /{slug}/... to an instance of that slug, as the seed's Proxy
 // Svc does: Healthy instances first, Unknown ones only when no instance is
@@ -31,23 +39,35 @@ var reserved = map[string]bool{
 type proxy struct {
 	s         *Server
 	next      sync.Map // slug -> *atomic.Uint64, the round-robin position
+	inFlight  sync.Map // slug -> chan struct{}, the requests in flight
+	limit     int
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
 }
 
 type targetKey struct{}
 
-func newProxy(s *Server) *proxy {
-	p := &proxy{s: s, transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
+func newProxy(s *Server, o Options) *proxy {
+	if o.ProxyTimeout == 0 {
+		o.ProxyTimeout = 30 * time.Second
+	}
+	if o.ProxyConcurrency == 0 {
+		o.ProxyConcurrency = 256
+	}
+	p := &proxy{s: s, limit: o.ProxyConcurrency, transport: &http.Transport{
+		// Every connection is checked against the target policy after name
+		// resolution: a name may point anywhere.
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, Control: o.Targets.Control}).DialContext,
+		ResponseHeaderTimeout: o.ProxyTimeout,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
 	}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			target := r.In.Context().Value(targetKey{}).(*url.URL)
 			r.SetURL(target)
 			r.SetXForwarded()
+			r.Out.Header.Add(hopHeader, s.n.ID())
 		},
 		Transport: p.transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -92,6 +112,23 @@ func (p *proxy) candidates(slug string) (list []*api.Instance, known bool, err e
 }
 
 func (p *proxy) serve(c *gin.Context, slug string) {
+	if escapesSlug(c.Request.URL) {
+		p.s.writeError(c, api.Invalid("path", "%s has a '..' segment: it would leave /%s/ on the instance", c.Request.URL.EscapedPath(), slug))
+		return
+	}
+	if hops := c.Request.Header.Values(hopHeader); len(hops) >= maxHops || slices.Contains(hops, p.s.n.ID()) {
+		p.s.log.Warn("proxy: loop detected", "slug", slug, "hops", hops)
+		p.s.writeError(c, api.ErrLoopDetected)
+		return
+	}
+	slot, _ := p.inFlight.LoadOrStore(slug, make(chan struct{}, p.limit))
+	select {
+	case slot.(chan struct{}) <- struct{}{}:
+		defer func() { <-slot.(chan struct{}) }()
+	default:
+		p.s.writeError(c, api.ErrBusy)
+		return
+	}
 	list, known, err := p.candidates(slug)
 	switch {
 	case err != nil:

@@ -29,8 +29,19 @@ type Options struct {
 	Health *health.Checker
 	// Debug serves Go's profiler under /debug/pprof/ (as Consul's
 	// enable_debug): for finding where time and memory go.
-	Debug  bool
-	Logger *slog.Logger
+	Debug bool
+	// Targets are the addresses instances may point at (the proxy's and
+	// the checks' policy; the agent passes the checker's).
+	Targets health.Targets
+	// AllowOrigins are browser origins besides the node's own that may
+	// call the registry API (--allow-origin).
+	AllowOrigins []string
+	// ProxyTimeout bounds the wait for an instance's response headers
+	// (default 30s); ProxyConcurrency the proxied requests in flight per
+	// slug on this node (default 256).
+	ProxyTimeout     time.Duration
+	ProxyConcurrency int
+	Logger           *slog.Logger
 }
 
 // Server is the HTTP API of one node.
@@ -45,7 +56,9 @@ type Server struct {
 	engine  *gin.Engine
 	// tls: the cluster runs with TLS, and the routes between nodes take
 	// node certificates.
-	tls bool
+	tls          bool
+	targets      health.Targets
+	allowOrigins []string
 }
 
 // New builds the API over n.
@@ -58,14 +71,14 @@ func New(n Node, o Options) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache(),
-		tls: n.PeerTLS("") != nil}
+		tls: n.PeerTLS("") != nil, targets: o.Targets, allowOrigins: o.AllowOrigins}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recover, s.headers, s.gateForwarded)
-	s.routes(e, o.Debug)
+	s.routes(e, o)
 	s.engine = e
 	return s
 }
@@ -93,8 +106,8 @@ func (s *Server) Close() {
 	s.proxy.transport.CloseIdleConnections()
 }
 
-func (s *Server) routes(e *gin.Engine, debug bool) {
-	r := e.Group("/registry-svc")
+func (s *Server) routes(e *gin.Engine, o Options) {
+	r := e.Group("/registry-svc", s.browserGate)
 	r.GET("/instances", s.listInstances)
 	r.GET("/services", s.listServices)
 	r.PUT("/instance", s.registerInstance)
@@ -119,10 +132,10 @@ func (s *Server) routes(e *gin.Engine, debug bool) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
 	e.GET("/readyz", s.readyz)
-	if debug {
+	if o.Debug {
 		e.Any("/debug/pprof/*any", gin.WrapH(pprofMux()))
 	}
-	s.proxy = newProxy(s)
+	s.proxy = newProxy(s, o)
 	e.NoRoute(func(c *gin.Context) {
 		if slug := slugOf(c.Request.URL.Path); slug != "" {
 			s.proxy.serve(c, slug)

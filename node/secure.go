@@ -75,3 +75,12 @@ func bindHost(addr, advertise string) string {
 	}
 	return net.JoinHostPort(advertise, port)
 }
+
+// LoopbackOnly reports whether no other machine can reach this node: its
+// HTTP API, gossip and Raft listen on loopback and it advertises loopback.
+// Only such a node may register instances on loopback (see health.Targets).
+func (n *Node) LoopbackOnly() bool {
+	ip := net.ParseIP(n.cfg.Advertise)
+	return isLoopbackAddr(n.cfg.HTTPAddr) && isLoopbackAddr(n.cfg.GossipAddr) && isLoopbackAddr(n.cfg.RaftAddr) &&
+		ip != nil && ip.IsLoopback()
+}

@@ -327,6 +327,7 @@ func linDo(hc *http.Client, node string, op linOp) (linOut, bool) {
 	case "put":
 		body := fmt.Sprintf(`{"id":%q,"url":"http://10.77.0.%d:80","tags":[%q],"check":{"type":"none"}}`, id, op.key+1, op.val)
 		req, _ = http.NewRequest(http.MethodPut, node+"/registry-svc/instance", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 	case "delete":
 		req, _ = http.NewRequest(http.MethodDelete, node+"/registry-svc/instance/"+id, nil)
 	default:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/internal/faultnet"
 	"github.com/rosterhq/roster/node"
@@ -40,6 +41,8 @@ type Options struct {
 	// StatusInterval is how often nodes sample and gossip their resources
 	// (default 1s).
 	StatusInterval time.Duration
+	// HTTP are the agents' HTTP options (proxy limits, allowed origins).
+	HTTP httpapi.Options
 	// TLS runs the cluster with mutual TLS and a gossip key (a CA, node
 	// certificates and a key made in Dir/pki), as production does.
 	TLS bool
@@ -285,7 +288,7 @@ func (c *Cluster) Restart(i int) error {
 	var err error
 	// A port just released by a killed node can linger briefly.
 	for try := 0; try < 50; try++ {
-		a, err = agent.Start(agent.Config{Node: m.Config})
+		a, err = agent.Start(agent.Config{Node: m.Config, HTTP: c.opts.HTTP})
 		if err == nil {
 			break
 		}

@@ -105,7 +105,7 @@ func New(cfg Config) *Checker {
 		panic(fmt.Sprintf("health: %v", err))
 	}
 	return &Checker{
-		cfg: cfg, n: cfg.Node, settings: s, log: cfg.Logger, prober: newProber(),
+		cfg: cfg, n: cfg.Node, settings: s, log: cfg.Logger, prober: newProber(s.Targets),
 		results: make(chan result, cfg.Workers),
 		flushed: make(chan error, 1),
 		beatSig: make(chan struct{}, 1),

@@ -23,8 +23,8 @@ type prober struct {
 	dialer *net.Dialer
 }
 
-func newProber() *prober {
-	d := &net.Dialer{}
+func newProber(t Targets) *prober {
+	d := &net.Dialer{Control: t.Control}
 	return &prober{
 		dialer: d,
 		client: &http.Client{

@@ -18,6 +18,8 @@ type Settings struct {
 	// healthy instances to Raft (default 1m, 1s-1h); passing checks in
 	// between stay in memory.
 	HeartbeatRefresh time.Duration
+	// Targets are the addresses checks may connect to (see targets.go).
+	Targets Targets
 }
 
 // DefaultSettings are the defaults `roster agent` shows.

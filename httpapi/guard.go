@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// browserGate refuses on the registry API what a web page could send with a
+// user's browser: a request from another origin (unless --allow-origin
+// lists it) and a body that is not JSON (a text/plain POST needs no CORS
+// preflight, so a page could send it to a Roster on the user's machine).
+func (s *Server) browserGate(c *gin.Context) {
+	if o := c.GetHeader("Origin"); o != "" && !s.originAllowed(o, c.Request) {
+		s.writeError(c, api.Forbidden("a request from origin %s is refused: the registry API takes requests from its own "+
+			"origin only (start the agent with --allow-origin %s to allow that one)", o, o))
+		return
+	}
+	if hasBody(c.Request) {
+		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+		if err != nil || mt != "application/json" {
+			s.writeError(c, api.Invalid("Content-Type", "%q: request bodies must be application/json", c.GetHeader("Content-Type")))
+		}
+	}
+}
+
+// originAllowed: the node's own origin (the host the request was sent to)
+// or one the operator listed.
+func (s *Server) originAllowed(origin string, r *http.Request) bool {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.EqualFold(origin, scheme+"://"+r.Host) {
+		return true
+	}
+	return slices.ContainsFunc(s.allowOrigins, func(o string) bool { return strings.EqualFold(o, origin) })
+}
+
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+// noControl refuses control characters in free text: it is printed in
+// logs, tables and terminals, where a newline forges a row and an escape
+// sequence rewrites the screen.
+func noControl(field, s string) error {
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		return api.Invalid(field, "contains the control character %q at byte %d", s[i], i)
+	}
+	return nil
+}
+
+// checkTarget refuses an instance the proxy and the checks must not
+// connect to: a scheme they do not speak, a forbidden address (see
+// health.Targets), or a node of this cluster (the proxy would call itself).
+func (s *Server) checkTarget(in *api.Instance) error {
+	if err := s.targets.CheckURL(in.URL); err != nil {
+		return err
+	}
+	if reserved[in.Slug] {
+		return api.Invalid("slug", "%q is reserved: /%s/ is one of Roster's own routes", in.Slug, in.Slug)
+	}
+	hp := hostPort(in.URL)
+	for _, m := range s.n.Nodes() {
+		if m.URL != "" && hostPort(m.URL) == hp {
+			return api.Invalid("url", "%s is node %s of this cluster: the proxy would send requests to itself", in.URL, m.ID)
+		}
+	}
+	return nil
+}
+
+// hostPort is a URL's host and port, lower case, the port defaulted.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String() // ::ffff:127.0.0.1 is 127.0.0.1
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// escapesSlug reports a proxied path with a ".." segment, plain or
+// percent-encoded (once or twice): forwarded raw, it would leave the
+// slug's prefix on the instance.
+func escapesSlug(u *url.URL) bool {
+	p := u.EscapedPath()
+	for range 3 {
+		dec, err := url.PathUnescape(p)
+		if err != nil || dec == p {
+			break
+		}
+		p = dec
+	}
+	for _, seg := range strings.Split(strings.ReplaceAll(p, `\`, "/"), "/") {
+		if seg == ".." {
+			return true
+		}
+	}
+	return false
+}
