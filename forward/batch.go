@@ -25,6 +25,16 @@ const WritesPath = "/registry-svc/internal/writes"
 // maxSenders is how many batches one follower has in flight at once.
 const maxSenders = 2
 
+// MaxBatchBytes bounds the writes of one batch by their encoded size, as
+// fsm.MaxBatch bounds their number: a batch must stay well under what the
+// leader's internal route reads (MaxBatchBody) and what one Raft entry may
+// hold (fsm.MaxCommandSize). A single larger write still goes, alone.
+const MaxBatchBytes = 512 << 10
+
+// MaxBatchBody is what the leader reads of one batch: room for a lone write
+// of the API's 1 MiB body limit and the batch's framing.
+const MaxBatchBody = 2 << 20
+
 // Write is one forwarded write: a registration (validated and completed by
 // the follower, checked again by the leader) or the ID of an instance to
 // deregister.
@@ -67,6 +77,7 @@ func (f *Forwarder) Submit(w Write) Outcome { return f.batch.submit(w) }
 
 type pending struct {
 	w    Write
+	size int // encoded bytes, for cutting batches
 	done chan Outcome
 }
 
@@ -80,7 +91,11 @@ type batcher struct {
 }
 
 func (b *batcher) submit(w Write) Outcome {
-	p := &pending{w: w, done: make(chan Outcome, 1)}
+	size := 0
+	if raw, err := json.Marshal(w); err == nil {
+		size = len(raw)
+	}
+	p := &pending{w: w, size: size, done: make(chan Outcome, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.senders < maxSenders {
@@ -101,7 +116,7 @@ func (b *batcher) sender() {
 	defer b.wg.Done()
 	for {
 		b.mu.Lock()
-		n := min(len(b.queue), fsm.MaxBatch)
+		n := batchLen(b.queue)
 		if n == 0 {
 			b.senders--
 			b.queue = nil // let the old backing array go
@@ -113,6 +128,19 @@ func (b *batcher) sender() {
 		b.mu.Unlock()
 		b.f.sendBatch(batch)
 	}
+}
+
+// batchLen is how many queued writes go in the next batch: at most
+// fsm.MaxBatch, and at most MaxBatchBytes of them (but at least one).
+func batchLen(queue []*pending) int {
+	n, bytes := 0, 0
+	for _, p := range queue {
+		if n == fsm.MaxBatch || (n > 0 && bytes+p.size > MaxBatchBytes) {
+			break
+		}
+		n, bytes = n+1, bytes+p.size
+	}
+	return n
 }
 
 // sendBatch takes a batch to the leader, through elections, for at most the

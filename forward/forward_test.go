@@ -357,3 +357,30 @@ func TestProposeStatusesSendsAgainAfterIndeterminate(t *testing.T) {
 		t.Fatalf("on the leader: %v, %d applies", err, n.applies.Load())
 	}
 }
+
+// A batch holds at most fsm.MaxBatch writes and MaxBatchBytes of them, and
+// always at least one (a large write goes alone).
+func TestBatchesAreCutByCountAndBytes(t *testing.T) {
+	q := func(sizes ...int) []*pending {
+		var out []*pending
+		for _, s := range sizes {
+			out = append(out, &pending{size: s})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		queue []*pending
+		want  int
+	}{
+		{q(), 0},
+		{q(100, 100, 100), 3},
+		{q(MaxBatchBytes/2, MaxBatchBytes/2, 1), 2},
+		{q(MaxBatchBytes*2, 1), 1},
+		{q(1, MaxBatchBytes), 1},
+		{q(make([]int, 2000)...), fsm.MaxBatch},
+	} {
+		if got := batchLen(tc.queue); got != tc.want {
+			t.Errorf("batchLen of %d writes: %d, want %d", len(tc.queue), got, tc.want)
+		}
+	}
+}

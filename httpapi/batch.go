@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -21,7 +22,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		return
 	}
 	var req forward.BatchRequest
-	if err := decodeStrict(c, &req, false); err != nil {
+	if err := decodeStrictUpTo(c, &req, false, forward.MaxBatchBody); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -30,30 +31,75 @@ func (s *Server) internalWrites(c *gin.Context) {
 		return
 	}
 	answers := make([]forward.Answer, len(req.Writes))
-	var cmds []fsm.Command
-	var slots []int // cmds[k] answers answers[slots[k]]
+	var group []fsm.Command
+	var slots []int // group[k] answers answers[slots[k]]
+	size := 0
 	now := time.Now().UTC()
+	// apply commits the group as one Raft entry. After a failure the rest
+	// of the batch is not applied and its writes get that error; the ones
+	// committed before keep their answers.
+	var failed error
+	applied := false
+	apply := func() {
+		if len(group) > 0 && failed == nil {
+			res, err := s.n.Apply(c.Request.Context(), &fsm.Command{Type: fsm.CmdBatch, Batch: group})
+			if err != nil {
+				failed = err
+			} else {
+				applied = true
+				for k, r := range res.([]fsm.BatchResult) {
+					answers[slots[k]] = resultAnswer(r)
+				}
+			}
+		}
+		if failed != nil {
+			for _, i := range slots {
+				answers[i] = errorAnswer(failed)
+			}
+		}
+		group, slots, size = nil, nil, 0
+	}
 	for i, w := range req.Writes {
 		cmd, err := s.batchCommand(w, now)
+		var n int
+		if err == nil {
+			n, err = commandSize(&cmd)
+		}
 		if err != nil {
 			answers[i] = errorAnswer(err)
 			continue
 		}
-		cmds = append(cmds, cmd)
-		slots = append(slots, i)
+		// One Raft entry never exceeds fsm.MaxCommandSize: a batch whose
+		// writes would is cut into several entries.
+		if size+n > batchEntryBudget {
+			apply()
+		}
+		group, slots, size = append(group, cmd), append(slots, i), size+n
 	}
-	if len(cmds) > 0 {
-		res, err := s.n.Apply(c.Request.Context(), &fsm.Command{Type: fsm.CmdBatch, Batch: cmds})
-		if err != nil {
-			s.writeError(c, err) // the whole batch: not leader, indeterminate, ...
-			return
-		}
-		for k, r := range res.([]fsm.BatchResult) {
-			answers[slots[k]] = resultAnswer(r)
-		}
+	apply()
+	if failed != nil && !applied {
+		s.writeError(c, failed) // nothing was applied: the whole batch fails alike
+		return
 	}
 	setIndex(c, s.n.AppliedIndex())
 	c.JSON(http.StatusOK, forward.BatchResponse{Results: answers})
+}
+
+// batchEntryBudget is what the writes of one Raft entry may take, leaving
+// room for the batch's framing under fsm.MaxCommandSize.
+const batchEntryBudget = fsm.MaxCommandSize - 4096
+
+// commandSize is a command's encoded size; a single command over the
+// budget is refused (413) rather than committed for every replica to skip.
+func commandSize(cmd *fsm.Command) (int, error) {
+	b, err := cmd.Encode()
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > batchEntryBudget {
+		return 0, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one write may take at most %d", len(b), batchEntryBudget)}
+	}
+	return len(b), nil
 }
 
 // batchCommand checks one write again (it is outside input here too) and

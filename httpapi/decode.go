@@ -22,7 +22,13 @@ const maxBody = 1 << 20
 // types, trailing data and bodies over maxBody, with errors that name the
 // field. An empty body is an error unless allowEmpty.
 func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	return decodeStrictUpTo(c, v, allowEmpty, maxBody)
+}
+
+// decodeStrictUpTo is decodeStrict with another body limit (the routes
+// between nodes).
+func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError

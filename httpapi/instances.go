@@ -184,6 +184,9 @@ func registration(req client.RegisterRequest, selfURL string) (api.Instance, err
 	if err := noControl("details", in.Details); err != nil {
 		return in, err
 	}
+	if len(in.NodeURL) > fsm.MaxURLLen {
+		return in, api.Invalid("nodeUrl", "is %d characters, the limit is %d", len(in.NodeURL), fsm.MaxURLLen)
+	}
 	for _, tag := range in.Tags {
 		if err := noControl("tags", tag); err != nil {
 			return in, err

@@ -386,6 +386,11 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(b) > fsm.MaxCommandSize {
+		// Committed, it would be skipped by every replica's FSM as
+		// undecodable; refused, nothing is written.
+		return nil, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one Raft entry may hold %d", len(b), fsm.MaxCommandSize)}
+	}
 	timeout := 10 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
