@@ -18,6 +18,10 @@ import (
 	"github.com/rosterhq/roster/node/health"
 )
 
+// DefaultMaxConnsPerClient is how many connections one client address may
+// hold open to the HTTP API (Consul's default is 200 too).
+const DefaultMaxConnsPerClient = 200
+
 // Agent is a running node with its HTTP server.
 type Agent struct {
 	Node   *node.Node
@@ -93,7 +97,17 @@ func Start(c Config) (*Agent, error) {
 	opts.Health = a.health
 	a.api = httpapi.New(n, opts)
 	a.health.Start()
-	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// A client gets 10 s for its headers and 30 s for its whole request
+	// (a body sent a byte at a time no longer holds a connection for
+	// good); blocking reads are not cut: the handler's time is not the
+	// request's.
+	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	maxConns := opts.MaxConnsPerClient
+	if maxConns == 0 {
+		maxConns = DefaultMaxConnsPerClient
+	}
+	ln = limitPerClient(ln, maxConns, log.With("component", "http", "node", n.ID()))
 	serve := func() error { return a.srv.Serve(ln) }
 	if cfg.TLS != nil {
 		// HTTPS on the same port: users need no certificate, the routes

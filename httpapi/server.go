@@ -41,7 +41,10 @@ type Options struct {
 	// slug on this node (default 256).
 	ProxyTimeout     time.Duration
 	ProxyConcurrency int
-	Logger           *slog.Logger
+	// MaxConnsPerClient caps the connections one client address holds
+	// open (default 200, negative: no cap); the agent enforces it.
+	MaxConnsPerClient int
+	Logger            *slog.Logger
 }
 
 // Server is the HTTP API of one node.
