@@ -92,6 +92,10 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRaftDB(cfg.DataDir); err != nil {
+		lock.Release()
+		return nil, err
+	}
 	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		lock.Release()
@@ -165,7 +169,10 @@ func (n *Node) start() error {
 	// follower a few round trips behind, and one further back reads bolt.
 	logs, err := raft.NewLogCache(128, parts.store)
 	if err == nil {
-		n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
+		err = guard(n.cfg.DataDir, "reading the Raft log and snapshots", func() (err error) {
+			n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
+			return err
+		})
 	}
 	if err != nil {
 		n.gossip.Shutdown()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,9 +31,16 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	})
 	// raft.db holds the log and the stable store; fsync stays on (NoSync
 	// false): an acknowledged write survives power loss.
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
+	var store *raftboltdb.BoltStore
+	err := guard(n.cfg.DataDir, "opening raft.db", func() (err error) {
+		store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
+		return err
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open raft.db: %w", err)
+		if !os.IsPermission(err) && !strings.Contains(err.Error(), "damaged") {
+			err = damaged(n.cfg.DataDir, "raft.db cannot be opened: %v", err)
+		}
+		return nil, nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, hlog)
 	if err != nil {
@@ -54,7 +62,11 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 		Timeout: 10 * time.Second,
 		Logger:  hlog,
 	})
-	hasState, err := raft.HasExistingState(store, store, snaps)
+	var hasState bool
+	err = guard(n.cfg.DataDir, "reading raft.db", func() (err error) {
+		hasState, err = raft.HasExistingState(store, store, snaps)
+		return err
+	})
 	if err != nil {
 		store.Close()
 		transport.Close()
