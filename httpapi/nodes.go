@@ -12,6 +12,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
+	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip/resource"
 	"github.com/rosterhq/roster/httpapi/client"
 )
@@ -88,7 +89,11 @@ func (s *Server) deleteNode(c *gin.Context) {
 	s.viaLeader(c, nil, false, func(ctx context.Context) error {
 		row, ok := s.findNode(target)
 		if !ok {
-			return api.UnknownMember("no node has URL or ID %q", target)
+			// Not in gossip: it may still be a Raft server, removed by ID.
+			if fsm.ValidateID("url", target) != nil {
+				return api.UnknownMember("no node has URL or ID %q", target)
+			}
+			row = resource.Node{ID: target}
 		}
 		alive := row.Status == resource.StatusAlive || row.Status == resource.StatusSuspect
 		if alive && force {

@@ -76,14 +76,18 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
-	v, ok := n.gossip.Node(id)
-	if !ok {
-		return api.UnknownMember("node %s is not a member", id)
-	}
-	if v.State == gossip.StateAlive {
+	v, known := n.gossip.Node(id)
+	_, server := n.roles()[id]
+	switch {
+	case !known && !server:
+		return api.UnknownMember("node %s is neither a member nor a Raft server", id)
+	case known && v.State == gossip.StateAlive:
 		return api.MemberAlive("node %s (%s) is %s; stop it or make it leave first", id, v.URL, v.Status)
 	}
-	if n.roles()[id] != "" {
+	if server {
+		// A server that gossip no longer knows (it died before a restart of
+		// every other node) is removed by ID all the same: otherwise the
+		// leader keeps dialing it for good.
 		timeout := 5 * time.Second
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
@@ -91,7 +95,10 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 		if err := n.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error(); err != nil {
 			return mapRaftErr(err)
 		}
-		n.log.Info("node removed from the Raft configuration on request", "server", id)
+		n.log.Info("node removed from the Raft configuration on request", "server", id, "known_to_gossip", known)
+	}
+	if !known {
+		return nil
 	}
 	return n.gossip.Forget(id)
 }
