@@ -64,10 +64,13 @@ func TestADamagedDataDirIsRefused(t *testing.T) {
 		f.Close()
 	}
 	for name, damage := range map[string]func(dir string){
-		"raft.db deleted":          func(dir string) { os.Remove(filepath.Join(dir, "raft.db")) },
-		"raft.db truncated to 0":   func(dir string) { os.Truncate(filepath.Join(dir, "raft.db"), 0) },
-		"bolt meta pages garbage":  func(dir string) { overwrite(filepath.Join(dir, "raft.db"), 0, 8192) },
-		"raft.db all garbage, 1MB": func(dir string) { os.Truncate(filepath.Join(dir, "raft.db"), 1<<20); overwrite(filepath.Join(dir, "raft.db"), 0, 1<<20) },
+		"raft.db deleted":         func(dir string) { os.Remove(filepath.Join(dir, "raft.db")) },
+		"raft.db truncated to 0":  func(dir string) { os.Truncate(filepath.Join(dir, "raft.db"), 0) },
+		"bolt meta pages garbage": func(dir string) { overwrite(filepath.Join(dir, "raft.db"), 0, 8192) },
+		"raft.db all garbage, 1MB": func(dir string) {
+			os.Truncate(filepath.Join(dir, "raft.db"), 1<<20)
+			overwrite(filepath.Join(dir, "raft.db"), 0, 1<<20)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
