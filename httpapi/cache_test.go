@@ -1,6 +1,11 @@
 package httpapi
 
-import "testing"
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
 
 func TestListCacheKeepsOnlyTheCurrentIndex(t *testing.T) {
 	lc := newListCache()
@@ -26,5 +31,52 @@ func TestListCacheKeepsOnlyTheCurrentIndex(t *testing.T) {
 	lc.put(g1, 6, "big", make([]byte, maxCacheBytes))
 	if _, ok := lc.get(g1, 6, "big"); ok {
 		t.Fatal("the size bound was not kept")
+	}
+}
+
+// Readers of one list at one index share one encoding: the function runs
+// once and every reader gets the same bytes, not a copy each.
+func TestReadersOfOneListShareOneEncoding(t *testing.T) {
+	lc := newListCache()
+	gen := make(chan struct{})
+	var calls atomic.Int32
+	release := make(chan struct{})
+	f := func() ([]byte, error) {
+		calls.Add(1)
+		<-release
+		return make([]byte, 1<<20), nil
+	}
+	const readers = 50
+	got := make([][]byte, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := lc.encode(gen, 7, "instances", f)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // every reader is waiting on the one encoding
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the list was encoded %d times for %d readers", n, readers)
+	}
+	for i := range got {
+		if &got[i][0] != &got[0][0] {
+			t.Fatalf("reader %d holds its own copy", i)
+		}
+	}
+	// Later readers at that index take the cached answer; a new index
+	// encodes again.
+	if b, _ := lc.encode(gen, 7, "instances", f); &b[0] != &got[0][0] || calls.Load() != 1 {
+		t.Fatal("a later reader at the same index did not take the cached answer")
+	}
+	if _, _ = lc.encode(gen, 8, "instances", func() ([]byte, error) { calls.Add(1); return []byte("x"), nil }); calls.Load() != 2 {
+		t.Fatal("a new index did not encode again")
 	}
 }

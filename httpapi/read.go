@@ -108,12 +108,15 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 			if c.Request.Context().Err() != nil {
 				return nil // the client went away
 			}
-			raw, err := json.Marshal(body)
+			encode := func() ([]byte, error) { return json.Marshal(body) }
+			var raw []byte
+			if cc.key != "" {
+				raw, err = s.lists.encode(gen, index, cc.key, encode)
+			} else {
+				raw, err = encode()
+			}
 			if err != nil {
 				return err
-			}
-			if cc.key != "" {
-				s.lists.put(gen, index, cc.key, raw)
 			}
 			writeList(c, index, raw)
 			return nil
