@@ -92,6 +92,7 @@ const (
 	CodeMemberAlive      Code = "member_alive"      // the node is alive: make it leave first
 	CodeLoopDetected     Code = "loop_detected"     // a proxied request came back to a node it had passed
 	CodeBusy             Code = "busy"              // a slug has as many proxied requests in flight as allowed
+	CodeTooManyWatchers  Code = "too_many_watchers" // the node holds as many blocking reads as allowed
 )
 
 // Sentinel errors, one per code that carries no field. errors.Is works on
@@ -133,6 +134,9 @@ var (
 	ErrLoopDetected = &sentinel{CodeLoopDetected, "the proxied request came back to a node it had already passed: an instance's URL leads back to the cluster"}
 	// ErrBusy: too many proxied requests to one slug are in flight here.
 	ErrBusy = &sentinel{CodeBusy, "too many requests to this service are in flight on this node; try again"}
+	// ErrTooManyWatchers: this node holds as many blocking reads as it
+	// allows; try again later or on another node.
+	ErrTooManyWatchers = &sentinel{CodeTooManyWatchers, "this node holds as many blocking reads as it allows (--max-blocking-reads); try again later or on another node"}
 )
 
 // sentinel is an error that is its code.
@@ -146,7 +150,7 @@ func (s *sentinel) Error() string { return s.msg }
 // Sentinels lists every sentinel, for the tables that map codes.
 var Sentinels = []error{ErrNotLeader, ErrNoLeader, ErrIndeterminate, ErrTimeout, ErrShuttingDown, ErrCatchingUp,
 	ErrTooLarge, ErrUnauthorized, ErrForbidden, ErrInternal, ErrNotImplemented, ErrNoInstance, ErrBadGateway, ErrOwnerUnreachable,
-	ErrLoopDetected, ErrBusy}
+	ErrLoopDetected, ErrBusy, ErrTooManyWatchers}
 
 // SentinelOf returns the sentinel of a code, or nil for the codes that are
 // *Error values (invalid, not_found, conflict and the membership codes) or

@@ -83,6 +83,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "let an agent that other machines can reach run without TLS and a gossip key (it warns at every start)")
 	fl.StringArrayVar(&f.allowTargets, "allow-target", nil, "CIDR or address instances may point at although the target policy refuses it (loopback on a reachable agent, link-local); repeatable")
 	fl.StringArrayVar(&f.http.AllowOrigins, "allow-origin", nil, "browser origin (https://ui.example.com) allowed to call the registry API besides the node's own; repeatable")
+	fl.IntVar(&f.http.MaxBlockingReads, "max-blocking-reads", 4096, "blocking reads (?index=) this node holds parked at once; more answer 429 with Retry-After")
 	fl.IntVar(&f.http.MaxConnsPerClient, "http-max-conns-per-client", agent.DefaultMaxConnsPerClient, "connections one client address may hold open to the HTTP API; more are closed at once (-1: no cap)")
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
@@ -174,6 +175,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	if f.health.Targets.Allow, err = health.ParseAllow(f.allowTargets); err != nil {
 		return usageError{err}
+	}
+	if f.http.MaxBlockingReads < 1 || f.http.MaxBlockingReads > 1_000_000 {
+		return usagef("--max-blocking-reads %d: want 1-1000000", f.http.MaxBlockingReads)
 	}
 	if f.http.MaxConnsPerClient < -1 || f.http.MaxConnsPerClient == 0 {
 		return usagef("--http-max-conns-per-client %d: want a positive number, or -1 for no cap", f.http.MaxConnsPerClient)

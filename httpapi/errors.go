@@ -38,6 +38,7 @@ var statusOf = map[api.Code]int{
 	api.CodeBadGateway:       http.StatusBadGateway,
 	api.CodeLoopDetected:     http.StatusLoopDetected,
 	api.CodeBusy:             http.StatusServiceUnavailable,
+	api.CodeTooManyWatchers:  http.StatusTooManyRequests,
 	api.CodeUnauthorized:     http.StatusUnauthorized,
 	api.CodeForbidden:        http.StatusForbidden,
 	api.CodeNotImplemented:   http.StatusNotImplemented,
@@ -60,7 +61,7 @@ func toWire(err error) (int, api.ErrorBody, bool) {
 	} else {
 		body.Error = api.SentinelOf(code).Error()
 	}
-	return status, body, status == http.StatusServiceUnavailable
+	return status, body, status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 }
 
 func (s *Server) writeError(c *gin.Context, err error) {

@@ -95,6 +95,16 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 			return nil
 		}
 	}
+	if minIndex > 0 {
+		// A parked read holds a goroutine, a connection and, once woken, a
+		// list: their number is bounded.
+		select {
+		case s.parked <- struct{}{}:
+			defer func() { <-s.parked }()
+		default:
+			return api.ErrTooManyWatchers
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
 	defer cancel()
 	for {

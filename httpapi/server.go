@@ -41,6 +41,9 @@ type Options struct {
 	// slug on this node (default 256).
 	ProxyTimeout     time.Duration
 	ProxyConcurrency int
+	// MaxBlockingReads caps the blocking reads (?index=) this node holds
+	// parked at once (default 4096); more answer 429 with Retry-After.
+	MaxBlockingReads int
 	// MaxConnsPerClient caps the connections one client address holds
 	// open (default 200, negative: no cap); the agent enforces it.
 	MaxConnsPerClient int
@@ -62,6 +65,8 @@ type Server struct {
 	tls          bool
 	targets      health.Targets
 	allowOrigins []string
+	// parked holds a slot per blocking read waiting for a change.
+	parked chan struct{}
 }
 
 // New builds the API over n.
@@ -75,6 +80,10 @@ func New(n Node, o Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache(),
 		tls: n.PeerTLS("") != nil, targets: o.Targets, allowOrigins: o.AllowOrigins}
+	if o.MaxBlockingReads <= 0 {
+		o.MaxBlockingReads = 4096
+	}
+	s.parked = make(chan struct{}, o.MaxBlockingReads)
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true
