@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -63,7 +64,7 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	// Barrier: the FSM has applied everything earlier leaders committed.
 	// Until then a consistent read here could miss an acknowledged write.
 	term := n.raft.CurrentTerm()
-	if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
+	if err := n.await(ctx, n.raft.Barrier(10*time.Second)); err != nil {
 		n.log.Warn("leader barrier failed", "err", err)
 		return
 	}
@@ -171,3 +172,24 @@ func (s *signal) signal() {
 // Raft sees the leader change (to another node, or to none during an
 // election). Callers read Leader again when it fires.
 func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderMoves.wait() }
+
+// errGaveUp: the node (or the leader run) ended while a Raft future was
+// still unanswered.
+var errGaveUp = errors.New("gave up waiting for raft: the node is closing")
+
+// await returns f's error, or errGaveUp once ctx ends. hashicorp/raft sets
+// no shutdown channel on apply and barrier futures, so one it took into its
+// apply queue just before shutting down is never answered, and a wait on
+// it would hold Close for good (seen: a node closed right after its first
+// election hung in the leader loop's barrier). The goroutine left waiting
+// on such a future is the price.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return errGaveUp
+	}
+}

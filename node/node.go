@@ -403,7 +403,11 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (any, error) {
 		timeout = time.Until(dl)
 	}
 	f := n.raft.Apply(b, timeout)
-	if err := f.Error(); err != nil {
+	if err := n.await(n.ctx, f); err != nil {
+		if errors.Is(err, errGaveUp) {
+			// The write may have been appended before Raft stopped.
+			return nil, ErrLeadershipLost
+		}
 		return nil, mapRaftErr(err)
 	}
 	if err, ok := f.Response().(error); ok {
