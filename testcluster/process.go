@@ -47,6 +47,10 @@ type ProcCluster struct {
 	pki   *PKI
 	mu    sync.Mutex
 	procs []*proc
+	// clients are made once per node: with TLS each has its own
+	// connection pool, and a new one per call would open connections until
+	// the agent's cap per client address closes them.
+	clients sync.Map // int -> *client.Client
 }
 
 type proc struct {
@@ -132,6 +136,9 @@ func (c *ProcCluster) LogPath(i int) string { return filepath.Join(c.opts.Dir, c
 
 // Client returns an HTTP client of node i.
 func (c *ProcCluster) Client(i int) *client.Client {
+	if cl, ok := c.clients.Load(i); ok {
+		return cl.(*client.Client)
+	}
 	cl, err := client.New(c.URL(i))
 	if err != nil {
 		panic(err) // built here, always valid
@@ -143,7 +150,8 @@ func (c *ProcCluster) Client(i int) *client.Client {
 		}
 		cl.UseTLS(tc)
 	}
-	return cl
+	got, _ := c.clients.LoadOrStore(i, cl)
+	return got.(*client.Client)
 }
 
 func (c *ProcCluster) args(i int) []string {

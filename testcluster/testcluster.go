@@ -54,10 +54,12 @@ type Options struct {
 
 // Cluster is a set of in-process agents.
 type Cluster struct {
-	opts  Options
-	pki   *PKI
-	mu    sync.Mutex
-	nodes []*Member
+	opts Options
+	pki  *PKI
+	// clients are made once per node (see ProcCluster.clients).
+	clients sync.Map // int -> *client.Client
+	mu      sync.Mutex
+	nodes   []*Member
 }
 
 // Member is one agent slot; it keeps its config across kill and restart.
@@ -237,6 +239,9 @@ func (c *Cluster) Member(i int) *Member {
 
 // Client returns an HTTP client of node i.
 func (c *Cluster) Client(i int) *client.Client {
+	if cl, ok := c.clients.Load(i); ok {
+		return cl.(*client.Client)
+	}
 	cl, err := client.New(c.Member(i).URL)
 	if err != nil {
 		panic(err) // URLs are built here and always valid
@@ -248,7 +253,8 @@ func (c *Cluster) Client(i int) *client.Client {
 		}
 		cl.UseTLS(tc)
 	}
-	return cl
+	got, _ := c.clients.LoadOrStore(i, cl)
+	return got.(*client.Client)
 }
 
 // PKI is the cluster's TLS files; nil without TLS.
