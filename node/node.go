@@ -352,8 +352,13 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	// Taken before the quorum check: if another node became leader and
 	// acknowledged writes after this point, the check fails.
 	index := n.fsm.AppliedIndex()
-	if err := mapRaftErr(n.raft.VerifyLeader().Error()); err != nil {
-		return 0, err
+	// Bounded by the node's end: a verify request raft queued just before
+	// shutting down is never answered.
+	if err := n.await(n.ctx, n.raft.VerifyLeader()); err != nil {
+		if errors.Is(err, errGaveUp) {
+			return 0, ErrShutdown
+		}
+		return 0, mapRaftErr(err)
 	}
 	return index, nil
 }
