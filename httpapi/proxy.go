@@ -121,14 +121,6 @@ func (p *proxy) serve(c *gin.Context, slug string) {
 		p.s.writeError(c, api.ErrLoopDetected)
 		return
 	}
-	slot, _ := p.inFlight.LoadOrStore(slug, make(chan struct{}, p.limit))
-	select {
-	case slot.(chan struct{}) <- struct{}{}:
-		defer func() { <-slot.(chan struct{}) }()
-	default:
-		p.s.writeError(c, api.ErrBusy)
-		return
-	}
 	list, known, err := p.candidates(slug)
 	switch {
 	case err != nil:
@@ -140,6 +132,19 @@ func (p *proxy) serve(c *gin.Context, slug string) {
 		return
 	case len(list) == 0:
 		p.s.writeError(c, errNoInstance)
+		return
+	}
+	// Only a slug the catalog knows gets a slot counter: a request for a
+	// made-up one must not leave state behind.
+	slot, ok := p.inFlight.Load(slug)
+	if !ok {
+		slot, _ = p.inFlight.LoadOrStore(slug, make(chan struct{}, p.limit))
+	}
+	select {
+	case slot.(chan struct{}) <- struct{}{}:
+		defer func() { <-slot.(chan struct{}) }()
+	default:
+		p.s.writeError(c, api.ErrBusy)
 		return
 	}
 	ctr, _ := p.next.LoadOrStore(slug, new(atomic.Uint64))
