@@ -40,10 +40,28 @@ func (s *Server) originAllowed(origin string, r *http.Request) bool {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if strings.EqualFold(origin, scheme+"://"+r.Host) {
+	if strings.EqualFold(origin, scheme+"://"+r.Host) && s.ownHost(r.Host) {
 		return true
 	}
 	return slices.ContainsFunc(s.allowOrigins, func(o string) bool { return strings.EqualFold(o, origin) })
+}
+
+// ownHost: a page is the node's own only under a name the node answers to
+// for sure — an IP address, localhost, or its self URL's host. A page on
+// another name whose DNS now points here (DNS rebinding: evil.example
+// resolving to 127.0.0.1) sends an Origin equal to its Host, and must not
+// pass for the node's own.
+func (s *Server) ownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if _, err := netip.ParseAddr(host); err == nil || strings.EqualFold(host, "localhost") {
+		return true
+	}
+	u, err := url.Parse(s.n.SelfURL())
+	return err == nil && strings.EqualFold(u.Hostname(), host)
 }
 
 func hasBody(r *http.Request) bool {

@@ -142,12 +142,28 @@ func TestProxyCannotBeTurnedInward(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Errorf("a cross-origin write: %v %v", resp, err)
 	}
+	// DNS rebinding: a page on evil.example whose name now resolves to the
+	// node sends an Origin equal to its Host.
+	req, _ = http.NewRequest("PUT", n1+"/registry-svc/instance", strings.NewReader(`{"url":"http://10.1.1.1:80","slug":"evil"}`))
+	port := n1[strings.LastIndex(n1, ":")+1:]
+	req.Host = "evil.example:" + port
+	req.Header.Set("Origin", "http://evil.example:"+port)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("a write from a rebound name: %v %v", resp, err)
+	}
+	req, _ = http.NewRequest("PUT", n1+"/registry-svc/instance", strings.NewReader(`{"url":"http://10.1.1.2:80","slug":"own","check":{"type":"none"}}`))
+	req.Header.Set("Origin", n1)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Errorf("a write from the node's own origin: %v %v", resp, err)
+	}
 	req, _ = http.NewRequest("PUT", n1+"/registry-svc/instance", strings.NewReader(`{"url":"http://10.1.1.1:80","slug":"evil"}`))
 	req.Header.Set("Content-Type", "text/plain")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
 		t.Errorf("a text/plain write: %v %v", resp, err)
 	}
-	if got := count(); got != before+2 { // loopy and slow
-		t.Errorf("%d instances, want %d", got, before+2)
+	if got := count(); got != before+3 { // loopy, slow and own
+		t.Errorf("%d instances, want %d", got, before+3)
 	}
 }
