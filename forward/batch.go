@@ -76,8 +76,10 @@ type Outcome struct {
 func (f *Forwarder) Submit(w Write) Outcome { return f.batch.submit(w) }
 
 type pending struct {
-	w    Write
-	size int // encoded bytes, for cutting batches
+	w Write
+	// raw is w encoded, once: it sizes the batch and goes into its body.
+	raw  []byte
+	size int
 	done chan Outcome
 }
 
@@ -91,11 +93,11 @@ type batcher struct {
 }
 
 func (b *batcher) submit(w Write) Outcome {
-	size := 0
-	if raw, err := json.Marshal(w); err == nil {
-		size = len(raw)
+	raw, err := json.Marshal(w)
+	if err != nil {
+		return Outcome{Err: err}
 	}
-	p := &pending{w: w, size: size, done: make(chan Outcome, 1)}
+	p := &pending{w: w, raw: raw, size: len(raw), done: make(chan Outcome, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.senders < maxSenders {
@@ -143,6 +145,14 @@ func batchLen(queue []*pending) int {
 	return n
 }
 
+func batchBytes(batch []*pending) int {
+	n := 0
+	for _, p := range batch {
+		n += p.size
+	}
+	return n
+}
+
 // sendBatch takes a batch to the leader, through elections, for at most the
 // hold time; the rule is ToLeader's: send again only what certainly was not
 // written.
@@ -152,16 +162,17 @@ func (f *Forwarder) sendBatch(batch []*pending) {
 			p.done <- o
 		}
 	}
-	req := BatchRequest{Writes: make([]Write, len(batch))}
+	// The body of a BatchRequest, from the writes as submit encoded them.
+	body := make([]byte, 0, 16+len(batch)+batchBytes(batch))
+	body = append(body, `{"writes":[`...)
 	for i, p := range batch {
-		req.Writes[i] = p.w
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, p.raw...)
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		answerAll(Outcome{Err: err})
-		return
-	}
-	err = f.WithLeader(f.stopped, 100*time.Millisecond, func(ctx context.Context, _, url string) bool {
+	body = append(body, "]}"...)
+	err := f.WithLeader(f.stopped, 100*time.Millisecond, func(ctx context.Context, _, url string) bool {
 		outs, done := f.postBatch(ctx, url, body, len(batch))
 		if !done {
 			return false

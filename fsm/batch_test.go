@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func regCmd(t *testing.T, url, id, newID string) Command {
@@ -72,5 +73,32 @@ func TestBatchCommandsAreChecked(t *testing.T) {
 		if _, err := DecodeCommand(b); err == nil || !strings.Contains(err.Error(), "batch") {
 			t.Errorf("%s: DecodeCommand = %v, want a batch error", name, err)
 		}
+	}
+}
+
+// EncodeBatch writes the same bytes as encoding the batch command whole.
+func TestEncodeBatchMatchesEncode(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	cmds := []Command{
+		{Type: CmdRegisterInstance, Register: &RegisterCommand{Instance: Instance{URL: "http://a:1", Slug: "s", Tags: []string{"x"}}, NewID: "inst-1", Now: now}},
+		{Type: CmdDeregisterInstance, ID: "inst-2"},
+	}
+	var parts [][]byte
+	for i := range cmds {
+		b, err := cmds[i].Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, b)
+	}
+	whole, err := (&Command{Type: CmdBatch, Batch: cmds}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := EncodeBatch(parts); string(got) != string(whole) {
+		t.Fatalf("EncodeBatch:\n%s\nEncode:\n%s", got, whole)
+	}
+	if _, err := DecodeCommand(EncodeBatch(parts)); err != nil {
+		t.Fatal(err)
 	}
 }

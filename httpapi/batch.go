@@ -31,8 +31,8 @@ func (s *Server) internalWrites(c *gin.Context) {
 		return
 	}
 	answers := make([]forward.Answer, len(req.Writes))
-	var group []fsm.Command
-	var slots []int // group[k] answers answers[slots[k]]
+	var group [][]byte // the encoded commands of the next Raft entry
+	var slots []int    // group[k] answers answers[slots[k]]
 	size := 0
 	now := time.Now().UTC()
 	// apply commits the group as one Raft entry. After a failure the rest
@@ -42,7 +42,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 	applied := false
 	apply := func() {
 		if len(group) > 0 && failed == nil {
-			res, err := s.n.Apply(c.Request.Context(), &fsm.Command{Type: fsm.CmdBatch, Batch: group})
+			res, err := s.n.ApplyEncoded(c.Request.Context(), fsm.EncodeBatch(group))
 			if err != nil {
 				failed = err
 			} else {
@@ -61,9 +61,9 @@ func (s *Server) internalWrites(c *gin.Context) {
 	}
 	for i, w := range req.Writes {
 		cmd, err := s.batchCommand(w, now)
-		var n int
+		var enc []byte
 		if err == nil {
-			n, err = commandSize(&cmd)
+			enc, err = encodeWrite(&cmd)
 		}
 		if err != nil {
 			answers[i] = errorAnswer(err)
@@ -71,10 +71,10 @@ func (s *Server) internalWrites(c *gin.Context) {
 		}
 		// One Raft entry never exceeds fsm.MaxCommandSize: a batch whose
 		// writes would is cut into several entries.
-		if size+n > batchEntryBudget {
+		if size+len(enc) > batchEntryBudget {
 			apply()
 		}
-		group, slots, size = append(group, cmd), append(slots, i), size+n
+		group, slots, size = append(group, enc), append(slots, i), size+len(enc)
 	}
 	apply()
 	if failed != nil && !applied {
@@ -89,17 +89,18 @@ func (s *Server) internalWrites(c *gin.Context) {
 // room for the batch's framing under fsm.MaxCommandSize.
 const batchEntryBudget = fsm.MaxCommandSize - 4096
 
-// commandSize is a command's encoded size; a single command over the
-// budget is refused (413) rather than committed for every replica to skip.
-func commandSize(cmd *fsm.Command) (int, error) {
+// encodeWrite encodes a command once, for its size and for the batch
+// (fsm.EncodeBatch); one over the budget is refused (413) rather than
+// committed for every replica to skip.
+func encodeWrite(cmd *fsm.Command) ([]byte, error) {
 	b, err := cmd.Encode()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(b) > batchEntryBudget {
-		return 0, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one write may take at most %d", len(b), batchEntryBudget)}
+		return nil, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one write may take at most %d", len(b), batchEntryBudget)}
 	}
-	return len(b), nil
+	return b, nil
 }
 
 // batchCommand checks one write again (it is outside input here too) and

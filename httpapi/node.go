@@ -34,6 +34,9 @@ type Node interface {
 	// without TLS. When it is not nil, the routes between nodes require a
 	// node certificate (see peers.go).
 	PeerTLS(expectID string) *tls.Config
+	// ApplyEncoded applies a command already encoded (a batch built by
+	// fsm.EncodeBatch from its writes' encodings).
+	ApplyEncoded(ctx context.Context, b []byte) (any, error)
 	// Keyring and ChangeKeyring read and rotate this node's gossip keys.
 	Keyring() api.NodeKeyring
 	ChangeKeyring(api.KeyringChange) error

@@ -398,6 +398,14 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return n.ApplyEncoded(ctx, b)
+}
+
+// ApplyEncoded is Apply of a command already encoded (fsm.EncodeBatch).
+func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (any, error) {
+	if !n.IsLeader() {
+		return nil, ErrNotLeader
+	}
 	if len(b) > fsm.MaxCommandSize {
 		// Committed, it would be skipped by every replica's FSM as
 		// undecodable; refused, nothing is written.
