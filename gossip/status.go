@@ -185,13 +185,20 @@ func (g *Gossip) takeUsage(m usageMsg, sealed []byte, check func() bool) bool {
 		g.badMsgs.Add(1)
 		return false
 	}
+	// The signature is checked outside the lock (an ECDSA verify on
+	// memberlist's receive path), and only for news.
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
-	if st == nil || !st.newsUsage(m) || (check != nil && !check()) {
+	news := st != nil && st.newsUsage(m)
+	g.mu.Unlock()
+	if !news || (check != nil && !check()) {
 		return false
 	}
-	st.applyUsage(m, time.Now())
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st = g.statusOf(m.ID); st == nil || !st.applyUsage(m, time.Now()) {
+		return false // forgotten meanwhile, or another copy came first
+	}
 	if sealed != nil {
 		st.raw[m.O] = sealed
 	}
@@ -205,12 +212,17 @@ func (g *Gossip) takeInventory(m inventoryMsg, sealed []byte, check func() bool)
 		return false
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	st := g.statusOf(m.ID)
-	if st == nil || !st.newsInventory(m) || (check != nil && !check()) {
+	news := st != nil && st.newsInventory(m)
+	g.mu.Unlock()
+	if !news || (check != nil && !check()) {
 		return false
 	}
-	st.applyInventory(m)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st = g.statusOf(m.ID); st == nil || !st.applyInventory(m) {
+		return false
+	}
 	if sealed != nil {
 		st.invRaw[m.O] = sealed
 	}
