@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Large valid writes through a follower all succeed: the follower cuts its
@@ -29,8 +30,17 @@ func TestLargeWritesThroughAFollowerAllSucceed(t *testing.T) {
 			}
 			body := fmt.Sprintf(`{"url":"http://10.3.%d.%d:80","slug":"big","check":{"type":"none"},"tags":[%s]}`,
 				i/250, i%250, `"`+strings.Join(tags, `","`)+`"`)
-			resp, raw := do(t, http.MethodPut, f+"/registry-svc/instance", body)
-			codes[i], bodies[i] = resp.StatusCode, raw
+			// A leader change under load answers 503 (nothing or maybe
+			// written); the registration is an upsert by URL, so the client
+			// sends it again, as a client would. Any other answer stands.
+			for try := 0; ; try++ {
+				resp, raw := do(t, http.MethodPut, f+"/registry-svc/instance", body)
+				codes[i], bodies[i] = resp.StatusCode, raw
+				if resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 		}()
 	}
 	wg.Wait()
