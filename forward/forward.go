@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/internal/rounds"
 )
 
 // Header marks a request forwarded by a follower; a node that gets one and
@@ -68,7 +69,7 @@ type Forwarder struct {
 	stop    context.CancelFunc
 
 	batch     *batcher
-	readIndex *readIndexer
+	readIndex *rounds.Group[uint64]
 }
 
 // New builds a Forwarder.
@@ -82,7 +83,7 @@ func New(cfg Config) *Forwarder {
 	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, hold: cfg.Hold, log: cfg.Logger}
 	f.stopped, f.stop = context.WithCancel(context.Background())
 	f.batch = &batcher{f: f}
-	f.readIndex = &readIndexer{f: f}
+	f.readIndex = rounds.New(f.fetchReadIndex)
 	return f
 }
 
@@ -95,6 +96,6 @@ func (f *Forwarder) Hold() time.Duration { return f.hold }
 func (f *Forwarder) Close() {
 	f.stop()
 	f.batch.wait()
-	f.readIndex.wait()
+	f.readIndex.Wait()
 	f.hc.CloseIdleConnections()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/api"
@@ -29,60 +28,12 @@ type ReadIndexAnswer struct {
 // ReadIndex returns a read index fetched from the leader after the call
 // began, shared with the other reads waiting for one. ErrUsualPath: this
 // node leads, read through its own ReadIndex.
-func (f *Forwarder) ReadIndex(ctx context.Context) (uint64, error) { return f.readIndex.get(ctx) }
-
-type readIndexResult struct {
-	index uint64
-	err   error
-}
-
-// readIndexer coalesces a follower's concurrent read-index requests.
-type readIndexer struct {
-	f        *Forwarder
-	mu       sync.Mutex
-	waiting  []chan readIndexResult
-	inflight bool
-	wg       sync.WaitGroup
-}
-
-func (r *readIndexer) get(ctx context.Context) (uint64, error) {
-	ch := make(chan readIndexResult, 1)
-	r.mu.Lock()
-	r.waiting = append(r.waiting, ch)
-	if !r.inflight {
-		r.inflight = true
-		r.wg.Add(1)
-		go r.fetchLoop()
-	}
-	r.mu.Unlock()
-	select {
-	case res := <-ch:
-		return res.index, res.err
-	case <-ctx.Done():
+func (f *Forwarder) ReadIndex(ctx context.Context) (uint64, error) {
+	index, err := f.readIndex.Do(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return 0, api.ErrNoLeader
 	}
-}
-
-func (r *readIndexer) wait() { r.wg.Wait() }
-
-// fetchLoop fetches one index for everyone waiting, until no one is.
-func (r *readIndexer) fetchLoop() {
-	defer r.wg.Done()
-	for {
-		r.mu.Lock()
-		batch := r.waiting
-		r.waiting = nil
-		if len(batch) == 0 {
-			r.inflight = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		index, err := r.f.fetchReadIndex()
-		for _, ch := range batch {
-			ch <- readIndexResult{index, err}
-		}
-	}
+	return index, err
 }
 
 // fetchReadIndex asks the leader, through elections, for at most the hold

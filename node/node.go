@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/gossip/collect"
+	"github.com/rosterhq/roster/internal/rounds"
 )
 
 // Node is one running member of a Roster cluster.
@@ -44,6 +45,10 @@ type Node struct {
 	// once local reads can no longer go back in time (see CaughtUp).
 	bootIndex uint64
 	caughtUp  atomic.Bool
+	// catchUp caches catchUpIndex's answer for one target.
+	catchUp atomic.Pointer[[2]uint64]
+	// readRounds shares one leadership check among concurrent reads.
+	readRounds *rounds.Group[uint64]
 	// boot is how this node came into its cluster (see bootstrap.go).
 	boot bootstrapTracker
 	bootstrapSeen
@@ -108,6 +113,7 @@ func Open(cfg Config) (*Node, error) {
 		contacts: newContactTracker(), leaderMoves: newSignal(), barrierDone: newSignal(),
 		ctx: ctx, cancel: cancel, lock: lock,
 	}
+	n.readRounds = rounds.New(n.confirmLeadership)
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if err := n.start(); err != nil {
 		cancel()
@@ -310,7 +316,7 @@ func (n *Node) CaughtUp() bool {
 	if n.caughtUp.Load() {
 		return true
 	}
-	ok := n.fsm.AppliedIndex() >= min(n.bootIndex, n.raft.LastIndex())
+	ok := n.fsm.AppliedIndex() >= n.catchUpIndex(min(n.bootIndex, n.raft.LastIndex()))
 	if !ok && n.raft.State() == raft.Leader {
 		ok = n.readyTerm.Load() == n.raft.CurrentTerm()
 	}
@@ -318,6 +324,35 @@ func (n *Node) CaughtUp() bool {
 		n.caughtUp.Store(true)
 	}
 	return ok
+}
+
+// catchUpIndex is the index the FSM must have applied for CaughtUp: the
+// last entry at or below target that raft hands the FSM (a command or a
+// configuration). Raft applies its no-op and barriers without the FSM, so
+// a log that ends with one (a consistent read's barrier, a new leader's
+// no-op) would otherwise never count as applied, and every local read after
+// a restart waited out its deadline. An entry already compacted away lies
+// in the snapshot the FSM restored.
+func (n *Node) catchUpIndex(target uint64) uint64 {
+	if c := n.catchUp.Load(); c != nil && c[0] == target {
+		return c[1]
+	}
+	visible := target
+	var l raft.Log
+	for i := target; i > 0; i-- {
+		if err := n.parts.store.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				visible = 0
+			}
+			break // any other error: keep the strict target
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			visible = i
+			break
+		}
+	}
+	n.catchUp.Store(&[2]uint64{target, visible})
+	return visible
 }
 
 // WaitCaughtUp waits until CaughtUp, woken by the FSM's applies, or
@@ -332,60 +367,6 @@ func (n *Node) WaitCaughtUp(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// VerifyLeader confirms with a quorum that this node is still the leader, so
-// a read that follows is linearizable.
-func (n *Node) VerifyLeader(ctx context.Context) error {
-	_, err := n.ReadIndex(ctx)
-	return err
-}
-
-// ReadIndex is Raft's read index, for linearizable reads on any node: an
-// index that covers every write acknowledged before the call, confirmed by
-// a quorum to come from the current leader. A follower that has applied the
-// log up to it may answer a read as the leader would.
-func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
-	if err := n.waitReady(ctx); err != nil {
-		return 0, err
-	}
-	// Taken before the quorum check: if another node became leader and
-	// acknowledged writes after this point, the check fails.
-	index := n.fsm.AppliedIndex()
-	// Bounded by the node's end: a verify request raft queued just before
-	// shutting down is never answered.
-	if err := n.await(n.ctx, n.raft.VerifyLeader()); err != nil {
-		if errors.Is(err, errGaveUp) {
-			return 0, ErrShutdown
-		}
-		return 0, mapRaftErr(err)
-	}
-	return index, nil
-}
-
-// waitReady waits (5 s at most) until this leader has applied what earlier
-// leaders committed (its barrier): a read before that could miss an
-// acknowledged write. It is woken by the leader loop when the barrier is
-// applied, and by any leader change.
-func (n *Node) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	for {
-		ready, moved := n.barrierDone.wait(), n.leaderMoves.wait()
-		if !n.IsLeader() {
-			return ErrNotLeader
-		}
-		if n.readyTerm.Load() == n.raft.CurrentTerm() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ErrNoLeader
-		case <-ready:
-		case <-moved:
-		case <-time.After(100 * time.Millisecond): // a dropped observation
-		}
-	}
 }
 
 // Apply writes a command through Raft and returns the FSM's result. It works
@@ -507,6 +488,7 @@ func (n *Node) Close() error {
 	}
 	err := n.raft.Shutdown().Error()
 	n.wg.Wait()
+	n.readRounds.Wait()
 	if gerr := n.gossip.Shutdown(); err == nil {
 		err = gerr
 	}

@@ -1,0 +1,82 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/fsm"
+)
+
+// waitLeads waits until the lone node n leads and has applied its barrier.
+func waitLeads(t *testing.T, n *Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := n.waitReadyWithin(ctx); err != nil {
+		t.Fatalf("the lone node did not lead: %v", err)
+	}
+}
+
+func (n *Node) waitReadyWithin(ctx context.Context) error {
+	for {
+		if err := n.waitReady(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Consistent reads commit barriers, which raft applies without the FSM.
+// A node restarted on a log that ends with them must still count as caught
+// up once its FSM holds the last write: before, every local read after a
+// full cluster restart waited out its deadline.
+func TestARestartOnALogEndingInBarriersCatchesUp(t *testing.T) {
+	dir := t.TempDir()
+	cfg := soloConfig(t, dir)
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLeads(t, n)
+	def := &fsm.Definition{ID: "nginx-svc", Image: &fsm.ImageSpec{Name: "nginx:alpine", InternalPorts: []uint16{80}},
+		Ports: []fsm.PortMapping{{Internal: 80, Host: 8080}}}
+	if _, err := n.Apply(t.Context(), &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	written := n.fsm.AppliedIndex()
+	for range 3 {
+		index, err := n.ReadIndex(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if index < written {
+			t.Fatalf("read index %d is below the acknowledged write at %d", index, written)
+		}
+	}
+	last := n.raft.LastIndex()
+	if last <= written {
+		t.Fatalf("the log ends at %d, the write at %d: the reads committed no barrier", last, written)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err = Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if got := n.catchUpIndex(min(n.bootIndex, n.raft.LastIndex())); got != written {
+		t.Fatalf("catch-up target %d, want the write at %d (the log ends at %d with barriers)", got, written, last)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitCaughtUp(ctx); err != nil {
+		t.Fatalf("restarted node never caught up: %v (applied %d, boot index %d)", err, n.fsm.AppliedIndex(), n.bootIndex)
+	}
+}
