@@ -24,6 +24,13 @@ type Error struct {
 	Message string `json:"message"`
 }
 
+// Is makes errors.Is(err, ErrForbidden) (and the other sentinels) true
+// for an *Error of the sentinel's code.
+func (e *Error) Is(target error) bool {
+	s, ok := target.(*sentinel)
+	return ok && s.code == e.Code
+}
+
 func (e *Error) Error() string {
 	if e.Field != "" {
 		return e.Field + ": " + e.Message
@@ -189,7 +196,7 @@ type ErrorBody struct {
 // and errors.As, never on text.
 func FromBody(body ErrorBody) error {
 	switch body.Code {
-	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive:
+	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive, CodeUnauthorized, CodeForbidden:
 		msg := body.Error
 		if body.Field != "" && len(msg) > len(body.Field)+2 && msg[:len(body.Field)+2] == body.Field+": " {
 			msg = msg[len(body.Field)+2:]

@@ -4,11 +4,13 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // registerInstance upserts by URL. Every check runs before the first write so
 // that a refused command changes nothing.
-func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Instance, error) {
+func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *TokenRow) (*Instance, error) {
 	req := rc.Instance.Clone()
 	byURL, err := firstInstance(txn, "url", req.URL)
 	if err != nil {
@@ -26,6 +28,19 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand) (*Insta
 	existing := byURL
 	if existing == nil {
 		existing = byID // same ID, new URL: the instance moved
+	}
+	if tok != nil && tok.Slug != "" {
+		switch {
+		case req.Slug != tok.Slug:
+			return nil, api.Denied("slug", "the token is bound to slug %q", tok.Slug)
+		case existing != nil && existing.Slug != tok.Slug:
+			// Said as a conflict, as for any URL held by another slug,
+			// without naming the other instance.
+			return nil, Conflict("url", "%s is registered by another service", req.URL)
+		}
+	}
+	if tok != nil && req.Status != "" && req.Status != StatusUnknown && !tok.Has(api.PermInstanceStatus) {
+		return nil, api.Denied(api.PermInstanceStatus, "registering with status %s takes %s", req.Status, api.PermInstanceStatus)
 	}
 	var row *Instance
 	if existing == nil {
@@ -92,12 +107,12 @@ func mergeInstance(old, req *Instance) *Instance {
 	return row
 }
 
-func deregisterInstance(txn *memdb.Txn, index uint64, id string) error {
+func deregisterInstance(txn *memdb.Txn, index uint64, id string, tok *TokenRow) error {
 	row, err := firstInstance(txn, "id", id)
 	if err != nil {
 		return err
 	}
-	if row == nil {
+	if row == nil || !inScope(tok, row) {
 		return NotFound("instance %s not found", id)
 	}
 	if err := txn.Delete(tableInstances, row); err != nil {

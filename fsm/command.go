@@ -18,6 +18,9 @@ const (
 	CmdDeleteDefinition   CommandType = 4
 	CmdSetStatuses        CommandType = 5
 	CmdBatch              CommandType = 6
+	CmdACLBootstrap       CommandType = 7
+	CmdCreateToken        CommandType = 8
+	CmdDeleteToken        CommandType = 9
 )
 
 func (t CommandType) String() string {
@@ -34,6 +37,12 @@ func (t CommandType) String() string {
 		return "set-statuses"
 	case CmdBatch:
 		return "batch"
+	case CmdACLBootstrap:
+		return "acl-bootstrap"
+	case CmdCreateToken:
+		return "create-token"
+	case CmdDeleteToken:
+		return "delete-token"
 	}
 	return fmt.Sprintf("command-%d", uint8(t))
 }
@@ -56,6 +65,11 @@ type Command struct {
 	Statuses   []StatusUpdate   `json:"statuses,omitempty"`
 	// Batch holds the writes of a batch command (see batch.go).
 	Batch []Command `json:"batch,omitempty"`
+	// Token is the token a create-token or acl-bootstrap command makes.
+	Token *TokenCommand `json:"token,omitempty"`
+	// Auth is the token the write was made with, checked again when it is
+	// applied (acl.go); nil for the cluster's own writes.
+	Auth *Auth `json:"auth,omitempty"`
 }
 
 // RegisterCommand upserts an instance by URL. NewID and Now are chosen by the
@@ -106,8 +120,10 @@ func (c *Command) checkPayload() error {
 		ok = c.Register != nil
 	case CmdSaveDefinition:
 		ok = c.Definition != nil
-	case CmdDeregisterInstance, CmdDeleteDefinition:
+	case CmdDeregisterInstance, CmdDeleteDefinition, CmdDeleteToken:
 		ok = c.ID != ""
+	case CmdACLBootstrap, CmdCreateToken:
+		ok = c.Token != nil
 	case CmdSetStatuses:
 		ok = len(c.Statuses) > 0
 	case CmdBatch:

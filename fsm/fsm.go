@@ -183,19 +183,28 @@ func (f *FSM) decodeLog(l *raft.Log) (*Command, error) {
 	return cmd, nil
 }
 
-// applyOne applies one (non-batch) command inside txn.
+// applyOne applies one (non-batch) command inside txn, once its token (if
+// it was made with one) still allows it.
 func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
+	tok, err := authorize(txn, cmd.Auth)
+	if err != nil {
+		return nil, err
+	}
 	switch cmd.Type {
 	case CmdRegisterInstance:
-		return nilIfError(registerInstance(txn, index, cmd.Register))
+		return nilIfError(registerInstance(txn, index, cmd.Register, tok))
 	case CmdDeregisterInstance:
-		return nil, deregisterInstance(txn, index, cmd.ID)
+		return nil, deregisterInstance(txn, index, cmd.ID, tok)
 	case CmdSaveDefinition:
 		return nilIfError(saveDefinition(txn, index, cmd.Definition))
 	case CmdDeleteDefinition:
 		return nil, deleteDefinition(txn, index, cmd.ID)
 	case CmdSetStatuses:
-		return nilIfError(setStatuses(txn, index, cmd.Statuses))
+		return nilIfError(setStatuses(txn, index, cmd.Statuses, tok))
+	case CmdACLBootstrap, CmdCreateToken:
+		return nilIfError(createToken(txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
+	case CmdDeleteToken:
+		return nil, deleteToken(txn, index, cmd.ID)
 	}
 	return nil, nil
 }

@@ -27,6 +27,7 @@ type snapshotRecord struct {
 	Instance   *Instance   `json:"instance,omitempty"`
 	Definition *Definition `json:"definition,omitempty"`
 	Index      *indexEntry `json:"index,omitempty"`
+	Token      *TokenRow   `json:"token,omitempty"`
 }
 
 type snapshot struct {
@@ -50,7 +51,7 @@ func (s *snapshot) write(w io.Writer) error {
 		return err
 	}
 	txn := s.db.Txn(false)
-	for _, table := range []string{tableInstances, tableDefinitions, tableIndex} {
+	for _, table := range []string{tableInstances, tableDefinitions, tableTokens, tableIndex} {
 		it, err := txn.Get(table, "id")
 		if err != nil {
 			return err
@@ -64,6 +65,8 @@ func (s *snapshot) write(w io.Writer) error {
 				rec.Definition = row
 			case *indexEntry:
 				rec.Index = row
+			case *TokenRow:
+				rec.Token = row
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return err
@@ -108,6 +111,8 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 			table, row = tableInstances, rec.Instance
 		case rec.Definition != nil:
 			table, row = tableDefinitions, rec.Definition
+		case rec.Token != nil:
+			table, row = tableTokens, rec.Token
 		case rec.Index != nil:
 			table, row = tableIndex, rec.Index
 			if h.Applied == 0 {

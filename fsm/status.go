@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // MaxStatusUpdates bounds one set-statuses command (well under
@@ -56,7 +58,7 @@ func validateStatusUpdate(u *StatusUpdate) *Error {
 // setStatuses applies a batch in one transaction. Updates that no longer
 // apply are skipped, never an error for the batch: they come from checkers
 // whose view may be a moment old.
-func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate) (*StatusResult, error) {
+func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow) (*StatusResult, error) {
 	res := &StatusResult{Applied: []string{}, Skipped: []string{}, Missing: []string{}}
 	for i := range us {
 		u := &us[i]
@@ -65,8 +67,11 @@ func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate) (*StatusResult
 			return nil, err
 		}
 		switch {
-		case row == nil:
+		case row == nil, !inScope(tok, row):
 			res.Missing = append(res.Missing, u.ID)
+			continue
+		case u.Remove && tok != nil && !tok.Has(api.PermInstanceDelete):
+			res.Skipped = append(res.Skipped, u.ID)
 			continue
 		case validateStatusUpdate(u) != nil,
 			u.IfModifyIndex != 0 && row.ModifyIndex != u.IfModifyIndex,
