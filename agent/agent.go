@@ -41,6 +41,9 @@ type Config struct {
 	Node   node.Config
 	Health health.Settings
 	HTTP   httpapi.Options
+	// ACL: whether requests need tokens (default: when the agent is
+	// reachable from other machines).
+	ACL ACLMode
 }
 
 // Start opens the node and serves its API on cfg.Node.HTTPAddr. The HTTP
@@ -87,6 +90,11 @@ func Start(c Config) (*Agent, error) {
 	// Instances on loopback are only for a cluster of one machine; the
 	// proxy and the checks share one target policy.
 	settings.Targets.Loopback = n.LoopbackOnly()
+	if opts.ACL, err = c.ACL.resolve(n.LoopbackOnly(), cfg.Insecure, cfg.TLS != nil, log); err != nil {
+		n.Close()
+		ln.Close()
+		return nil, err
+	}
 	opts.Targets = settings.Targets
 	a.health = health.New(health.Config{
 		Node:     n,

@@ -37,6 +37,7 @@ type agentFlags struct {
 	tlsCA, tlsCert   string
 	tlsKey           string
 	allowTargets     []string
+	acl              bool
 	http             httpapi.Options
 }
 
@@ -80,6 +81,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.tlsCA, "tls-ca-file", "", "the cluster's CA certificate: with --tls-cert-file and --tls-key-file, Raft and every call between nodes run over mutual TLS and the HTTP API over https")
 	fl.StringVar(&f.tlsCert, "tls-cert-file", "", "this node's certificate (`roster tls cert create --node-id ID`); it names the node ID")
 	fl.StringVar(&f.tlsKey, "tls-key-file", "", "the key of --tls-cert-file (mode 600)")
+	fl.BoolVar(&f.acl, "acl", false, "require a token on every request but the health probes and the proxy (default: on when other machines can reach the agent; `roster acl bootstrap` makes the first)")
 	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "let an agent that other machines can reach run without TLS and a gossip key (it warns at every start)")
 	fl.StringArrayVar(&f.allowTargets, "allow-target", nil, "CIDR or address instances may point at although the target policy refuses it (loopback on a reachable agent, link-local); repeatable")
 	fl.StringArrayVar(&f.http.AllowOrigins, "allow-origin", nil, "browser origin (https://ui.example.com) allowed to call the registry API besides the node's own; repeatable")
@@ -187,7 +189,14 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	opts := f.http
 	opts.Debug = f.debug
-	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: opts})
+	acl := agent.ACLAuto
+	if cmd.Flags().Changed("acl") {
+		acl = agent.ACLOff
+		if f.acl {
+			acl = agent.ACLOn
+		}
+	}
+	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: opts, ACL: acl})
 	if err != nil {
 		return err
 	}

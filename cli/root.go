@@ -37,6 +37,8 @@ type globals struct {
 	// caFile, clientCert and clientKey: how the CLI verifies a node over
 	// https and the certificate it presents (ROSTER_CACERT, ...).
 	caFile, clientCert, clientKey string
+	// token is sent as Authorization: Bearer (ROSTER_TOKEN).
+	token string
 	out                           io.Writer
 	errOut                        io.Writer
 }
@@ -83,6 +85,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table, wide, json or yaml")
 	root.PersistentFlags().StringVar(&g.caFile, "ca-file", "", "CA certificate that verifies the node over https (env ROSTER_CACERT)")
 	root.PersistentFlags().StringVar(&g.clientCert, "client-cert", "", "client certificate to present, for operator calls such as keyring changes (env ROSTER_CLIENT_CERT)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "token secret to send, for a cluster that requires tokens (env ROSTER_TOKEN, which keeps it out of ps)")
 	root.PersistentFlags().StringVar(&g.clientKey, "client-key", "", "key of --client-cert (env ROSTER_CLIENT_KEY)")
 	root.AddCommand(
 		newAgentCmd(),
@@ -97,6 +100,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBenchCmd(g),
 		newTLSCmd(g),
 		newKeyringCmd(g),
+		newACLCmd(g),
+		newTokenCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))
@@ -143,6 +148,13 @@ func (g *globals) client() (*client.Client, error) {
 	tc, err := g.tlsConfig()
 	if err != nil {
 		return nil, err
+	}
+	c.Token = g.token
+	if c.Token == "" {
+		c.Token = os.Getenv("ROSTER_TOKEN")
+	}
+	if strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, usagef("the token (--token or ROSTER_TOKEN) holds a space or a control character")
 	}
 	return c.UseTLS(tc), nil
 }

@@ -39,6 +39,7 @@ it again brings the same cluster back; --fresh starts from an empty one.`,
 	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
 	fl.StringArrayVar(&o.Args, "agent-arg", nil, "extra flag for every agent, repeatable (--agent-arg=--enable-debug)")
 	fl.BoolVar(&fresh, "fresh", false, "start from an empty catalog: remove the data of a previous run in --dir first")
+	fl.BoolVar(&o.ACL, "acl", false, "require tokens (--acl on every agent); the management token is made once, kept in DIR/management-token and printed")
 	fl.BoolVar(&o.Insecure, "insecure", false, "run without TLS and gossip encryption (by default the cluster gets a CA, node certificates and a gossip key in DIR/pki)")
 	var downDir string
 	down := &cobra.Command{
@@ -202,6 +203,12 @@ func testclusterUp(ctx context.Context, g *globals, o testcluster.ProcOptions, f
 		}
 		return fmt.Errorf("the cluster did not elect a leader: %w", err)
 	}
+	if o.ACL {
+		if err := testclusterToken(ctx, o.Dir, c); err != nil {
+			stop()
+			return err
+		}
+	}
 	if err := writeEnv(o.Dir, c); err != nil {
 		fmt.Fprintf(g.errOut, "warning: %v\n", err)
 	}
@@ -235,9 +242,12 @@ func printUp(g *globals, c *testcluster.ProcCluster, leader int) {
 	if filepath.Base(self) == self {
 		self = "roster"
 	}
+	if t := c.Token(); t != "" {
+		fmt.Fprintf(g.out, "\nTokens are required. The management token (kept in %s):\n  %s\n", filepath.Join(c.Dir(), managementTokenFile), t)
+	}
 	fmt.Fprintf(g.out, "\nTry, in another terminal:\n")
-	if c.PKI() != nil || c.URL(0) != "http://127.0.0.1:11337" {
-		fmt.Fprintf(g.out, "  eval \"$(%s testcluster env%s)\"   # ROSTER_ADDR and the cluster's TLS files\n", self, dirFlag(c))
+	if c.PKI() != nil || c.URL(0) != "http://127.0.0.1:11337" || c.Token() != "" {
+		fmt.Fprintf(g.out, "  eval \"$(%s testcluster env%s)\"   # ROSTER_ADDR, the cluster's TLS files and token\n", self, dirFlag(c))
 	}
 	fmt.Fprintf(g.out, "  %s status\n  %s put /registry-svc/instance --url=http://127.0.0.1:8080 --slug=demo\n  %s instances ls\n  %s nodes ls\n",
 		self, self, self, self)
@@ -254,7 +264,12 @@ func writeEnv(dir string, c *testcluster.ProcCluster) error {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
 	}
-	return os.WriteFile(filepath.Join(dir, envFile), []byte(b.String()), 0o644)
+	// 600: with --acl it holds the management token.
+	path := filepath.Join(dir, envFile)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600) // a file from an earlier run keeps its mode on write
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -278,4 +293,24 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// managementTokenFile keeps a test cluster's management token between runs:
+// the bootstrap works once per cluster.
+const managementTokenFile = "management-token"
+
+// testclusterToken bootstraps the ACL of a new test cluster, or reuses the
+// token an earlier run made.
+func testclusterToken(ctx context.Context, dir string, c *testcluster.ProcCluster) error {
+	path := filepath.Join(dir, managementTokenFile)
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		c.UseToken(string(bytes.TrimSpace(b)))
+		return nil
+	}
+	secret, err := c.BootstrapACL(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (a cluster bootstrapped before whose %s is gone needs --fresh)", err, path)
+	}
+	c.UseToken(secret)
+	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
 }

@@ -41,6 +41,9 @@ const MaxBatchBody = 2 << 20
 type Write struct {
 	Register   *api.RegisterRequest `json:"register,omitempty"`
 	Deregister string               `json:"deregister,omitempty"`
+	// Auth is the token the write was made with; the leader's FSM checks
+	// it again when it applies the write.
+	Auth *fsm.Auth `json:"auth,omitempty"`
 }
 
 // BatchRequest is the body of POST WritesPath.

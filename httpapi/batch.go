@@ -114,12 +114,12 @@ func (s *Server) batchCommand(w forward.Write, now time.Time) (fsm.Command, erro
 		}
 		return fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
 			Instance: in, NewID: node.NewID("inst"), Now: now, DefaultCheck: s.defaultCheck(in.URL),
-		}}, nil
+		}, Auth: w.Auth}, nil
 	case w.Register == nil && w.Deregister != "":
 		if err := fsm.ValidateID("deregister", w.Deregister); err != nil {
 			return fsm.Command{}, err
 		}
-		return fsm.Command{Type: fsm.CmdDeregisterInstance, ID: w.Deregister}, nil
+		return fsm.Command{Type: fsm.CmdDeregisterInstance, ID: w.Deregister, Auth: w.Auth}, nil
 	}
 	return fsm.Command{}, api.Invalid("writes", "each write needs exactly one of register and deregister")
 }

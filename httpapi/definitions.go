@@ -48,7 +48,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 		return
 	}
 	s.viaLeader(c, req, false, func(ctx context.Context) error {
-		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: d})
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: d, Auth: authFor(c, api.PermDefinitionEdit)})
 		if err != nil {
 			return err
 		}

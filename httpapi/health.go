@@ -42,7 +42,7 @@ func (s *Server) setInstanceStatus(c *gin.Context) {
 	}
 	s.viaLeader(c, req, false, func(ctx context.Context) error {
 		u.At = time.Now().UTC()
-		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []api.StatusUpdate{u}})
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: []api.StatusUpdate{u}, Auth: authFor(c, api.PermInstanceStatus)})
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Server) setStatuses(c *gin.Context) {
 		return
 	}
 	s.viaLeader(c, req, false, func(ctx context.Context) error {
-		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: req.Updates})
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSetStatuses, Statuses: req.Updates, Auth: authFor(c, api.PermInstanceStatus)})
 		if err != nil {
 			return err
 		}
@@ -118,6 +118,9 @@ func (s *Server) heartbeat(c *gin.Context) {
 	hand := forward.Request{Method: c.Request.Method, Path: c.Request.URL.RequestURI(), Auth: c.GetHeader("Authorization")}
 	for {
 		row, err := s.instanceSoon(ctx, id)
+		if err == nil && scopedSlug(c) != "" && row.Slug != scopedSlug(c) {
+			err = api.NotFound("instance %s not found", id) // another slug's: not for this token to know
+		}
 		if err != nil {
 			s.writeError(c, err)
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -53,6 +54,14 @@ func (s *Server) listInstances(c *gin.Context) {
 		s.writeError(c, api.Invalid("status", "%q is not one of %v", f.Status, api.Statuses))
 		return
 	}
+	// A token bound to a slug lists that slug's instances only.
+	if scope := viewScope(c); scope != "" {
+		if f.Slug != "" && f.Slug != scope {
+			s.writeError(c, api.Denied(api.PermInstanceViewAll, "the token is bound to slug %q; seeing other slugs takes %s", scope, api.PermInstanceViewAll))
+			return
+		}
+		f.Slug = scope
+	}
 	key := fmt.Sprintf("instances %+v", f)
 	s.readCached(c, cached{key: key, index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
@@ -66,8 +75,12 @@ func (s *Server) listServices(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.readCached(c, cached{key: "services", index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
+	scope := viewScope(c)
+	s.readCached(c, cached{key: "services " + scope, index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Services(ws)
+		if scope != "" {
+			list = slices.DeleteFunc(list, func(sv *api.Service) bool { return sv.Slug != scope })
+		}
 		return index, gin.H{"services": list}, err
 	})
 }
@@ -85,6 +98,10 @@ func (s *Server) registerInstance(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if err := scopeRegistration(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	in, err := registration(req, s.n.SelfURL())
 	if err == nil {
 		err = s.checkTarget(&in)
@@ -93,17 +110,18 @@ func (s *Server) registerInstance(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	auth := authFor(c, api.PermInstanceEdit)
 	fwd := client.RegisterRequest{
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
 		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
-	if s.viaBatch(c, forward.Write{Register: &fwd}) {
+	if s.viaBatch(c, forward.Write{Register: &fwd, Auth: auth}) {
 		return
 	}
 	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
 			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
-		}})
+		}, Auth: auth})
 		if err != nil {
 			return err
 		}
@@ -129,17 +147,44 @@ func (s *Server) deleteByID(c *gin.Context, t fsm.CommandType) {
 		s.writeError(c, err)
 		return
 	}
-	if t == fsm.CmdDeregisterInstance && s.viaBatch(c, forward.Write{Deregister: id}) {
+	perm := api.PermInstanceDelete
+	if t == fsm.CmdDeleteDefinition {
+		perm = api.PermDefinitionDelete
+	}
+	auth := authFor(c, perm)
+	if t == fsm.CmdDeregisterInstance && s.viaBatch(c, forward.Write{Deregister: id, Auth: auth}) {
 		return
 	}
 	s.viaLeader(c, nil, false, func(ctx context.Context) error {
-		if _, err := s.n.Apply(ctx, &fsm.Command{Type: t, ID: id}); err != nil {
+		if _, err := s.n.Apply(ctx, &fsm.Command{Type: t, ID: id, Auth: auth}); err != nil {
 			return err
 		}
 		setIndex(c, s.n.AppliedIndex())
 		c.Status(http.StatusNoContent)
 		return nil
 	})
+}
+
+// scopeRegistration applies a request's token to a registration: a token
+// bound to a slug registers under that slug (a body without one takes it,
+// as 1Backend takes it from the caller), and a status other than Unknown
+// takes the status permission. The leader's FSM checks both again.
+func scopeRegistration(c *gin.Context, req *client.RegisterRequest) error {
+	tok := tokenOf(c)
+	if tok == nil {
+		return nil
+	}
+	if tok.Slug != "" {
+		if req.Slug == "" {
+			req.Slug = tok.Slug
+		} else if req.Slug != tok.Slug {
+			return api.Denied("slug", "the token is bound to slug %q and cannot register %q", tok.Slug, req.Slug)
+		}
+	}
+	if req.Status != "" && req.Status != api.StatusUnknown && !tok.Has(api.PermInstanceStatus) {
+		return api.Denied(api.PermInstanceStatus, "registering with status %s takes %s", req.Status, api.PermInstanceStatus)
+	}
+	return nil
 }
 
 // defaultCheck is the check a new instance registered without one gets:

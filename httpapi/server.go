@@ -47,7 +47,10 @@ type Options struct {
 	// MaxConnsPerClient caps the connections one client address holds
 	// open (default 200, negative: no cap); the agent enforces it.
 	MaxConnsPerClient int
-	Logger            *slog.Logger
+	// ACL makes every public route (but the health probes, the ACL
+	// bootstrap and the proxy) take a token with its permission.
+	ACL    bool
+	Logger *slog.Logger
 }
 
 // Server is the HTTP API of one node.
@@ -65,6 +68,10 @@ type Server struct {
 	tls          bool
 	targets      health.Targets
 	allowOrigins []string
+	// acl: requests need tokens (Options.ACL).
+	acl bool
+	// table is every public route with its permission (routes.go).
+	table []Route
 	// parked holds a slot per blocking read waiting for a change.
 	parked chan struct{}
 }
@@ -79,7 +86,7 @@ func New(n Node, o Options) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache(),
-		tls: n.PeerTLS("") != nil, targets: o.Targets, allowOrigins: o.AllowOrigins}
+		tls: n.PeerTLS("") != nil, targets: o.Targets, allowOrigins: o.AllowOrigins, acl: o.ACL}
 	if o.MaxBlockingReads <= 0 {
 		o.MaxBlockingReads = 4096
 	}
@@ -116,48 +123,6 @@ func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forward
 func (s *Server) Close() {
 	s.road.Close()
 	s.proxy.transport.CloseIdleConnections()
-}
-
-func (s *Server) routes(e *gin.Engine, o Options) {
-	r := e.Group("/registry-svc", s.browserGate)
-	r.GET("/instances", s.listInstances)
-	r.GET("/services", s.listServices)
-	r.PUT("/instance", s.registerInstance)
-	r.DELETE("/instance/:id", s.deleteInstance)
-	r.PUT("/instance/:id/status", s.setInstanceStatus)
-	r.PUT("/instance/:id/heartbeat", s.heartbeat)
-	r.PUT("/instances/status", s.setStatuses)
-	e.POST(forward.WritesPath, s.nodesOnly, s.internalWrites)
-	e.GET(forward.ReadIndexPath, s.nodesOnly, s.internalReadIndex)
-	e.GET(keyringPath, s.nodesOnly, s.localKeyring)
-	e.PUT(keyringPath, s.nodesOnly, s.changeLocalKeyring)
-	r.GET("/keyring", s.keyring)
-	r.PUT("/keyring", s.operatorsOnly, s.changeKeyring)
-	r.GET("/definitions", s.listDefinitions)
-	r.PUT("/definition", s.saveDefinition)
-	r.DELETE("/definition/:id", s.deleteDefinition)
-	r.POST("/nodes", s.listNodes)
-	r.GET("/node/self", s.selfNode)
-	r.DELETE("/node/*url", s.deleteNode)
-	r.GET("/cluster/status", s.clusterStatus)
-	r.PUT("/agent/leave", s.leave)
-	e.GET("/healthz", s.healthz)
-	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
-	e.GET("/readyz", s.readyz)
-	if o.Debug {
-		e.Any("/debug/pprof/*any", gin.WrapH(pprofMux()))
-	}
-	s.proxy = newProxy(s, o)
-	e.NoRoute(func(c *gin.Context) {
-		if slug := slugOf(c.Request.URL.Path); slug != "" {
-			s.proxy.serve(c, slug)
-			return
-		}
-		c.JSON(http.StatusNotFound, gin.H{"error": "no route for " + c.Request.Method + " " + c.Request.URL.Path, "code": "not_found"})
-	})
-	e.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": c.Request.Method + " is not allowed on " + c.Request.URL.Path, "code": "invalid"})
-	})
 }
 
 // headers stamps every answer with this node's view of leadership.
