@@ -160,14 +160,21 @@ func checkAfterFaults(ctx context.Context, t *testing.T, nodes linTargets, h *li
 // returns it.
 func waitConverged(ctx context.Context, nodes linTargets) (string, error) {
 	var digest string
+	// One client per node for the whole wait: a new one per poll would
+	// leave a kept-alive connection behind each time.
+	clients := make([]*client.Client, nodes.size)
+	for i := range clients {
+		cl, err := client.New(nodes.url(i))
+		if err != nil {
+			return "", err
+		}
+		cl.UseTLS(nodes.tls)
+		cl.Token = nodes.token
+		clients[i] = cl
+	}
 	err := Eventually(ctx, func() error {
 		var first string
-		for i := range nodes.size {
-			cl, err := client.New(nodes.url(i))
-			if err != nil {
-				return err
-			}
-			cl.UseTLS(nodes.tls)
+		for i, cl := range clients {
 			insts, _, err := cl.ListInstances(ctx, api.InstanceFilter{}, client.ListOptions{})
 			if err != nil {
 				return fmt.Errorf("node%d: %w", i+1, err)

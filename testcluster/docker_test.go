@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/certs"
 )
 
@@ -37,7 +39,9 @@ type dockerCluster struct {
 	subnet  string // "10.a.b."; node i has subnet+(10+i)
 	n       int
 	pki     PKI
-	tls     *tls.Config // the test's client: the CA, verified as server.roster
+	tls     *tls.Config  // the test's client: the CA, verified as server.roster
+	token   string       // the management token (the agents require tokens)
+	hc      *http.Client // status polls (made once the token is known)
 	mu      sync.Mutex
 	faulted map[int]string // node -> the fault it is under
 }
@@ -149,11 +153,40 @@ func startDockerCluster(t *testing.T, n int) *dockerCluster {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
+	// Reachable agents require tokens (the default): the suite makes the
+	// management token, as an operator's first step would be.
+	if err := d.bootstrapACL(ctx); err != nil {
+		d.dumpLogs()
+		t.Fatalf("acl bootstrap: %v", err)
+	}
 	if err := d.waitStable(ctx); err != nil {
 		d.dumpLogs()
 		t.Fatalf("container cluster did not form: %v", err)
 	}
 	return d
+}
+
+// bootstrapACL makes the cluster's management token through node1, as soon
+// as it has a leader, and keeps it for every request of the suite.
+func (d *dockerCluster) bootstrapACL(ctx context.Context) error {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: d.tls}}
+	return Eventually(ctx, func() error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.url(0)+"/registry-svc/acl/bootstrap", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var t api.CreatedToken
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || t.SecretID == "" {
+			return fmt.Errorf("bootstrap answer: %v", err)
+		}
+		d.token = t.SecretID
+		return nil
+	})
 }
 
 // clusterView is the part of /registry-svc/cluster/status the suite reads.
@@ -165,11 +198,24 @@ type clusterView struct {
 func (d *dockerCluster) status(ctx context.Context, i int) (clusterView, error) {
 	var v clusterView
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.url(i)+"/registry-svc/cluster/status", nil)
-	resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: d.tls}}).Do(req)
+	d.mu.Lock()
+	if d.hc == nil {
+		// One client for every poll: a transport per call left a kept-alive
+		// connection behind each time, and the agents' cap of 200 per
+		// client address then refused the suite's own polls.
+		d.hc = &http.Client{Timeout: 3 * time.Second, Transport: bearer(&http.Transport{TLSClientConfig: d.tls}, d.token)}
+	}
+	hc := d.hc
+	d.mu.Unlock()
+	resp, err := hc.Do(req)
 	if err != nil {
 		return v, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return v, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
 	return v, json.NewDecoder(resp.Body).Decode(&v)
 }
 
@@ -208,7 +254,7 @@ func (d *dockerCluster) leader() int {
 }
 
 func (d *dockerCluster) targets() linTargets {
-	return linTargets{size: d.n, url: d.url, tls: d.tls, running: func() []int {
+	return linTargets{size: d.n, url: d.url, tls: d.tls, token: d.token, running: func() []int {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var out []int

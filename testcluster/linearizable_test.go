@@ -173,12 +173,33 @@ type linTargets struct {
 	running func() []int
 	// tls verifies https nodes (nil: plain http).
 	tls *tls.Config
+	// token is sent as the bearer token ("": none).
+	token string
 }
 
 // client is an HTTP client of the targets, with a timeout longer than the
 // forward hold: a 503 no_leader is certain.
 func (n linTargets) client() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: n.tls}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: bearer(&http.Transport{TLSClientConfig: n.tls}, n.token)}
+}
+
+// bearer sends token with every request through rt ("": none).
+func bearer(rt http.RoundTripper, token string) http.RoundTripper {
+	if token == "" {
+		return rt
+	}
+	return bearerTransport{rt, token}
+}
+
+type bearerTransport struct {
+	rt    http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.rt.RoundTrip(r)
 }
 
 func clusterTargets(c *Cluster) linTargets {

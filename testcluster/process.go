@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,9 @@ type ProcOptions struct {
 	// certificate and a gossip key are made (once) in Dir/pki, so the
 	// secure path is the one people and tests use every day.
 	Insecure bool
+	// ACL runs the agents with --acl; BootstrapACL makes the management
+	// token the cluster's clients then send.
+	ACL bool
 }
 
 // ProcCluster is a set of agent processes on loopback.
@@ -51,6 +55,7 @@ type ProcCluster struct {
 	// connection pool, and a new one per call would open connections until
 	// the agent's cap per client address closes them.
 	clients sync.Map // int -> *client.Client
+	acl     aclState
 }
 
 type proc struct {
@@ -128,6 +133,9 @@ func (c *ProcCluster) Env(i int) []string {
 	if c.pki != nil {
 		env = append(env, c.pki.Env()...)
 	}
+	if t := c.acl.get(); t != "" {
+		env = append(env, "ROSTER_TOKEN="+t)
+	}
 	return env
 }
 
@@ -150,6 +158,7 @@ func (c *ProcCluster) Client(i int) *client.Client {
 		}
 		cl.UseTLS(tc)
 	}
+	cl.Token = c.acl.get()
 	got, _ := c.clients.LoadOrStore(i, cl)
 	return got.(*client.Client)
 }
@@ -173,6 +182,9 @@ func (c *ProcCluster) args(i int) []string {
 	}
 	if c.pki != nil {
 		args = append(args, c.pki.AgentArgs(c.ID(i))...)
+	}
+	if c.opts.ACL {
+		args = append(args, "--acl")
 	}
 	return append(args, c.opts.Args...)
 }
@@ -299,14 +311,14 @@ func (c *ProcCluster) WaitLeader(ctx context.Context) (int, error) {
 			if !c.Running(i) {
 				continue
 			}
-			st, err := c.Client(i).ClusterStatus(ctx)
+			seen, err := c.leaderSeenBy(ctx, i)
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.ID(i), err)
 			}
-			if st.LeaderID == "" || (id != "" && st.LeaderID != id) {
-				return fmt.Errorf("%s sees leader %q", c.ID(i), st.LeaderID)
+			if seen == "" || (id != "" && seen != id) {
+				return fmt.Errorf("%s sees leader %q", c.ID(i), seen)
 			}
-			id = st.LeaderID
+			id = seen
 		}
 		for i := range c.opts.Nodes {
 			if c.ID(i) == id {
@@ -317,6 +329,23 @@ func (c *ProcCluster) WaitLeader(ctx context.Context) (int, error) {
 		return fmt.Errorf("leader %q is not one of this cluster's nodes", id)
 	})
 	return leader, err
+}
+
+// leaderSeenBy is the leader node i knows. Before a cluster with tokens
+// has its first one, it asks /readyz, which answers anyone.
+func (c *ProcCluster) leaderSeenBy(ctx context.Context, i int) (string, error) {
+	if c.opts.ACL && c.acl.get() == "" {
+		var ready struct {
+			Leader string `json:"leader"`
+		}
+		_, err := c.Client(i).Do(ctx, http.MethodGet, "/readyz", nil, &ready)
+		return ready.Leader, err
+	}
+	st, err := c.Client(i).ClusterStatus(ctx)
+	if err != nil {
+		return "", err
+	}
+	return st.LeaderID, nil
 }
 
 // PID is the process ID of node i's current process, 0 when it has exited.

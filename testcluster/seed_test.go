@@ -72,6 +72,13 @@ func mustContain(t *testing.T, what, out string, wants ...string) {
 // The seed's CLI commands, HTTP examples and shell functions, with roster
 // in place of oo, against a cluster of three agent processes.
 func TestSeedUsageAgainstProcessCluster(t *testing.T) {
+	t.Run("open", func(t *testing.T) { seedUsage(t, false) })
+	// With tokens on, the scripts run unchanged with ROSTER_TOKEN set to a
+	// token holding the permissions they use (not the management token).
+	t.Run("acl", func(t *testing.T) { seedUsage(t, true) })
+}
+
+func seedUsage(t *testing.T, acl bool) {
 	bin := buildRoster(t)
 	// Instances registered without a check get the agents' default; a
 	// minute keeps the seed's made-up hosts Unknown for this whole test.
@@ -79,7 +86,7 @@ func TestSeedUsageAgainstProcessCluster(t *testing.T) {
 	// 's|http://||'), as 1Backend serves them: this cluster runs without
 	// TLS, on loopback. The CLI over TLS is exercised by the keyring test.
 	c, err := StartProcesses(ProcOptions{Binary: bin, Nodes: 3, Dir: t.TempDir(), BasePort: mustFreeBase(t, 9),
-		Args: []string{"--check-interval", "1m"}, Insecure: true})
+		Args: []string{"--check-interval", "1m"}, Insecure: true, ACL: acl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +96,23 @@ func TestSeedUsageAgainstProcessCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh := seedShell{t: t, bin: bin, dir: t.TempDir()}
+	if acl {
+		if _, err := c.BootstrapACL(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Without a token the CLI is refused.
+		if out, err := exec.Command(bin, "--addr", c.URL(0), "instances", "ls").CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
+			t.Fatalf("instances ls without a token: %v\n%s", err, out)
+		}
+		tok, err := c.Client(0).CreateToken(ctx, api.CreateTokenRequest{Description: "the seed's scripts", Permissions: []string{
+			api.PermInstanceView, api.PermInstanceEdit, api.PermInstanceDelete, api.PermInstanceStatus,
+			api.PermDefinitionView, api.PermDefinitionEdit, api.PermDefinitionDelete, api.PermNodeView, api.PermNodeDelete,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh.env = append(sh.env, "ROSTER_TOKEN="+tok.SecretID)
+	}
 	n1, n2, n3 := c.URL(0), c.URL(1), c.URL(2)
 
 	// Instances behind real HTTP servers: /health answers, and one of them
@@ -191,9 +215,16 @@ oo definitions list; oo definitions ls; oo def ls -o json | jq -r '.definitions[
 oo post /registry-svc/nodes | jq -r '.nodes[].url' | while read -r node_url; do test_node_connectivity "$node_url"; done
 oo nodes list; oo nodes ls; oo n ls`)
 	mustContain(t, "node views", out, "node1 CPU:", "node3 CPU:", "GPUs:0", "node2 0 true", "Testing node: "+n3,
-		"✅ Node responds", "✅ Registry API accessible", "NODE ID", "ROLE")
-	if strings.Contains(out, "❌") {
+		"✅ Node responds", "NODE ID", "ROLE")
+	switch {
+	case !acl && strings.Contains(out, "❌"):
 		t.Errorf("a node failed the connectivity test:\n%s", out)
+	case !acl:
+		mustContain(t, "node views", out, "✅ Registry API accessible")
+	case strings.Count(out, "❌ Registry API failed") != 3 || strings.Contains(out, "❌ Node"):
+		// The seed's connectivity function curls /registry-svc/node/self
+		// without a token: with tokens on, that call alone is refused.
+		t.Errorf("with tokens, only the tokenless registry curl should fail:\n%s", out)
 	}
 
 	// Removal verbs: instances by ID, definitions by ID, nodes by URL.

@@ -46,6 +46,9 @@ type Options struct {
 	// TLS runs the cluster with mutual TLS and a gossip key (a CA, node
 	// certificates and a key made in Dir/pki), as production does.
 	TLS bool
+	// ACL requires tokens on every agent; BootstrapACL makes the
+	// management token the cluster's clients then send.
+	ACL bool
 	// Configure, when set, may change node i's config before it first
 	// starts (tests use it to give a node go-nvml's mock GPUs).
 	Configure func(i int, c *node.Config)
@@ -58,6 +61,7 @@ type Cluster struct {
 	pki  *PKI
 	// clients are made once per node (see ProcCluster.clients).
 	clients sync.Map // int -> *client.Client
+	acl     aclState
 	mu      sync.Mutex
 	nodes   []*Member
 }
@@ -253,6 +257,7 @@ func (c *Cluster) Client(i int) *client.Client {
 		}
 		cl.UseTLS(tc)
 	}
+	cl.Token = c.acl.get()
 	got, _ := c.clients.LoadOrStore(i, cl)
 	return got.(*client.Client)
 }
@@ -294,7 +299,11 @@ func (c *Cluster) Restart(i int) error {
 	var err error
 	// A port just released by a killed node can linger briefly.
 	for try := 0; try < 50; try++ {
-		a, err = agent.Start(agent.Config{Node: m.Config, HTTP: c.opts.HTTP})
+		acl := agent.ACLAuto
+		if c.opts.ACL {
+			acl = agent.ACLOn
+		}
+		a, err = agent.Start(agent.Config{Node: m.Config, HTTP: c.opts.HTTP, ACL: acl})
 		if err == nil {
 			break
 		}
