@@ -138,7 +138,7 @@ func (s *suite) rate(id string, r float64) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (s *suite) load(ctx context.Context, cfg LoadConfig) (*Result, error) {
-	cfg.Progress, cfg.TLS = s.o.Log, s.tls
+	cfg.Progress, cfg.TLS, cfg.Token = s.o.Log, s.tls, s.token
 	r, err := Load(ctx, cfg)
 	if err != nil {
 		return nil, err

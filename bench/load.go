@@ -60,6 +60,8 @@ type LoadConfig struct {
 	Progress io.Writer
 	// TLS verifies https nodes (the cluster's CA); nil: the system's.
 	TLS *tls.Config `json:"-"`
+	// Token is sent as the bearer token ("": none).
+	Token string `json:"-"`
 }
 
 // Result is what one run measured.
@@ -325,6 +327,9 @@ func (l *loader) send(ctx context.Context, method, u string, body []byte, out an
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if l.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.cfg.Token)
 	}
 	resp, err := l.hc.Do(req)
 	if err != nil {

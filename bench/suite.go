@@ -77,7 +77,10 @@ type suite struct {
 	pc  *testcluster.ProcCluster
 	// tls is how clients verify the cluster's nodes (nil when it runs
 	// without TLS).
-	tls   *tls.Config
+	tls *tls.Config
+	// token is the bearer token the load sends ("" on a cluster
+	// without tokens).
+	token string
 	rows  []Row
 	fsync float64
 	// registered counts the instances in the catalog, for the RSS rows.
@@ -122,6 +125,9 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		// The cost of TLS: the write and read rows again on a cluster
 		// without it.
 		{"without TLS", s.insecureRows},
+		// The cost of tokens: the same rows on a TLS cluster that
+		// requires them, against the TLS rows above.
+		{"with tokens", s.aclRows},
 	}
 	defer s.stopCluster()
 	for _, st := range steps {

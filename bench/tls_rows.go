@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/testcluster"
 )
 
@@ -34,6 +36,14 @@ func (s *suite) insecureRows(ctx context.Context) error {
 	if err := s.waitFull(wctx); err != nil {
 		return err
 	}
+	return s.againstTLSRows(ctx, "'", "without TLS", "plain", func(rate, withTLS float64, id string) string {
+		return fmt.Sprintf("row %s with TLS: %.0f/s (%s)", id, withTLS, costOf(withTLS, rate))
+	})
+}
+
+// againstTLSRows measures rows 2b, 3a and 3b on s.pc (another cluster than
+// the TLS rows'), as rows id+suffix, each detailed by versus.
+func (s *suite) againstTLSRows(ctx context.Context, suffix, what, prefix string, versus func(rate, tlsRate float64, id string) string) error {
 	f, err := s.follower(ctx)
 	if err != nil {
 		return err
@@ -41,16 +51,21 @@ func (s *suite) insecureRows(ctx context.Context) error {
 	total := s.o.count(20000)
 	var writes []*Result
 	for run := range s.o.Runs {
-		r, err := s.load(ctx, LoadConfig{Addrs: []string{pc.URL(f)}, Mode: ModeRegister, Clients: 64, Total: total,
-			Prefix: fmt.Sprintf("plain64-%d", run)})
+		r, err := s.load(ctx, LoadConfig{Addrs: []string{s.pc.URL(f)}, Mode: ModeRegister, Clients: 64, Total: total,
+			Prefix: fmt.Sprintf("%s64-%d", prefix, run)})
 		if err != nil {
 			return err
 		}
 		writes = append(writes, r)
 	}
-	s.compare("2b", "registrations/s via a follower, 64 clients, without TLS", writes)
+	add := func(id, name string, rs []*Result) {
+		rate, p50, p99, errs := s.medians(rs)
+		s.add(id+suffix, name+", "+what, fmt.Sprintf("%.0f/s", rate), fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, errors %d; %s",
+			p50, p99, errs, versus(rate, s.rates[id], id)))
+	}
+	add("2b", "registrations/s via a follower, 64 clients", writes)
 	for _, consistent := range []bool{false, true} {
-		rs, err := s.readRuns(ctx, consistent, "plain-reads")
+		rs, err := s.readRuns(ctx, consistent, prefix+"-reads")
 		if err != nil {
 			return err
 		}
@@ -58,19 +73,77 @@ func (s *suite) insecureRows(ctx context.Context) error {
 		if consistent {
 			id, kind = "3b", "consistent"
 		}
-		s.compare(id, kind+" reads/s without TLS", rs)
+		add(id, kind+" reads/s", rs)
 	}
 	return nil
 }
 
-// compare adds row id' (the same measure without TLS) beside row id.
-func (s *suite) compare(id, name string, rs []*Result) {
-	rate, p50, p99, errs := s.medians(rs)
-	withTLS := s.rates[id]
-	cost := "n/a"
-	if rate > 0 && withTLS > 0 {
-		cost = fmt.Sprintf("%+.0f%%", (withTLS/rate-1)*100)
+// costOf is how much slower rate with is than rate without, as a signed
+// percentage of throughput.
+func costOf(with, without float64) string {
+	if with <= 0 || without <= 0 {
+		return "n/a"
 	}
-	s.add(id+"'", name, fmt.Sprintf("%.0f/s", rate), fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, errors %d; row %s with TLS: %.0f/s (%s)",
-		p50, p99, errs, id, withTLS, cost))
+	return fmt.Sprintf("%+.0f%%", (with/without-1)*100)
+}
+
+// aclRows measures rows 2b, 3a and 3b on a fresh TLS cluster that requires
+// tokens, with a token that holds the instance permissions (not the
+// management token's "*", so the permission check does its real work).
+func (s *suite) aclRows(ctx context.Context) error {
+	base, err := testcluster.FreeBasePort(9)
+	if err != nil {
+		return err
+	}
+	pc, err := testcluster.StartProcesses(testcluster.ProcOptions{
+		Binary: s.o.Binary, Nodes: 3, Dir: filepath.Join(s.dir, "cluster-acl"), BasePort: base, Timing: "lan", ACL: true,
+	})
+	if err != nil {
+		return err
+	}
+	tc, err := pc.PKI().ClientTLS()
+	if err != nil {
+		pc.Stop(10 * time.Second)
+		return err
+	}
+	saved, savedTLS, savedToken := s.pc, s.tls, s.token
+	s.pc, s.tls = pc, tc
+	defer func() {
+		pc.Stop(10 * time.Second)
+		s.pc, s.tls, s.token = saved, savedTLS, savedToken
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := pc.WaitLeader(wctx); err != nil {
+		return err
+	}
+	if _, err := pc.BootstrapACL(wctx); err != nil {
+		return err
+	}
+	if err := s.waitFull(wctx); err != nil {
+		return err
+	}
+	tok, err := pc.Client(0).CreateToken(wctx, api.CreateTokenRequest{Description: "bench", Permissions: []string{
+		api.PermInstanceView, api.PermInstanceEdit, api.PermInstanceDelete, api.PermInstanceStatus}})
+	if err != nil {
+		return err
+	}
+	s.token = tok.SecretID
+	// Every node must know the token before the load starts.
+	for i := range 3 {
+		cl, err := pc.Client(i).With(pc.URL(i))
+		if err != nil {
+			return err
+		}
+		cl.Token = s.token
+		if err := testcluster.Eventually(wctx, func() error {
+			_, _, err := cl.ListInstances(wctx, api.InstanceFilter{Slug: "none"}, client.ListOptions{})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return s.againstTLSRows(ctx, "ᵗ", "with tokens", "acl", func(rate, tlsRate float64, id string) string {
+		return fmt.Sprintf("row %s (TLS, no tokens): %.0f/s (tokens cost %s)", id, tlsRate, costOf(rate, tlsRate))
+	})
 }
