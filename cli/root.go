@@ -38,9 +38,9 @@ type globals struct {
 	// https and the certificate it presents (ROSTER_CACERT, ...).
 	caFile, clientCert, clientKey string
 	// token is sent as Authorization: Bearer (ROSTER_TOKEN).
-	token string
-	out                           io.Writer
-	errOut                        io.Writer
+	token  string
+	out    io.Writer
+	errOut io.Writer
 }
 
 // Execute runs the command line and returns the process exit code.
