@@ -30,6 +30,9 @@ type ClusterStatus struct {
 	FaultTolerance FaultTolerance `json:"faultTolerance"`
 	// Bootstrap is how this node came into its cluster.
 	Bootstrap BootstrapStatus `json:"bootstrap"`
+	// Catalog is what this node's replica holds, against the quota this
+	// node stamps into writes (set by the HTTP layer).
+	Catalog *CatalogUsage `json:"catalog,omitempty"`
 }
 
 // HealthStatus summarises one node's health checker.

@@ -144,6 +144,6 @@ func (s *suite) aclRows(ctx context.Context) error {
 		}
 	}
 	return s.againstTLSRows(ctx, "ᵗ", "with tokens", "acl", func(rate, tlsRate float64, id string) string {
-		return fmt.Sprintf("row %s (TLS, no tokens): %.0f/s (tokens cost %s)", id, tlsRate, costOf(rate, tlsRate))
+		return fmt.Sprintf("row %s (TLS, no tokens, its own cluster): %.0f/s (%s with tokens)", id, tlsRate, costOf(rate, tlsRate))
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/certs"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
@@ -85,6 +86,8 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.BoolVar(&f.cfg.Insecure, "insecure", false, "let an agent that other machines can reach run without TLS and a gossip key (it warns at every start)")
 	fl.StringArrayVar(&f.allowTargets, "allow-target", nil, "CIDR or address instances may point at although the target policy refuses it (loopback on a reachable agent, link-local); repeatable")
 	fl.StringArrayVar(&f.http.AllowOrigins, "allow-origin", nil, "browser origin (https://ui.example.com) allowed to call the registry API besides the node's own; repeatable")
+	fl.IntVar(&f.http.Quota.MaxInstances, "max-instances", api.DefaultMaxInstances, "instances the catalog may hold; registrations past it answer 507 quota_exceeded (0: no bound)")
+	fl.Int64Var(&f.http.Quota.MaxBytes, "max-catalog-bytes", api.DefaultMaxBytes, "bytes of instances and definitions the catalog may hold (every replica keeps it in memory); writes past it answer 507 (0: no bound)")
 	fl.IntVar(&f.http.MaxBlockingReads, "max-blocking-reads", 4096, "blocking reads (?index=) this node holds parked at once; more answer 429 with Retry-After")
 	fl.IntVar(&f.http.MaxConnsPerClient, "http-max-conns-per-client", agent.DefaultMaxConnsPerClient, "connections one client address may hold open to the HTTP API; more are closed at once (-1: no cap)")
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
@@ -177,6 +180,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	if f.health.Targets.Allow, err = health.ParseAllow(f.allowTargets); err != nil {
 		return usageError{err}
+	}
+	if f.http.Quota.MaxInstances < 0 || f.http.Quota.MaxBytes < 0 {
+		return usagef("--max-instances %d, --max-catalog-bytes %d: want 0 (no bound) or more", f.http.Quota.MaxInstances, f.http.Quota.MaxBytes)
 	}
 	if f.http.MaxBlockingReads < 1 || f.http.MaxBlockingReads > 1_000_000 {
 		return usagef("--max-blocking-reads %d: want 1-1000000", f.http.MaxBlockingReads)

@@ -97,6 +97,10 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 		fmt.Fprintf(g.out, "Health:   this node checks %d of %d instances; %d Unhealthy; self-preservation %s (at %.0f%%)\n",
 			h.Checking, h.Instances, h.Unhealthy, sp, h.SelfPreservationThreshold*100)
 	}
+	if u := st.Catalog; u != nil {
+		fmt.Fprintf(g.out, "Catalog:  %d instances (quota %s), %d definitions, %d tokens; %.1f MB (quota %s)\n",
+			u.Instances, bound(int64(u.Quota.MaxInstances), 1), u.Definitions, u.Tokens, float64(u.Bytes)/1e6, bound(u.Quota.MaxBytes, 1e6))
+	}
 	if b := st.Bootstrap; b.State == "waiting" || b.State == "refused" || b.State == "joining" {
 		fmt.Fprintf(g.out, "Bootstrap: %s (expect %d): %s\n", b.State, b.Expect, b.Reason)
 	}
@@ -164,4 +168,15 @@ func newLeaveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// bound prints a quota figure (in units of unit), "none" for 0.
+func bound(v int64, unit float64) string {
+	if v == 0 {
+		return "none"
+	}
+	if unit == 1 {
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("%.0f MB", float64(v)/unit)
 }

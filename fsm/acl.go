@@ -110,6 +110,9 @@ func createToken(txn *memdb.Txn, index uint64, tc *TokenCommand, bootstrap bool)
 	row := &TokenRow{Token: tc.Token, SecretHash: tc.SecretHash}
 	row.Permissions = append([]string(nil), tc.Token.Permissions...)
 	row.CreateIndex = index
+	if err := account(txn, nil, 0, 0, 1, 0); err != nil {
+		return nil, err
+	}
 	if err := txn.Insert(tableTokens, row); err != nil {
 		return nil, fmt.Errorf("insert token: %w", err)
 	}
@@ -129,6 +132,9 @@ func deleteToken(txn *memdb.Txn, index uint64, accessor string) error {
 	}
 	if row == nil {
 		return NotFound("token %s not found", accessor)
+	}
+	if err := account(txn, nil, 0, 0, -1, 0); err != nil {
+		return err
 	}
 	if err := txn.Delete(tableTokens, row); err != nil {
 		return fmt.Errorf("delete token: %w", err)

@@ -10,7 +10,7 @@ import (
 
 // registerInstance upserts by URL. Every check runs before the first write so
 // that a refused command changes nothing.
-func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *TokenRow) (*Instance, error) {
+func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *TokenRow, q *api.Quota) (*Instance, error) {
 	req := rc.Instance.Clone()
 	byURL, err := firstInstance(txn, "url", req.URL)
 	if err != nil {
@@ -74,6 +74,13 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *To
 	if err := ValidateInstance(row); err != nil {
 		return nil, err
 	}
+	added := 0
+	if existing == nil {
+		added = 1
+	}
+	if err := account(txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
+		return nil, err
+	}
 	if err := txn.Insert(tableInstances, row); err != nil {
 		return nil, fmt.Errorf("insert instance: %w", err)
 	}
@@ -115,13 +122,16 @@ func deregisterInstance(txn *memdb.Txn, index uint64, id string, tok *TokenRow) 
 	if row == nil || !inScope(tok, row) {
 		return NotFound("instance %s not found", id)
 	}
+	if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+		return err
+	}
 	if err := txn.Delete(tableInstances, row); err != nil {
 		return fmt.Errorf("delete instance: %w", err)
 	}
 	return bumpIndex(txn, tableInstances, index)
 }
 
-func saveDefinition(txn *memdb.Txn, index uint64, d *Definition) (*Definition, error) {
+func saveDefinition(txn *memdb.Txn, index uint64, d *Definition, q *api.Quota) (*Definition, error) {
 	if err := ValidateDefinition(d); err != nil {
 		return nil, err
 	}
@@ -131,8 +141,14 @@ func saveDefinition(txn *memdb.Txn, index uint64, d *Definition) (*Definition, e
 	if err != nil {
 		return nil, err
 	}
+	var was *Definition
+	added := 1
 	if old != nil {
-		row.CreateIndex = old.(*Definition).CreateIndex
+		was, added = old.(*Definition), 0
+		row.CreateIndex = was.CreateIndex
+	}
+	if err := account(txn, q, 0, added, 0, definitionSize(&row)-definitionSize(was)); err != nil {
+		return nil, err
 	}
 	if err := txn.Insert(tableDefinitions, &row); err != nil {
 		return nil, fmt.Errorf("insert definition: %w", err)
@@ -147,6 +163,9 @@ func deleteDefinition(txn *memdb.Txn, index uint64, id string) error {
 	}
 	if old == nil {
 		return NotFound("definition %s not found", id)
+	}
+	if err := account(txn, nil, 0, -1, 0, -definitionSize(old.(*Definition))); err != nil {
+		return err
 	}
 	if err := txn.Delete(tableDefinitions, old); err != nil {
 		return fmt.Errorf("delete definition: %w", err)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // CommandType names what a command does. Values are stored in the Raft log:
@@ -70,6 +72,9 @@ type Command struct {
 	// Auth is the token the write was made with, checked again when it is
 	// applied (acl.go); nil for the cluster's own writes.
 	Auth *Auth `json:"auth,omitempty"`
+	// Quota is the catalog's quota as the node that built a growing write
+	// (a registration, a definition) had it configured (usage.go).
+	Quota *api.Quota `json:"quota,omitempty"`
 }
 
 // RegisterCommand upserts an instance by URL. NewID and Now are chosen by the

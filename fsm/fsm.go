@@ -192,11 +192,11 @@ func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
 	}
 	switch cmd.Type {
 	case CmdRegisterInstance:
-		return nilIfError(registerInstance(txn, index, cmd.Register, tok))
+		return nilIfError(registerInstance(txn, index, cmd.Register, tok, cmd.Quota))
 	case CmdDeregisterInstance:
 		return nil, deregisterInstance(txn, index, cmd.ID, tok)
 	case CmdSaveDefinition:
-		return nilIfError(saveDefinition(txn, index, cmd.Definition))
+		return nilIfError(saveDefinition(txn, index, cmd.Definition, cmd.Quota))
 	case CmdDeleteDefinition:
 		return nil, deleteDefinition(txn, index, cmd.ID)
 	case CmdSetStatuses:

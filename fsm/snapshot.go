@@ -28,6 +28,7 @@ type snapshotRecord struct {
 	Definition *Definition `json:"definition,omitempty"`
 	Index      *indexEntry `json:"index,omitempty"`
 	Token      *TokenRow   `json:"token,omitempty"`
+	Usage      *usageRow   `json:"usage,omitempty"`
 }
 
 type snapshot struct {
@@ -51,7 +52,7 @@ func (s *snapshot) write(w io.Writer) error {
 		return err
 	}
 	txn := s.db.Txn(false)
-	for _, table := range []string{tableInstances, tableDefinitions, tableTokens, tableIndex} {
+	for _, table := range []string{tableInstances, tableDefinitions, tableTokens, tableUsage, tableIndex} {
 		it, err := txn.Get(table, "id")
 		if err != nil {
 			return err
@@ -67,6 +68,8 @@ func (s *snapshot) write(w io.Writer) error {
 				rec.Index = row
 			case *TokenRow:
 				rec.Token = row
+			case *usageRow:
+				rec.Usage = row
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return err
@@ -93,6 +96,7 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 		return 0, fmt.Errorf("snapshot format %d is not supported (this build reads %d)", h.Format, snapshotFormat)
 	}
 	applied := h.Applied
+	sawUsage := false
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for n := 1; ; n++ {
@@ -113,6 +117,8 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 			table, row = tableDefinitions, rec.Definition
 		case rec.Token != nil:
 			table, row = tableTokens, rec.Token
+		case rec.Usage != nil:
+			table, row, sawUsage = tableUsage, rec.Usage, true
 		case rec.Index != nil:
 			table, row = tableIndex, rec.Index
 			if h.Applied == 0 {
@@ -123,6 +129,12 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 		}
 		if err := txn.Insert(table, row); err != nil {
 			return 0, fmt.Errorf("restore snapshot record %d: %w", n, err)
+		}
+	}
+	if !sawUsage {
+		// A snapshot of a build that kept no usage row.
+		if err := recountUsage(txn); err != nil {
+			return 0, fmt.Errorf("count the restored catalog: %w", err)
 		}
 	}
 	txn.Commit()

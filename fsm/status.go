@@ -79,6 +79,9 @@ func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow)
 			res.Skipped = append(res.Skipped, u.ID)
 			continue
 		case u.Remove:
+			if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+				return nil, err
+			}
 			if err := txn.Delete(tableInstances, row); err != nil {
 				return nil, fmt.Errorf("delete instance: %w", err)
 			}
@@ -99,6 +102,9 @@ func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow)
 			continue
 		}
 		next.ModifyIndex = index
+		if err := account(txn, nil, 0, 0, 0, instanceSize(next)-instanceSize(row)); err != nil {
+			return nil, err
+		}
 		if err := txn.Insert(tableInstances, next); err != nil {
 			return nil, fmt.Errorf("update instance: %w", err)
 		}

@@ -48,7 +48,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 		return
 	}
 	s.viaLeader(c, req, false, func(ctx context.Context) error {
-		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: d, Auth: authFor(c, api.PermDefinitionEdit)})
+		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: d, Auth: authFor(c, api.PermDefinitionEdit), Quota: s.quota})
 		if err != nil {
 			return err
 		}
@@ -69,6 +69,11 @@ func (s *Server) clusterStatus(c *gin.Context) {
 		return
 	}
 	st := s.n.Status()
+	usage := s.n.FSM().Usage()
+	if s.quota != nil {
+		usage.Quota = *s.quota
+	}
+	st.Catalog = &usage
 	if s.health != nil {
 		hs := s.health.Status()
 		st.Health = &hs

@@ -41,6 +41,7 @@ var statusOf = map[api.Code]int{
 	api.CodeTooManyWatchers:  http.StatusTooManyRequests,
 	api.CodeUnauthorized:     http.StatusUnauthorized,
 	api.CodeForbidden:        http.StatusForbidden,
+	api.CodeQuotaExceeded:    http.StatusInsufficientStorage,
 	api.CodeNotImplemented:   http.StatusNotImplemented,
 	api.CodeInternal:         http.StatusInternalServerError,
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/node/health"
 )
@@ -49,7 +50,10 @@ type Options struct {
 	MaxConnsPerClient int
 	// ACL makes every public route (but the health probes, the ACL
 	// bootstrap and the proxy) take a token with its permission.
-	ACL    bool
+	ACL bool
+	// Quota bounds the catalog; this node stamps it into the writes it
+	// builds (zero fields: no bound).
+	Quota  api.Quota
 	Logger *slog.Logger
 }
 
@@ -70,6 +74,8 @@ type Server struct {
 	allowOrigins []string
 	// acl: requests need tokens (Options.ACL).
 	acl bool
+	// quota is stamped into growing writes; nil without bounds.
+	quota *api.Quota
 	// table is every public route with its permission (routes.go).
 	table []Route
 	// parked holds a slot per blocking read waiting for a change.
@@ -91,6 +97,10 @@ func New(n Node, o Options) *Server {
 		o.MaxBlockingReads = 4096
 	}
 	s.parked = make(chan struct{}, o.MaxBlockingReads)
+	if o.Quota != (api.Quota{}) {
+		q := o.Quota
+		s.quota = &q
+	}
 	e := gin.New()
 	// The node URL in DELETE /registry-svc/node/{url} arrives path-escaped.
 	e.UseRawPath = true

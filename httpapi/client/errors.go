@@ -29,6 +29,7 @@ const (
 	CodeOwnerUnreachable = api.CodeOwnerUnreachable
 	CodeUnknownMember    = api.CodeUnknownMember
 	CodeMemberAlive      = api.CodeMemberAlive
+	CodeQuotaExceeded    = api.CodeQuotaExceeded
 )
 
 // ErrUnavailable matches (errors.Is) every answer that promises nothing
