@@ -33,6 +33,8 @@ type ClusterStatus struct {
 	// Catalog is what this node's replica holds, against the quota this
 	// node stamps into writes (set by the HTTP layer).
 	Catalog *CatalogUsage `json:"catalog,omitempty"`
+	// DiskAlarm is set while this node refuses writes for lack of disk.
+	DiskAlarm *DiskAlarm `json:"diskAlarm,omitempty"`
 }
 
 // HealthStatus summarises one node's health checker.

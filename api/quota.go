@@ -1,6 +1,9 @@
 package api
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Quota bounds the catalog, as etcd's --quota-backend-bytes bounds its
 // store: the node that builds a write stamps its limits into the command
@@ -31,6 +34,18 @@ type CatalogUsage struct {
 	Bytes       int64 `json:"bytes"`
 	Quota       Quota `json:"quota"`
 }
+
+// DiskAlarm says a node refuses writes because its disk is (nearly) full.
+type DiskAlarm struct {
+	Since        time.Time `json:"since"`
+	FreeBytes    uint64    `json:"freeBytes"`
+	ReserveBytes uint64    `json:"reserveBytes"`
+	Reason       string    `json:"reason"`
+}
+
+// CodeDiskFull: the leader's disk has less free space than its reserve;
+// nothing was written (507).
+const CodeDiskFull Code = "disk_full"
 
 // CodeQuotaExceeded: the write would take the catalog past its quota (507).
 const CodeQuotaExceeded Code = "quota_exceeded"

@@ -72,6 +72,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
 	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
 	fl.StringVar(&f.cfg.Timing, "timing", d.Timing, "gossip and Raft timings: lan, or local for clusters on one machine")
+	fl.Uint64Var(&f.cfg.DiskReserve, "disk-reserve", node.DefaultDiskReserve, "free bytes the data dir's disk must keep: below it writes answer 507 disk_full (an alarm in `roster status`) until twice as much is free")
 	fl.DurationVar(&f.cfg.StatusInterval, "status-interval", d.StatusInterval, "how often this node samples and gossips its CPU, memory, disk and GPU use (100ms-5m)")
 	fl.DurationVar(&f.health.CheckInterval, "check-interval", hd.CheckInterval, "check interval of instances registered without a check (1s-1h)")
 	fl.Float64Var(&f.health.SelfPreservation, "self-preservation", hd.SelfPreservation, "share of Unhealthy instances (at least 3) at which automatic deregistration pauses, in (0, 1]")

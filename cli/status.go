@@ -97,6 +97,10 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 		fmt.Fprintf(g.out, "Health:   this node checks %d of %d instances; %d Unhealthy; self-preservation %s (at %.0f%%)\n",
 			h.Checking, h.Instances, h.Unhealthy, sp, h.SelfPreservationThreshold*100)
 	}
+	if a := st.DiskAlarm; a != nil {
+		fmt.Fprintf(g.out, "ALARM:    disk full since %s: %s; writes through this node's leadership are refused (507 disk_full)\n",
+			a.Since.Format(time.RFC3339), cell(a.Reason))
+	}
 	if u := st.Catalog; u != nil {
 		fmt.Fprintf(g.out, "Catalog:  %d instances (quota %s), %d definitions, %d tokens; %.1f MB (quota %s)\n",
 			u.Instances, bound(int64(u.Quota.MaxInstances), 1), u.Definitions, u.Tokens, float64(u.Bytes)/1e6, bound(u.Quota.MaxBytes, 1e6))

@@ -42,6 +42,7 @@ var statusOf = map[api.Code]int{
 	api.CodeUnauthorized:     http.StatusUnauthorized,
 	api.CodeForbidden:        http.StatusForbidden,
 	api.CodeQuotaExceeded:    http.StatusInsufficientStorage,
+	api.CodeDiskFull:         http.StatusInsufficientStorage,
 	api.CodeNotImplemented:   http.StatusNotImplemented,
 	api.CodeInternal:         http.StatusInternalServerError,
 }

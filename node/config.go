@@ -74,6 +74,9 @@ type Config struct {
 	// StatusInterval is how often the node samples its CPU, memory, disk and
 	// GPUs and gossips them (default 5s, 100ms-5m).
 	StatusInterval time.Duration
+	// DiskReserve is the free space on the data dir's filesystem below
+	// which writes are refused (default DefaultDiskReserve; see disk.go).
+	DiskReserve uint64
 	// Sampler reads the resources (default: this machine, through gopsutil
 	// and the system's NVML). Tests pass go-nvml's mock through it.
 	Sampler gossip.Sampler
@@ -126,6 +129,12 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.DeadVoterWindow, d.DeadVoterWindow)
 	orDefault(&c.PromoteAfter, d.PromoteAfter)
 	orDefault(&c.StatusInterval, d.StatusInterval)
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
+	}
+	if c.DiskReserve < 2<<20 {
+		return c, fmt.Errorf("disk reserve %d bytes: want at least 2 MiB (two of the largest Raft entries)", c.DiskReserve)
+	}
 	orDefault(&c.ReconcileInterval, d.ReconcileInterval)
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 9 {
 		return c, fmt.Errorf("bootstrap-expect: %d is out of range 0-9", c.BootstrapExpect)

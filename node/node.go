@@ -49,6 +49,8 @@ type Node struct {
 	catchUp atomic.Pointer[[2]uint64]
 	// readRounds shares one leadership check among concurrent reads.
 	readRounds *rounds.Group[uint64]
+	// disk refuses writes while the data dir's disk is full (disk.go).
+	disk *diskGuard
 	// boot is how this node came into its cluster (see bootstrap.go).
 	boot bootstrapTracker
 	bootstrapSeen
@@ -114,6 +116,7 @@ func Open(cfg Config) (*Node, error) {
 		ctx: ctx, cancel: cancel, lock: lock,
 	}
 	n.readRounds = rounds.New(n.confirmLeadership)
+	n.disk = &diskGuard{dir: cfg.DataDir, reserve: cfg.DiskReserve}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if err := n.start(); err != nil {
 		cancel()
@@ -392,6 +395,9 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (any, error) {
 		// undecodable; refused, nothing is written.
 		return nil, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one Raft entry may hold %d", len(b), fsm.MaxCommandSize)}
 	}
+	if err := n.disk.admit(); err != nil {
+		return nil, err
+	}
 	timeout := 10 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -402,7 +408,7 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (any, error) {
 			// The write may have been appended before Raft stopped.
 			return nil, ErrLeadershipLost
 		}
-		return nil, mapRaftErr(err)
+		return nil, n.disk.failed(mapRaftErr(err))
 	}
 	if err, ok := f.Response().(error); ok {
 		return nil, err

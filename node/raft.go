@@ -31,6 +31,9 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	})
 	// raft.db holds the log and the stable store; fsync stays on (NoSync
 	// false): an acknowledged write survives power loss.
+	if err := checkBolt(n.cfg.DataDir); err != nil {
+		return nil, nil, err
+	}
 	var store *raftboltdb.BoltStore
 	err := guard(n.cfg.DataDir, "opening raft.db", func() (err error) {
 		store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
@@ -46,6 +49,10 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	if err != nil {
 		store.Close()
 		return nil, nil, fmt.Errorf("open snapshots: %w", err)
+	}
+	if err := checkLogAndSnapshot(n.cfg.DataDir, store, snaps); err != nil {
+		store.Close()
+		return nil, nil, err
 	}
 	advertise := &net.TCPAddr{IP: net.ParseIP(n.cfg.Advertise), Port: mustPort(n.cfg.RaftAddr)}
 	ln, err := net.Listen("tcp", n.cfg.RaftAddr)

@@ -42,13 +42,18 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 // term, after which the FSM has applied every write acknowledged before the
 // round began.
 func (n *Node) confirmLeadership() (uint64, error) {
+	// A barrier is a log entry: on a full disk it would fail the append
+	// and make this leader step down.
+	if err := n.disk.admit(); err != nil {
+		return 0, err
+	}
 	// Bounded by the node's end: a barrier raft queued just before shutting
 	// down is never answered.
 	if err := n.await(n.ctx, n.raft.Barrier(10*time.Second)); err != nil {
 		if errors.Is(err, errGaveUp) {
 			return 0, ErrShutdown
 		}
-		return 0, mapRaftErr(err)
+		return 0, n.disk.failed(mapRaftErr(err))
 	}
 	return n.fsm.AppliedIndex(), nil
 }

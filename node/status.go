@@ -17,7 +17,7 @@ func (n *Node) Status() api.ClusterStatus {
 		LeaderID: leaderID, LeaderURL: leaderURL,
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
 		AppliedIndex: n.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
-		Bootstrap: n.boot.get(),
+		Bootstrap: n.boot.get(), DiskAlarm: n.disk.state(),
 	}
 	members := map[string]gossip.Member{}
 	for _, m := range n.gossip.Members() {

@@ -30,6 +30,7 @@ const (
 	CodeUnknownMember    = api.CodeUnknownMember
 	CodeMemberAlive      = api.CodeMemberAlive
 	CodeQuotaExceeded    = api.CodeQuotaExceeded
+	CodeDiskFull         = api.CodeDiskFull
 )
 
 // ErrUnavailable matches (errors.Is) every answer that promises nothing
