@@ -88,4 +88,3 @@ func checkLogAndSnapshot(dir string, store *raftboltdb.BoltStore, snaps *raft.Fi
 		return nil
 	})
 }
-
