@@ -110,7 +110,7 @@ func Start(c Config) (*Agent, error) {
 	// good); blocking reads are not cut: the handler's time is not the
 	// request's.
 	a.srv = &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: httpapi.ServerMaxHeaderBytes}
 	maxConns := opts.MaxConnsPerClient
 	if maxConns == 0 {
 		maxConns = DefaultMaxConnsPerClient

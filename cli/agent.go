@@ -91,6 +91,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.Int64Var(&f.http.Quota.MaxBytes, "max-catalog-bytes", api.DefaultMaxBytes, "bytes of instances and definitions the catalog may hold (every replica keeps it in memory); writes past it answer 507 (0: no bound)")
 	fl.IntVar(&f.http.MaxBlockingReads, "max-blocking-reads", 4096, "blocking reads (?index=) this node holds parked at once; more answer 429 with Retry-After")
 	fl.IntVar(&f.http.MaxConnsPerClient, "http-max-conns-per-client", agent.DefaultMaxConnsPerClient, "connections one client address may hold open to the HTTP API; more are closed at once (-1: no cap)")
+	fl.DurationVar(&f.http.WriteTimeout, "http-write-timeout", 30*time.Second, "how long an answer may take to write (a blocking read's time starts when its wait ends; proxied answers have none)")
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -190,6 +191,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	if f.http.MaxConnsPerClient < -1 || f.http.MaxConnsPerClient == 0 {
 		return usagef("--http-max-conns-per-client %d: want a positive number, or -1 for no cap", f.http.MaxConnsPerClient)
+	}
+	if f.http.WriteTimeout < time.Second || f.http.WriteTimeout > time.Hour {
+		return usagef("--http-write-timeout %v: want 1s-1h", f.http.WriteTimeout)
 	}
 	if f.http.ProxyTimeout < time.Second || f.http.ProxyTimeout > time.Hour {
 		return usagef("--proxy-timeout %v: want 1s-1h", f.http.ProxyTimeout)

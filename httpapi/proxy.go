@@ -112,6 +112,9 @@ func (p *proxy) candidates(slug string) (list []*api.Instance, known bool, err e
 }
 
 func (p *proxy) serve(c *gin.Context, slug string) {
+	// An instance's answer may stream for as long as the service likes;
+	// --proxy-timeout bounds the wait for its headers.
+	liftWriteDeadline(c)
 	if escapesSlug(c.Request.URL) {
 		p.s.writeError(c, api.Invalid("path", "%s has a '..' segment: it would leave /%s/ on the instance", c.Request.URL.EscapedPath(), slug))
 		return

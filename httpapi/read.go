@@ -51,6 +51,11 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		s.writeError(c, err)
 		return
 	}
+	if minIndex > 0 {
+		// Also when the read is answered through the leader: this node
+		// writes the answer once the wait there has ended.
+		s.extendWriteDeadline(c, wait)
+	}
 	if !consistent {
 		// A node that just restarted holds local reads until it has caught
 		// up: X-Registry-Index and the catalog never go back in time on
@@ -104,6 +109,9 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 		default:
 			return api.ErrTooManyWatchers
 		}
+		// It may wait longer than a route's write deadline: its deadline
+		// starts when the wait ends.
+		s.extendWriteDeadline(c, wait)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
 	defer cancel()

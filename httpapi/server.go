@@ -45,6 +45,10 @@ type Options struct {
 	// MaxBlockingReads caps the blocking reads (?index=) this node holds
 	// parked at once (default 4096); more answer 429 with Retry-After.
 	MaxBlockingReads int
+	// WriteTimeout bounds the writing of one answer (default 30s); a
+	// blocking read's starts when its wait ends, and proxied answers,
+	// which may stream for long, have none.
+	WriteTimeout time.Duration
 	// MaxConnsPerClient caps the connections one client address holds
 	// open (default 200, negative: no cap); the agent enforces it.
 	MaxConnsPerClient int
@@ -72,6 +76,8 @@ type Server struct {
 	tls          bool
 	targets      health.Targets
 	allowOrigins []string
+	// writeTimeout is Options.WriteTimeout with its default.
+	writeTimeout time.Duration
 	// acl: requests need tokens (Options.ACL).
 	acl bool
 	// quota is stamped into growing writes; nil without bounds.
@@ -97,6 +103,10 @@ func New(n Node, o Options) *Server {
 		o.MaxBlockingReads = 4096
 	}
 	s.parked = make(chan struct{}, o.MaxBlockingReads)
+	s.writeTimeout = o.WriteTimeout
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = 30 * time.Second
+	}
 	if o.Quota != (api.Quota{}) {
 		q := o.Quota
 		s.quota = &q
@@ -106,7 +116,7 @@ func New(n Node, o Options) *Server {
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recover, s.headers, s.gateForwarded)
+	e.Use(s.recover, s.limitHeaders, s.writeDeadline, s.headers, s.gateForwarded)
 	s.routes(e, o)
 	s.engine = e
 	return s
