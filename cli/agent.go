@@ -200,6 +200,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	opts := f.http
 	opts.Debug = f.debug
+	if opts.LibraryMetrics, err = httpapi.BridgeLibraryMetrics(); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	acl := agent.ACLAuto
 	if cmd.Flags().Changed("acl") {
 		acl = agent.ACLOff

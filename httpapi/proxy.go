@@ -125,6 +125,9 @@ func (p *proxy) serve(c *gin.Context, slug string) {
 		return
 	}
 	list, known, err := p.candidates(slug)
+	if known {
+		c.Set(knownSlugKey, slug) // a label of the proxy's metrics
+	}
 	switch {
 	case err != nil:
 		p.s.writeError(c, err)

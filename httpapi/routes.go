@@ -57,6 +57,11 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	e.GET(keyringPath, s.nodesOnly, s.localKeyring)
 	e.PUT(keyringPath, s.nodesOnly, s.changeLocalKeyring)
 
+	// Prometheus scrapes with a token that holds node:view when tokens
+	// are on (its bearer_token setting).
+	s.table = append(s.table, Route{Method: http.MethodGet, Path: "/metrics", Permission: api.PermNodeView})
+	e.GET("/metrics", s.require(api.PermNodeView), s.serveMetrics)
+
 	// Probes answer anyone: load balancers and orchestrators hold no token.
 	e.GET("/healthz", s.healthz)
 	e.GET("/health", s.healthz) // the seed's connectivity script calls /health

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/node/health"
@@ -55,6 +57,9 @@ type Options struct {
 	// ACL makes every public route (but the health probes, the ACL
 	// bootstrap and the proxy) take a token with its permission.
 	ACL bool
+	// LibraryMetrics, when set, is served at /metrics beside Roster's own
+	// (BridgeLibraryMetrics: raft's and memberlist's).
+	LibraryMetrics prometheus.Gatherer
 	// Quota bounds the catalog; this node stamps it into the writes it
 	// builds (zero fields: no bound).
 	Quota  api.Quota
@@ -84,6 +89,8 @@ type Server struct {
 	quota *api.Quota
 	// table is every public route with its permission (routes.go).
 	table []Route
+	// metrics is this server's Prometheus registry (metrics.go).
+	metrics *metrics
 	// parked holds a slot per blocking read waiting for a change.
 	parked chan struct{}
 }
@@ -116,7 +123,8 @@ func New(n Node, o Options) *Server {
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recover, s.limitHeaders, s.writeDeadline, s.headers, s.gateForwarded)
+	s.metrics = newMetrics(s, o.LibraryMetrics)
+	e.Use(s.observe, s.recover, s.limitHeaders, s.writeDeadline, s.headers, s.gateForwarded)
 	s.routes(e, o)
 	s.engine = e
 	return s
