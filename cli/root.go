@@ -102,6 +102,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newKeyringCmd(g),
 		newACLCmd(g),
 		newTokenCmd(g),
+		newSnapshotCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))

@@ -12,6 +12,11 @@ import (
 	"github.com/rosterhq/roster/fsm"
 )
 
+// StatusesPath takes the health checkers' status batches on the leader:
+// a route between nodes (node certificates), as the cluster itself, never
+// a user's token.
+const StatusesPath = "/registry-svc/internal/statuses"
+
 // ProposeStatuses writes a health checker's batch of conditional status
 // updates: applied here when this node leads, else sent to the leader,
 // again through elections until ctx ends. The updates are conditional, so
@@ -29,7 +34,7 @@ func (f *Forwarder) ProposeStatuses(ctx context.Context, us []api.StatusUpdate) 
 		} else {
 			var refused error
 			err = f.WithLeader(ctx, 100*time.Millisecond, func(tctx context.Context, _, url string) bool {
-				resp, err := f.Do(tctx, url, Request{Method: http.MethodPut, Path: "/registry-svc/instances/status", Body: body})
+				resp, err := f.Do(tctx, url, Request{Method: http.MethodPut, Path: StatusesPath, Body: body})
 				if err == nil {
 					err = resp.Err()
 				}

@@ -23,6 +23,9 @@ const (
 	CmdACLBootstrap       CommandType = 7
 	CmdCreateToken        CommandType = 8
 	CmdDeleteToken        CommandType = 9
+	// CmdTouch marks every table changed at its index: it follows an
+	// operator's restore, so that blocking readers wake and indexes move.
+	CmdTouch CommandType = 10
 )
 
 func (t CommandType) String() string {
@@ -45,6 +48,8 @@ func (t CommandType) String() string {
 		return "create-token"
 	case CmdDeleteToken:
 		return "delete-token"
+	case CmdTouch:
+		return "touch"
 	}
 	return fmt.Sprintf("command-%d", uint8(t))
 }
@@ -129,6 +134,8 @@ func (c *Command) checkPayload() error {
 		ok = c.ID != ""
 	case CmdACLBootstrap, CmdCreateToken:
 		ok = c.Token != nil
+	case CmdTouch:
+		ok = true
 	case CmdSetStatuses:
 		ok = len(c.Statuses) > 0
 	case CmdBatch:

@@ -205,6 +205,8 @@ func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
 		return nilIfError(createToken(txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
 	case CmdDeleteToken:
 		return nil, deleteToken(txn, index, cmd.ID)
+	case CmdTouch:
+		return nil, touchTables(txn, index)
 	}
 	return nil, nil
 }
@@ -240,6 +242,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	// An operator's restore (roster snapshot restore) may bring an older
+	// catalog: its indexes must not take X-Registry-Index back. A
+	// snapshot Raft installs on a follower or restores at start is never
+	// behind this replica, so for those the maximum is the snapshot's.
+	if err := keepIndexes(f.state(), db); err != nil {
+		return err
+	}
+	applied = max(applied, f.applied.Load())
 	f.mu.Lock()
 	old := f.abandon
 	f.db, f.abandon = db, make(chan struct{})

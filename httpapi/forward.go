@@ -23,7 +23,9 @@ func (s *Server) viaLeader(c *gin.Context, body any, resendable bool, local func
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
 	defer cancel()
 	req := forward.Request{Method: c.Request.Method, Path: c.Request.URL.RequestURI(), Auth: c.GetHeader("Authorization")}
-	if body != nil {
+	if raw, ok := body.(rawBody); ok {
+		req.Body = raw
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			s.writeError(c, err)

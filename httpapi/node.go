@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"time"
 
@@ -37,6 +38,9 @@ type Node interface {
 	// ApplyEncoded applies a command already encoded (a batch built by
 	// fsm.EncodeBatch from its writes' encodings).
 	ApplyEncoded(ctx context.Context, b []byte) (any, error)
+	// RestoreSnapshot replaces the catalog with a snapshot stream through
+	// Raft (leader only) and returns the index it holds from.
+	RestoreSnapshot(ctx context.Context, state io.Reader, size int64) (uint64, error)
 	// Keyring and ChangeKeyring read and rotate this node's gossip keys.
 	Keyring() api.NodeKeyring
 	ChangeKeyring(api.KeyringChange) error

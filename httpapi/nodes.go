@@ -100,7 +100,7 @@ func (s *Server) deleteNode(c *gin.Context) {
 			if row.ID == s.n.ID() {
 				return api.MemberAlive("node %s is the leader answering this request; run `roster leave --addr %s` instead", row.ID, row.URL)
 			}
-			if err := s.askToLeave(ctx, row); err != nil {
+			if err := s.askToLeave(ctx, row, c.GetHeader("Authorization")); err != nil {
 				return err
 			}
 		}
@@ -122,9 +122,10 @@ func (s *Server) findNode(target string) (resource.Node, bool) {
 }
 
 // askToLeave asks a live node to leave the cluster, then waits until gossip
-// here sees it gone.
-func (s *Server) askToLeave(ctx context.Context, row resource.Node) error {
-	resp, err := s.road.Do(ctx, row.URL, forward.Request{Method: http.MethodPut, Path: "/registry-svc/agent/leave"})
+// here sees it gone. It asks with the requester's token: with tokens on,
+// making a live node leave takes the operator permission there.
+func (s *Server) askToLeave(ctx context.Context, row resource.Node, auth string) error {
+	resp, err := s.road.Do(ctx, row.URL, forward.Request{Method: http.MethodPut, Path: "/registry-svc/agent/leave", Auth: auth})
 	if err != nil {
 		return api.MemberAlive("node %s is alive but could not be asked to leave: %v", row.ID, err)
 	}

@@ -44,6 +44,8 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	s.route(r, http.MethodGet, "/keyring", api.PermNodeView, s.keyring)
 	s.route(r, http.MethodPut, "/keyring", api.PermOperator, s.operatorsOnly, s.changeKeyring)
 	s.route(r, http.MethodPut, "/agent/leave", api.PermOperator, s.leave)
+	s.route(r, http.MethodGet, "/snapshot", api.PermOperator, s.saveSnapshot)
+	s.route(r, http.MethodPut, "/snapshot", api.PermOperator, s.restoreSnapshot)
 	s.route(r, http.MethodPost, "/acl/bootstrap", "", s.aclBootstrap)
 	s.route(r, http.MethodPost, "/tokens", api.PermOperator, s.createToken)
 	s.route(r, http.MethodGet, "/tokens", api.PermOperator, s.listTokens)
@@ -54,6 +56,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	// hold their own token's accessor).
 	e.POST(forward.WritesPath, s.nodesOnly, s.internalWrites)
 	e.GET(forward.ReadIndexPath, s.nodesOnly, s.internalReadIndex)
+	e.PUT(forward.StatusesPath, s.nodesOnly, s.setStatuses) // the checkers' batches: no token, the cluster's own writes
 	e.GET(keyringPath, s.nodesOnly, s.localKeyring)
 	e.PUT(keyringPath, s.nodesOnly, s.changeLocalKeyring)
 

@@ -3,7 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/fsm"
 )
 
 // VerifyLeader confirms with a quorum that this node is still the leader, so
@@ -81,4 +86,26 @@ func (n *Node) waitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond): // a dropped observation
 		}
 	}
+}
+
+// RestoreSnapshot replaces the catalog with a snapshot stream (a backup's,
+// already checked by the caller) through Raft's user restore: the leader
+// installs it and followers receive it as any snapshot. A touch command
+// follows, so that every table's index moves past the restore and
+// blocking readers wake. It returns that command's index.
+func (n *Node) RestoreSnapshot(ctx context.Context, state io.Reader, size int64) (uint64, error) {
+	if !n.IsLeader() {
+		return 0, ErrNotLeader
+	}
+	if err := n.disk.admit(); err != nil {
+		return 0, err
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}
+	if err := n.raft.Restore(meta, state, 30*time.Second); err != nil {
+		return 0, n.disk.failed(mapRaftErr(err))
+	}
+	if _, err := n.Apply(ctx, &fsm.Command{Type: fsm.CmdTouch}); err != nil {
+		return 0, err
+	}
+	return n.fsm.AppliedIndex(), nil
 }

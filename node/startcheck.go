@@ -53,15 +53,21 @@ func checkLogAndSnapshot(dir string, store *raftboltdb.BoltStore, snaps *raft.Fi
 		if err != nil {
 			return damaged(dir, "raft.db's last log index cannot be read: %v", err)
 		}
-		var l raft.Log
-		for i := first; first > 0 && i <= last; i++ {
-			if err := store.GetLog(i, &l); err != nil {
-				return damaged(dir, "log entry %d of %d-%d cannot be read from raft.db: %v", i, first, last, err)
-			}
-		}
 		list, err := snaps.List()
 		if err != nil {
 			return damaged(dir, "the snapshots cannot be listed: %v", err)
+		}
+		// Entries a snapshot covers may be gone (an operator's restore
+		// leaves a hole at its index); every later one must be there.
+		var covered uint64
+		if len(list) > 0 {
+			covered = list[0].Index
+		}
+		var l raft.Log
+		for i := max(first, covered+1); first > 0 && i <= last; i++ {
+			if err := store.GetLog(i, &l); err != nil {
+				return damaged(dir, "log entry %d of %d-%d cannot be read from raft.db: %v", i, first, last, err)
+			}
 		}
 		if len(list) == 0 {
 			if first > 1 {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -222,6 +224,30 @@ func TestOutsidersAndOtherServicesAreRefused(t *testing.T) {
 	}
 }
 
+// The health checks write statuses as the cluster itself: with tokens on,
+// a checked instance still turns Healthy.
+func TestChecksWorkWithTokens(t *testing.T) {
+	c := aclCluster(t)
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer live.Close()
+	f := follower(c)
+	in, err := c.Client(f).RegisterInstance(t.Context(), client.RegisterRequest{URL: live.URL, Slug: "checked",
+		Check: &api.Check{Type: api.CheckHTTP, Interval: api.Duration(time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 15*time.Second, "the check marks it Healthy", func() error {
+		rows, _, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{ID: in.ID}, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(rows) != 1 || rows[0].Status != api.StatusHealthy {
+			return fmt.Errorf("%+v", rows)
+		}
+		return nil
+	})
+}
+
 // catalog is the management token's view of every instance, as text.
 func catalog(t *testing.T, c *Cluster) string {
 	t.Helper()
@@ -229,6 +255,11 @@ func catalog(t *testing.T, c *Cluster) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return digestOf(rows)
+}
+
+// digestOf is a list of instances as text, in a fixed order.
+func digestOf(rows []*api.Instance) string {
 	var parts []string
 	for _, r := range rows {
 		parts = append(parts, r.ID+" "+r.Slug+" "+r.URL+" "+string(r.Status))

@@ -66,10 +66,14 @@ type Meta struct {
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer
-// into out (when non-nil). Errors from the node come back as *APIError.
+// into out (when non-nil). A []byte body is sent as it is, and a *[]byte
+// out takes the answer as it is (snapshots). Errors from the node come
+// back as *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Meta, error) {
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return Meta{}, err
@@ -92,7 +96,11 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 	}
 	defer resp.Body.Close()
 	meta := readMeta(resp.Header)
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	limit := int64(64 << 20)
+	if _, ok := out.(*[]byte); ok {
+		limit = 1 << 30
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return meta, fmt.Errorf("read answer of %s %s: %w", method, path, err)
 	}
@@ -105,6 +113,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 			}
 		}
 		return meta, FromWire(resp.StatusCode, eb)
+	}
+	if whole, ok := out.(*[]byte); ok {
+		*whole = raw
+		return meta, nil
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
