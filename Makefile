@@ -3,10 +3,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/rosterhq/roster/cli.Version=$(VERSION)
 
-.PHONY: build run dev test fuzz bench chaos fmt
+.PHONY: build image run dev test fuzz bench chaos fmt
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
+
+# The container image roster:latest (and roster:VERSION) from the static
+# binary, FROM scratch: nothing is pulled. `docker-compose up -d` then
+# starts a three-node cluster (compose.yaml).
+image:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/roster-static .
+	docker build -t roster:latest -t roster:$(VERSION) .
 
 # Three agent processes on loopback, node1 on the default 127.0.0.1:11337;
 # Ctrl-C stops them, their data stays in ~/.local/state/roster-testcluster.

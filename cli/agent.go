@@ -30,6 +30,7 @@ type agentFlags struct {
 	health           health.Settings
 	selfURL          string
 	logLevel         string
+	logFormat        string
 	encryptFile      string
 	encryptArgv      string
 	leaveOnTerminate bool
@@ -95,6 +96,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text, or json (one object a line) for log shippers")
 	fl.BoolVar(&f.debug, "enable-debug", false, "serve Go's profiler at /debug/pprof/ on the HTTP API")
 	fl.BoolVar(&f.dev, "dev", false, "throwaway single-node cluster: loopback only, data in a temporary directory removed on exit")
 	return cmd
@@ -138,7 +140,7 @@ func applyEnv(fs *pflag.FlagSet) error {
 }
 
 func (f *agentFlags) run(cmd *cobra.Command) error {
-	log, err := newLogger(f.logLevel, cmd.ErrOrStderr())
+	log, err := newLogger(f.logLevel, f.logFormat, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -231,12 +233,19 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 }
 
-func newLogger(level string, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
+func newLogger(level, format string, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
 }
 
 // devMode settles a --dev agent: a temporary data dir (returned, for the

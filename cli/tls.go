@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/certs"
+	"github.com/rosterhq/roster/testcluster"
 )
 
 func newTLSCmd(g *globals) *cobra.Command {
@@ -97,6 +100,36 @@ node ID: no other node can take its place in the cluster.`,
 	fl.StringArrayVar(&o.dns, "dns", nil, "DNS name users reach the node's HTTP API at (repeatable; localhost is always in)")
 	fl.IntVar(&o.days, "days", 365, "validity in days (at most the CA's)")
 	cert.AddCommand(certCreate)
-	cmd.AddCommand(ca, cert)
+	var initDir string
+	var initIDs []string
+	initCmd := &cobra.Command{
+		Use:   "init --dir DIR --node-id ID...",
+		Short: "Make whatever is missing of a whole cluster's files: CA, node certificates, an operator certificate, a gossip key",
+		Long: `Make, in DIR, the CA, a certificate for each --node-id, an operator's client certificate
+(client-operator.pem) and a gossip key (gossip.key), keeping any that exist: running it again
+changes nothing. For a cluster on one host or in containers (the compose file runs it); for
+machines, keep the CA key off them and use "tls ca create" and "tls cert create".`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if initDir == "" || len(initIDs) == 0 {
+				return usagef("--dir and at least one --node-id are required")
+			}
+			for _, id := range initIDs {
+				if err := api.ValidateID("node-id", id); err != nil {
+					return usagef("--node-id %q: %v", id, err)
+				}
+			}
+			p, err := testcluster.MakePKI(initDir, initIDs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "PKI in %s: CA %s, nodes %s, operator certificate, gossip key %s\n",
+				p.Dir, p.CA(), strings.Join(initIDs, ", "), p.GossipKey())
+			return nil
+		},
+	}
+	initCmd.Flags().StringVar(&initDir, "dir", "", "directory for the files")
+	initCmd.Flags().StringArrayVar(&initIDs, "node-id", nil, "a node of the cluster (repeatable)")
+	cmd.AddCommand(ca, cert, initCmd)
 	return cmd
 }

@@ -62,12 +62,14 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	}
 	// raft.NewTCPTransport with our own stream layer, so that its dials go
 	// through the fault switch in tests and stop when the node closes.
+	book := &addressBook{n: n}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: &streamLayer{Listener: ln, advertise: advertise, sw: n.cfg.Faults, ctx: n.ctx,
 			tls: n.cfg.TLS, ids: &n.serverIDs},
-		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  hlog,
+		ServerAddressProvider: book,
+		MaxPool:               3,
+		Timeout:               10 * time.Second,
+		Logger:                hlog,
 	})
 	var hasState bool
 	err = guard(n.cfg.DataDir, "reading raft.db", func() (err error) {

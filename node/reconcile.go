@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,7 +27,7 @@ func newReconciler(n *Node) *reconciler {
 
 // change is one configuration change the reconciler wants.
 type change struct {
-	op   string // add-nonvoter, promote, remove, readdress
+	op   string // add-nonvoter, promote, remove, readdress-*, park-*
 	id   string
 	addr string
 }
@@ -45,15 +46,17 @@ func (r *reconciler) reconcile() {
 func (r *reconciler) apply(c change) {
 	var fut raft.IndexFuture
 	id, addr := raft.ServerID(c.id), raft.ServerAddress(c.addr)
-	if c.op != "remove" {
+	// A parked server's placeholder address is nobody's: there is no
+	// identity to check (Raft reaches it through gossip meanwhile).
+	if c.op != "remove" && !strings.HasPrefix(c.op, "park-") {
 		if err := r.n.checkServerIdentity(c.id, c.addr); err != nil {
 			return
 		}
 	}
 	switch c.op {
-	case "add-nonvoter", "readdress-nonvoter":
+	case "add-nonvoter", "readdress-nonvoter", "park-nonvoter":
 		fut = r.n.raft.AddNonvoter(id, addr, 0, 5*time.Second)
-	case "promote", "readdress-voter":
+	case "promote", "readdress-voter", "park-voter":
 		fut = r.n.raft.AddVoter(id, addr, 0, 5*time.Second)
 	case "remove":
 		fut = r.n.raft.RemoveServer(id, 0, 5*time.Second)
@@ -65,6 +68,27 @@ func (r *reconciler) apply(c change) {
 	r.n.log.Info("membership changed", "op", c.op, "server", c.id, "addr", c.addr)
 }
 
+func suffrageOp(s raft.Server) string {
+	if s.Suffrage == raft.Voter {
+		return "voter"
+	}
+	return "nonvoter"
+}
+
+// readdress moves server s to addr, parking first the server that holds
+// addr in the configuration if gossip places that one elsewhere.
+func (r *reconciler) readdress(s raft.Server, addr string, holderOf map[string]raft.Server, gossipAddr map[string]string) []change {
+	var out []change
+	if h, held := holderOf[addr]; held && h.ID != s.ID && gossipAddr[string(h.ID)] != addr {
+		out = append(out, change{"park-" + suffrageOp(h), string(h.ID), parkedAddr(string(h.ID))})
+	}
+	return append(out, change{"readdress-" + suffrageOp(s), string(s.ID), addr})
+}
+
+// parkedAddr is a placeholder Raft address for a server whose recorded one
+// another server now has: unique, and reachable by no one.
+func parkedAddr(id string) string { return "parked." + id + ".invalid:1" }
+
 // plan decides the changes for one round. It is a pure function of the Raft
 // configuration, the gossip view and the clock, so it is unit-tested alone.
 func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now time.Time) []change {
@@ -74,13 +98,29 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		servers[string(s.ID)] = s
 	}
 	byID := map[string]gossip.Member{}
+	gossipAddr := map[string]string{}
+	for _, m := range members {
+		gossipAddr[m.Name] = m.RaftAddr
+	}
+	holderOf := map[string]raft.Server{}
+	for _, s := range cfg.Servers {
+		holderOf[string(s.Address)] = s
+	}
 	var out []change
 	for _, m := range members {
 		byID[m.Name] = m
-		if m.Name == self || m.RaftAddr == "" {
+		if m.RaftAddr == "" {
 			continue
 		}
 		s, in := servers[m.Name]
+		if m.Name == self {
+			// The leader's own address moves too (its container was
+			// recreated); it is the only one that can record that.
+			if in && m.State == gossip.StateAlive && string(s.Address) != m.RaftAddr {
+				out = append(out, r.readdress(s, m.RaftAddr, holderOf, gossipAddr)...)
+			}
+			continue
+		}
 		switch m.State {
 		case gossip.StateAlive:
 			delete(r.deadSince, m.Name)
@@ -88,10 +128,14 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			case !in:
 				out = append(out, change{"add-nonvoter", m.Name, m.RaftAddr})
 				r.nonvoterSince[m.Name] = now
-			case string(s.Address) != m.RaftAddr && s.Suffrage == raft.Voter:
-				out = append(out, change{"readdress-voter", m.Name, m.RaftAddr})
 			case string(s.Address) != m.RaftAddr:
-				out = append(out, change{"readdress-nonvoter", m.Name, m.RaftAddr})
+				// Addresses that moved around (two nodes swapped IPs when
+				// their containers were recreated): the new address is
+				// still another server's in the configuration, which Raft
+				// refuses as a duplicate, and each move waited on the
+				// other. That server, which gossip places elsewhere, is
+				// parked on a placeholder first.
+				out = append(out, r.readdress(s, m.RaftAddr, holderOf, gossipAddr)...)
 			}
 			if in && s.Suffrage != raft.Voter {
 				if _, seen := r.nonvoterSince[m.Name]; !seen {

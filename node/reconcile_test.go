@@ -135,3 +135,30 @@ func TestSelfURLMustNameTheServedPort(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two servers that swapped addresses (containers recreated) cannot be
+// re-addressed one after the other: each new address is the other's in the
+// configuration. The one whose recorded address another now has is parked
+// on a placeholder first.
+func TestPlanParksAServerWhoseAddressAnotherTook(t *testing.T) {
+	r := testReconciler(3)
+	b, c := server("b", raft.Voter), server("c", raft.Voter)
+	b.Address, c.Address = "10.0.0.2:1", "10.0.0.3:1"
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), b, c}}
+	mb, mc := member("b", "", gossip.StateAlive), member("c", "", gossip.StateAlive)
+	mb.RaftAddr, mc.RaftAddr = "10.0.0.3:1", "10.0.0.2:1" // swapped
+	plan := r.plan(cfg, []gossip.Member{member("a", "", gossip.StateAlive), mb, mc}, time.Now())
+	got := ops(plan)
+	if len(got) < 2 || got[0] != "park-voter c" || got[1] != "readdress-voter b" {
+		t.Fatalf("%v", got)
+	}
+	if !strings.HasSuffix(plan[0].addr, ".invalid:1") {
+		t.Fatalf("placeholder %q", plan[0].addr)
+	}
+	// The next round, with c parked, moves c to its new address.
+	b.Address, c.Address = "10.0.0.3:1", raft.ServerAddress(plan[0].addr)
+	cfg = raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), b, c}}
+	if got := ops(r.plan(cfg, []gossip.Member{member("a", "", gossip.StateAlive), mb, mc}, time.Now())); !slices.Equal(got, []string{"readdress-voter c"}) {
+		t.Fatalf("second round: %v", got)
+	}
+}

@@ -49,13 +49,15 @@ func (l *streamLayer) Accept() (net.Conn, error) {
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, timeout)
 	defer cancel()
-	c, err := l.sw.DialContext(ctx, "tcp", string(addr))
+	// An address from the address book names the server it is for; one
+	// from the configuration is that server's there.
+	expect, hostPort := splitBookAddress(string(addr))
+	c, err := l.sw.DialContext(ctx, "tcp", hostPort)
 	if err != nil || l.tls == nil {
 		return c, err
 	}
-	var expect string
-	if m := l.ids.Load(); m != nil {
-		expect = (*m)[string(addr)]
+	if m := l.ids.Load(); expect == "" && m != nil {
+		expect = (*m)[hostPort]
 	}
 	tc := tls.Client(c, l.tls.Peer(expect))
 	if err := tc.HandshakeContext(ctx); err != nil {

@@ -92,16 +92,14 @@ func startDockerCluster(t *testing.T, n int) *dockerCluster {
 	needDocker(t)
 	d := &dockerCluster{t: t, name: fmt.Sprintf("roster-test-%d", rand.IntN(1e9)), n: n, faulted: map[int]string{}}
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "roster"), "..")
+	// The image users get (make image): the repository's Dockerfile over
+	// the static binary, in a context of its own.
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "roster-static"), "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build a static roster: %v: %s", err, out)
 	}
-	dockerfile := "FROM scratch\nCOPY roster /roster\nENTRYPOINT [\"/roster\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.must("build", "-q", "-t", d.name+":test", "--label", "roster-test=1", dir)
+	d.must("build", "-q", "-f", "../Dockerfile", "-t", d.name+":test", "--label", "roster-test=1", dir)
 	t.Cleanup(func() { _, _ = d.docker("rmi", "-f", d.name+":test") })
 	// A /24 no other network on this engine uses.
 	var err error
