@@ -196,7 +196,7 @@ type ErrorBody struct {
 // and errors.As, never on text.
 func FromBody(body ErrorBody) error {
 	switch body.Code {
-	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive, CodeUnauthorized, CodeForbidden, CodeQuotaExceeded, CodeDiskFull:
+	case CodeInvalid, CodeNotFound, CodeConflict, CodeUnknownMember, CodeMemberAlive, CodeUnauthorized, CodeForbidden, CodeQuotaExceeded, CodeDiskFull, CodeGone:
 		msg := body.Error
 		if body.Field != "" && len(msg) > len(body.Field)+2 && msg[:len(body.Field)+2] == body.Field+": " {
 			msg = msg[len(body.Field)+2:]

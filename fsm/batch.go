@@ -65,15 +65,17 @@ func applyBatch(txn *memdb.Txn, index uint64, cmds []Command) ([]BatchResult, er
 
 // applyBatchEach applies each write of a batch in its own transaction, for
 // when one of them failed inside a shared one.
-func applyBatchEach(db *memdb.MemDB, index uint64, cmds []Command) []BatchResult {
+func applyBatchEach(db *memdb.MemDB, index uint64, cmds []Command, record func(*memdb.Txn, uint64)) []BatchResult {
 	out := make([]BatchResult, len(cmds))
 	for i := range cmds {
 		txn := db.Txn(true)
+		txn.TrackChanges()
 		row, err := applyOne(txn, index, &cmds[i])
 		if err != nil {
 			txn.Abort()
 		} else {
 			txn.Commit()
+			record(txn, index)
 		}
 		out[i] = BatchResult{Row: row, Err: err}
 	}

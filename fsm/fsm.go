@@ -29,6 +29,11 @@ type FSM struct {
 	applied   atomic.Uint64
 	appliedMu sync.Mutex
 	appliedCh chan struct{}
+
+	// events is the change stream's history (events.go), swapped on
+	// Restore under mu; history is its capacity.
+	events  *eventLog
+	history int
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -38,7 +43,17 @@ func New(log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{log: log, db: newDB(), abandon: make(chan struct{}), appliedCh: make(chan struct{})}
+	return &FSM{log: log, db: newDB(), abandon: make(chan struct{}), appliedCh: make(chan struct{}),
+		events: newEventLog(DefaultEventHistory, 0), history: DefaultEventHistory}
+}
+
+// SetEventHistory sets how many changes the change stream keeps; call it
+// before the FSM applies anything.
+func (f *FSM) SetEventHistory(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.history = n
+	f.events = newEventLog(n, f.applied.Load())
 }
 
 func newDB() *memdb.MemDB {
@@ -77,6 +92,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	db := f.state()
 	txn := db.Txn(true)
+	txn.TrackChanges()
 	defer txn.Abort()
 	out := make([]any, len(logs))
 	for i, l := range logs {
@@ -93,6 +109,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	txn.Commit()
+	if len(logs) > 0 {
+		f.record(txn, logs[len(logs)-1].Index)
+	}
 	f.markApplied(logs)
 	return out
 }
@@ -135,10 +154,11 @@ func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 		case cmd == nil:
 			continue
 		case cmd.Type == CmdBatch:
-			out[i] = applyBatchEach(db, l.Index, cmd.Batch)
+			out[i] = applyBatchEach(db, l.Index, cmd.Batch, f.record)
 			continue
 		}
 		txn := db.Txn(true)
+		txn.TrackChanges()
 		res, err := applyOne(txn, l.Index, cmd)
 		if err != nil {
 			txn.Abort()
@@ -146,6 +166,7 @@ func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 			continue
 		}
 		txn.Commit()
+		f.record(txn, l.Index)
 		out[i] = res
 	}
 	f.markApplied(logs)
@@ -253,7 +274,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	old := f.abandon
 	f.db, f.abandon = db, make(chan struct{})
+	// The history does not span a restore: a reader from before lists again.
+	oldEvents := f.events
+	f.events = newEventLog(f.history, applied)
 	f.mu.Unlock()
+	oldEvents.mu.Lock()
+	close(oldEvents.wake)
+	oldEvents.wake = make(chan struct{})
+	oldEvents.mu.Unlock()
 	close(old)
 	f.setApplied(applied)
 	return nil

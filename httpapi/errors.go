@@ -43,6 +43,7 @@ var statusOf = map[api.Code]int{
 	api.CodeForbidden:        http.StatusForbidden,
 	api.CodeQuotaExceeded:    http.StatusInsufficientStorage,
 	api.CodeDiskFull:         http.StatusInsufficientStorage,
+	api.CodeGone:             http.StatusGone,
 	api.CodeNotImplemented:   http.StatusNotImplemented,
 	api.CodeInternal:         http.StatusInternalServerError,
 }

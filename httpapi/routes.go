@@ -29,6 +29,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	r := e.Group("/registry-svc", s.browserGate)
 	s.route(r, http.MethodGet, "/instances", api.PermInstanceView, s.listInstances)
 	s.route(r, http.MethodGet, "/services", api.PermInstanceView, s.listServices)
+	s.route(r, http.MethodGet, "/events", api.PermInstanceView, s.events)
 	s.route(r, http.MethodPut, "/instance", api.PermInstanceEdit, s.registerInstance)
 	s.route(r, http.MethodDelete, "/instance/:id", api.PermInstanceDelete, s.deleteInstance)
 	s.route(r, http.MethodPut, "/instance/:id/status", api.PermInstanceStatus, s.setInstanceStatus)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -91,6 +92,9 @@ type Server struct {
 	table []Route
 	// metrics is this server's Prometheus registry (metrics.go).
 	metrics *metrics
+	// done is closed by Close: change streams end.
+	done      chan struct{}
+	closeOnce sync.Once
 	// parked holds a slot per blocking read waiting for a change.
 	parked chan struct{}
 }
@@ -110,6 +114,7 @@ func New(n Node, o Options) *Server {
 		o.MaxBlockingReads = 4096
 	}
 	s.parked = make(chan struct{}, o.MaxBlockingReads)
+	s.done = make(chan struct{})
 	s.writeTimeout = o.WriteTimeout
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = 30 * time.Second
@@ -149,6 +154,7 @@ func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forward
 // Close ends forwarding still under way (its callers get "shutting down")
 // and releases idle forwarding and proxy connections.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) }) // ends change streams
 	s.road.Close()
 	s.proxy.transport.CloseIdleConnections()
 }

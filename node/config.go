@@ -74,6 +74,9 @@ type Config struct {
 	// StatusInterval is how often the node samples its CPU, memory, disk and
 	// GPUs and gossips them (default 5s, 100ms-5m).
 	StatusInterval time.Duration
+	// EventHistory is how many catalog changes the change stream keeps
+	// (default fsm.DefaultEventHistory).
+	EventHistory int
 	// DiskReserve is the free space on the data dir's filesystem below
 	// which writes are refused (default DefaultDiskReserve; see disk.go).
 	DiskReserve uint64

@@ -118,6 +118,9 @@ func Open(cfg Config) (*Node, error) {
 	n.readRounds = rounds.New(n.confirmLeadership)
 	n.disk = &diskGuard{dir: cfg.DataDir, reserve: cfg.DiskReserve}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
+	if cfg.EventHistory > 0 {
+		n.fsm.SetEventHistory(cfg.EventHistory)
+	}
 	if err := n.start(); err != nil {
 		cancel()
 		lock.Release()

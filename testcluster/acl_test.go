@@ -53,6 +53,9 @@ func mint(t *testing.T, c *Cluster, i int, req api.CreateTokenRequest) string {
 // handler says of the rest.
 func callRoute(ctx context.Context, cl *client.Client, r httpapi.Route) error {
 	path := strings.NewReplacer(":id", "x", "*url", "x").Replace(r.Path)
+	if r.Path == "/registry-svc/events" {
+		path += "?kind=none" // past the token check, a 400: not a stream that never ends
+	}
 	var body any
 	if r.Method == http.MethodPut || r.Method == http.MethodPost {
 		body = json.RawMessage(`{}`)

@@ -1,0 +1,129 @@
+package fsm
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// The change stream (GET /registry-svc/events) reads a bounded history of
+// the catalog's changes that every replica keeps in memory as it applies
+// the log. A change is the net effect of one applied batch on one row
+// (go-memdb's change tracking), at the row's modify index, or for a
+// removal the batch's last index. The history starts afresh at a restart
+// or a snapshot restore; a reader asking for older changes is told where
+// it starts and lists again.
+
+// DefaultEventHistory is how many changes a replica keeps.
+const DefaultEventHistory = 10000
+
+// eventLog is a ring of the newest changes.
+type eventLog struct {
+	mu     sync.Mutex
+	buf    []api.Event
+	start  int    // position of the oldest in buf
+	n      int    // how many buf holds
+	oldest uint64 // every change after this index is held (or none happened)
+	wake   chan struct{}
+}
+
+func newEventLog(capacity int, from uint64) *eventLog {
+	if capacity <= 0 {
+		capacity = DefaultEventHistory
+	}
+	return &eventLog{buf: make([]api.Event, capacity), oldest: from, wake: make(chan struct{})}
+}
+
+// add appends changes in index order and wakes the readers.
+func (l *eventLog) add(evs []api.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	slices.SortStableFunc(evs, func(a, b api.Event) int {
+		switch {
+		case a.Index < b.Index:
+			return -1
+		case a.Index > b.Index:
+			return 1
+		}
+		return 0
+	})
+	l.mu.Lock()
+	for _, e := range evs {
+		if l.n == len(l.buf) {
+			// The oldest leaves: readers after it still have all.
+			l.oldest = l.buf[l.start].Index
+			l.start = (l.start + 1) % len(l.buf)
+			l.n--
+		}
+		l.buf[(l.start+l.n)%len(l.buf)] = e
+		l.n++
+	}
+	close(l.wake)
+	l.wake = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// Since returns the held changes after index (at most max), whether the
+// history still reaches back to index (false: changes were dropped; the
+// reader must list again, from Oldest), and a channel closed at the next
+// change.
+func (f *FSM) EventsSince(index uint64, max int) (evs []api.Event, complete bool, oldest uint64, wake <-chan struct{}) {
+	l := f.eventLog()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if index < l.oldest {
+		return nil, false, l.oldest, l.wake
+	}
+	for i := 0; i < l.n && len(evs) < max; i++ {
+		e := l.buf[(l.start+i)%len(l.buf)]
+		if e.Index > index {
+			evs = append(evs, e)
+		}
+	}
+	return evs, true, l.oldest, l.wake
+}
+
+func (f *FSM) eventLog() *eventLog {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.events
+}
+
+// record turns a committed transaction's changes into events.
+func (f *FSM) record(txn *memdb.Txn, lastIndex uint64) {
+	var evs []api.Event
+	for _, ch := range txn.Changes() {
+		var e api.Event
+		switch ch.Table {
+		case tableInstances:
+			e.Kind = api.EventInstance
+			if ch.After != nil {
+				in := ch.After.(*Instance)
+				e.Op, e.ID, e.Index, e.Instance = api.EventUpsert, in.ID, in.ModifyIndex, in
+			} else {
+				in := ch.Before.(*Instance)
+				e.Op, e.ID, e.Index, e.Instance = api.EventDelete, in.ID, lastIndex, in
+			}
+		case tableDefinitions:
+			e.Kind = api.EventDefinition
+			if ch.After != nil {
+				d := ch.After.(*Definition)
+				e.Op, e.ID, e.Index, e.Definition = api.EventUpsert, d.ID, d.ModifyIndex, d
+			} else {
+				d := ch.Before.(*Definition)
+				e.Op, e.ID, e.Index, e.Definition = api.EventDelete, d.ID, lastIndex, d
+			}
+		default:
+			continue
+		}
+		if e.Index == 0 || e.Index > lastIndex {
+			e.Index = lastIndex
+		}
+		evs = append(evs, e)
+	}
+	f.eventLog().add(evs)
+}

@@ -1,0 +1,144 @@
+package testcluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/node"
+)
+
+// follow opens node i's change stream after index (NDJSON) and returns its
+// events as they come; the stream ends with the test.
+func follow(t *testing.T, c *Cluster, i int, query string) <-chan api.Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Member(i).URL+"/registry-svc/events?"+query, nil)
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: HTTP %d", resp.StatusCode)
+	}
+	out := make(chan api.Event, 100)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "" {
+				continue
+			}
+			var e api.Event
+			if json.Unmarshal(sc.Bytes(), &e) == nil {
+				out <- e
+			}
+		}
+	}()
+	return out
+}
+
+func next(t *testing.T, evs <-chan api.Event) api.Event {
+	t.Helper()
+	select {
+	case e, ok := <-evs:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+	}
+	return api.Event{}
+}
+
+// A follower's stream shows each change once, in index order; a reader
+// that reconnects with the last index it saw gets exactly the rest; a slug
+// filter holds; an index older than the history is 410 gone.
+func TestChangeStreamMissesNothingAndRepeatsNothing(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 3, Configure: func(_ int, cfg *node.Config) { cfg.EventHistory = 64 }})
+	f := follower(c)
+	resp, _ := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/instances", "")
+	from := resp.Header.Get("X-Registry-Index")
+	all := follow(t, c, f, "index="+from)
+	onlyB := follow(t, c, f, "index="+from+"&slug=b")
+
+	a := register(t, c, f, "http://10.6.1.1:80", "a")
+	b := register(t, c, c.Leader(), "http://10.6.1.2:80", "b")
+	if err := c.Client(f).DeleteInstance(t.Context(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	var got []api.Event
+	for range 3 {
+		got = append(got, next(t, all))
+	}
+	want := []string{"upsert " + a.ID, "upsert " + b.ID, "delete " + a.ID}
+	for i, e := range got {
+		if e.Kind != api.EventInstance || e.Op+" "+e.ID != want[i] || (i > 0 && e.Index <= got[i-1].Index) {
+			t.Fatalf("event %d: %+v (want %s, rising indexes)", i, e, want[i])
+		}
+	}
+	if e := next(t, onlyB); e.ID != b.ID {
+		t.Fatalf("slug filter: %+v", e)
+	}
+
+	// Reconnect after the first: the other two, nothing before.
+	again := follow(t, c, f, fmt.Sprintf("index=%d", got[0].Index))
+	for i := 1; i < 3; i++ {
+		if e := next(t, again); e.Index != got[i].Index || e.ID != got[i].ID {
+			t.Fatalf("resumed event %+v, want %+v", e, got[i])
+		}
+	}
+
+	// Past the history (64 changes): gone, with where it starts.
+	for i := range 70 {
+		register(t, c, f, fmt.Sprintf("http://10.6.2.%d:80", i+1), "bulk")
+	}
+	within(t, 5*time.Second, "the history moves on", func() error {
+		resp, body := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?index="+from, "")
+		if resp.StatusCode != http.StatusGone || resp.Header.Get("X-Registry-Oldest") == "" || !strings.Contains(body, `"gone"`) {
+			return fmt.Errorf("HTTP %d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	// A bad filter is a 400 naming it.
+	if resp, _ := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?kind=node", ""); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("kind=node: HTTP %d", resp.StatusCode)
+	}
+}
+
+// The SSE form: id, event and data lines.
+func TestChangeStreamSpeaksServerSentEvents(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 1})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Member(0).URL+"/registry-svc/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	in := register(t, c, 0, "http://10.6.3.1:80", "sse")
+	sc := bufio.NewScanner(resp.Body)
+	var lines []string
+	for sc.Scan() && len(lines) < 3 {
+		if sc.Text() != "" {
+			lines = append(lines, sc.Text())
+		}
+	}
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "id: ") || lines[1] != "event: instance" || !strings.Contains(lines[2], in.ID) {
+		t.Fatalf("frame %q", lines)
+	}
+}
