@@ -103,6 +103,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newACLCmd(g),
 		newTokenCmd(g),
 		newSnapshotCmd(g),
+		newWatchCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))

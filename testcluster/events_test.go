@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,46 @@ func TestChangeStreamSpeaksServerSentEvents(t *testing.T) {
 	}
 	if len(lines) < 3 || !strings.HasPrefix(lines[0], "id: ") || lines[1] != "event: instance" || !strings.Contains(lines[2], in.ID) {
 		t.Fatalf("frame %q", lines)
+	}
+}
+
+// roster watch prints each change as it happens, through the CLI.
+func TestRosterWatchFollowsTheStream(t *testing.T) {
+	bin := buildRoster(t)
+	c := startCluster(t, Options{Nodes: 1})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "watch", "instances", "--slug", "watched", "-o", "json")
+	cmd.Env = append(cleanEnv(os.Environ()), "ROSTER_ADDR="+c.Member(0).URL)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel() // ends the watch: it follows until stopped
+		cmd.Wait()
+	}()
+	lines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	time.Sleep(500 * time.Millisecond) // the stream is open
+	register(t, c, 0, "http://10.6.4.1:80", "other")
+	in := register(t, c, 0, "http://10.6.4.2:80", "watched")
+	select {
+	case l := <-lines:
+		var e api.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.ID != in.ID || e.Op != api.EventUpsert {
+			t.Fatalf("first line %q: %v", l, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("roster watch printed nothing")
 	}
 }
