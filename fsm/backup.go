@@ -1,9 +1,13 @@
 package fsm
 
 import (
+	"encoding/hex"
+	"fmt"
 	"io"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // Backups (roster snapshot save|restore) carry the same stream as Raft's
@@ -26,18 +30,71 @@ type SnapshotSummary struct {
 
 // CheckSnapshot reads a whole snapshot stream into a scratch catalog, as
 // Restore would, and says what it holds: a stream it refuses would make
-// every replica's restore fail.
+// every replica's restore fail. A backup file is outside input, unlike the
+// snapshots Raft writes: every row must pass the checks a write passes,
+// and its usage row must be what its rows add up to (a forged one would
+// lift or jam the quota).
 func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 	db := newDB()
 	applied, err := readSnapshot(r, db)
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
-	u, err := usageOf(db.Txn(false))
+	txn := db.Txn(true)
+	defer txn.Abort()
+	stated, err := usageOf(txn)
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
+	if err := checkRows(txn); err != nil {
+		return SnapshotSummary{}, err
+	}
+	if err := recountUsage(txn); err != nil {
+		return SnapshotSummary{}, err
+	}
+	u, err := usageOf(txn)
+	if err != nil {
+		return SnapshotSummary{}, err
+	}
+	if stated != u {
+		return SnapshotSummary{}, Invalid("usage", "the snapshot says %+v but its rows add up to %+v", stated, u)
+	}
 	return SnapshotSummary{Applied: applied, Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens}, nil
+}
+
+// checkRows validates every instance, definition and token of a scratch
+// catalog as a write would have.
+func checkRows(txn *memdb.Txn) error {
+	for _, t := range []string{tableInstances, tableDefinitions, tableTokens} {
+		it, err := txn.Get(t, "id")
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			switch row := raw.(type) {
+			case *Instance:
+				err = ValidateInstance(row)
+			case *Definition:
+				err = ValidateDefinition(row)
+			case *TokenRow:
+				err = validateTokenRow(row)
+			}
+			if err != nil {
+				return fmt.Errorf("%s row: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+func validateTokenRow(t *TokenRow) error {
+	if err := ValidateID("accessorId", t.AccessorID); err != nil {
+		return err
+	}
+	if _, err := hex.DecodeString(t.SecretHash); err != nil || len(t.SecretHash) != 64 {
+		return Invalid("secretHash", "of token %s is not a SHA-256", t.AccessorID)
+	}
+	return api.ValidateTokenRequest(&api.CreateTokenRequest{Description: t.Description, Permissions: t.Permissions, Slug: t.Slug})
 }
 
 // keepIndexes raises each table index of next to at least cur's.

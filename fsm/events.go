@@ -97,31 +97,24 @@ func (f *FSM) eventLog() *eventLog {
 func (f *FSM) record(txn *memdb.Txn, lastIndex uint64) {
 	var evs []api.Event
 	for _, ch := range txn.Changes() {
-		var e api.Event
-		switch ch.Table {
-		case tableInstances:
-			e.Kind = api.EventInstance
-			if ch.After != nil {
-				in := ch.After.(*Instance)
-				e.Op, e.ID, e.Index, e.Instance = api.EventUpsert, in.ID, in.ModifyIndex, in
-			} else {
-				in := ch.Before.(*Instance)
-				e.Op, e.ID, e.Index, e.Instance = api.EventDelete, in.ID, lastIndex, in
-			}
-		case tableDefinitions:
-			e.Kind = api.EventDefinition
-			if ch.After != nil {
-				d := ch.After.(*Definition)
-				e.Op, e.ID, e.Index, e.Definition = api.EventUpsert, d.ID, d.ModifyIndex, d
-			} else {
-				d := ch.Before.(*Definition)
-				e.Op, e.ID, e.Index, e.Definition = api.EventDelete, d.ID, lastIndex, d
-			}
-		default:
-			continue
+		row, op := ch.After, api.EventUpsert
+		if row == nil {
+			row, op = ch.Before, api.EventDelete
 		}
-		if e.Index == 0 || e.Index > lastIndex {
-			e.Index = lastIndex
+		e := api.Event{Op: op}
+		var modified uint64
+		switch r := row.(type) {
+		case *Instance:
+			e.Kind, e.ID, e.Instance, modified = api.EventInstance, r.ID, r, r.ModifyIndex
+		case *Definition:
+			e.Kind, e.ID, e.Definition, modified = api.EventDefinition, r.ID, r, r.ModifyIndex
+		default:
+			continue // the index, usage and token tables are not streamed
+		}
+		// An upsert is at its row's index; a removal at the batch's end.
+		e.Index = lastIndex
+		if op == api.EventUpsert && modified > 0 && modified <= lastIndex {
+			e.Index = modified
 		}
 		evs = append(evs, e)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster/api"
@@ -74,5 +75,33 @@ func TestQuotaRefusesGrowthOnly(t *testing.T) {
 	}
 	if got := h.Usage(); got != want {
 		t.Fatalf("recounted usage %+v, want %+v", got, want)
+	}
+}
+
+// A backup is outside input: a forged usage row or a row no write could
+// have stored is refused before anything is restored.
+func TestCheckSnapshotRefusesForgedBackups(t *testing.T) {
+	a := newApplier(t)
+	if err := a.registerQ("http://10.0.0.1:80", nil); err != nil {
+		t.Fatal(err)
+	}
+	good := snapshotBytes(t, a.f)
+	if _, err := CheckSnapshot(bytes.NewReader(good)); err != nil {
+		t.Fatalf("a genuine snapshot: %v", err)
+	}
+	for name, edit := range map[string]func(string) string{
+		"usage lifted": func(s string) string { return strings.Replace(s, `"instances":1`, `"instances":-100000`, 1) },
+		"bad instance": func(s string) string {
+			return strings.Replace(s, `"url":"http://10.0.0.1:80"`, `"url":"gopher://x"`, 1)
+		},
+		"slug with dots": func(s string) string { return strings.Replace(s, `"slug":"s"`, `"slug":"../s"`, 1) },
+	} {
+		forged := edit(string(good))
+		if forged == string(good) {
+			t.Fatalf("%s: the edit changed nothing", name)
+		}
+		if _, err := CheckSnapshot(strings.NewReader(forged)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

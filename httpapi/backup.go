@@ -88,21 +88,27 @@ func (s *Server) saveSnapshot(c *gin.Context) {
 		return
 	}
 	applied, write := s.n.FSM().Backup()
-	var buf bytes.Buffer
+	// Streamed, hashed on the way: a 100,000-instance catalog is tens of
+	// MB, not held here. An error after the first byte cuts the answer
+	// short, which the missing checksum line tells the reader.
 	h := BackupHeader{Roster: "snapshot", Version: backupVersion, Index: applied, Term: s.n.Status().Term,
 		Time: time.Now().UTC(), Node: s.n.ID()}
+	setIndex(c, applied)
+	c.Header("Content-Type", "application/json")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="roster-%d.snap"`, applied))
+	c.Status(http.StatusOK)
+	sum := sha256.New()
+	w := io.MultiWriter(c.Writer, sum)
 	line, _ := json.Marshal(h)
-	buf.Write(append(line, '\n'))
-	if err := write(&buf); err != nil {
-		s.writeError(c, err)
+	if _, err := w.Write(append(line, '\n')); err != nil {
 		return
 	}
-	sum := sha256.Sum256(buf.Bytes())
-	line, _ = json.Marshal(backupTrailer{SHA256: hex.EncodeToString(sum[:])})
-	buf.Write(append(line, '\n'))
-	setIndex(c, applied)
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="roster-%d.snap"`, applied))
-	c.Data(http.StatusOK, "application/json", buf.Bytes())
+	if err := write(w); err != nil {
+		s.log.Warn("snapshot save cut short", "err", err)
+		return
+	}
+	line, _ = json.Marshal(backupTrailer{SHA256: hex.EncodeToString(sum.Sum(nil))})
+	c.Writer.Write(append(line, '\n'))
 }
 
 // readIndexHere is a read index for this node: its own as leader, the
@@ -122,6 +128,15 @@ func (s *Server) readIndexHere(ctx context.Context) (uint64, error) {
 func (s *Server) restoreSnapshot(c *gin.Context) {
 	if err := checkQuery(c); err != nil {
 		s.writeError(c, err)
+		return
+	}
+	// One restore at a time on a node: each holds the upload and a
+	// scratch catalog in memory.
+	select {
+	case s.restoring <- struct{}{}:
+		defer func() { <-s.restoring }()
+	default:
+		s.writeError(c, &api.Error{Code: api.CodeBusy, Message: "a snapshot restore is already under way on this node; try again when it ends"})
 		return
 	}
 	b, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxBackupBytes+1))

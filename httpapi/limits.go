@@ -31,7 +31,7 @@ func (s *Server) limitHeaders(c *gin.Context) {
 	if n > MaxHeaderBytes {
 		c.Header("Connection", "close")
 		c.AbortWithStatusJSON(http.StatusRequestHeaderFieldsTooLarge, api.ErrorBody{Code: api.CodeTooLarge,
-			Error: "the request line and headers take " + itoa(n) + " bytes; the limit is " + itoa(MaxHeaderBytes)})
+			Error: "the request line and headers take " + strconv.Itoa(n) + " bytes; the limit is " + strconv.Itoa(MaxHeaderBytes)})
 	}
 }
 
@@ -51,5 +51,3 @@ func (s *Server) extendWriteDeadline(c *gin.Context, wait time.Duration) {
 func liftWriteDeadline(c *gin.Context) {
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -92,6 +92,8 @@ type Server struct {
 	table []Route
 	// metrics is this server's Prometheus registry (metrics.go).
 	metrics *metrics
+	// restoring holds the one snapshot restore a node runs at a time.
+	restoring chan struct{}
 	// done is closed by Close: change streams end.
 	done      chan struct{}
 	closeOnce sync.Once
@@ -115,6 +117,7 @@ func New(n Node, o Options) *Server {
 	}
 	s.parked = make(chan struct{}, o.MaxBlockingReads)
 	s.done = make(chan struct{})
+	s.restoring = make(chan struct{}, 1)
 	s.writeTimeout = o.WriteTimeout
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = 30 * time.Second

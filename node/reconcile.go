@@ -30,6 +30,10 @@ type change struct {
 	op   string // add-nonvoter, promote, remove, readdress-*, park-*
 	id   string
 	addr string
+	// forID is the server a park makes room for at addr it claims: it
+	// must prove it is that server there before anyone is moved (a
+	// member's gossip alone must not rewrite another server's address).
+	forID, forAddr string
 }
 
 func (r *reconciler) reconcile() {
@@ -46,9 +50,14 @@ func (r *reconciler) reconcile() {
 func (r *reconciler) apply(c change) {
 	var fut raft.IndexFuture
 	id, addr := raft.ServerID(c.id), raft.ServerAddress(c.addr)
-	// A parked server's placeholder address is nobody's: there is no
-	// identity to check (Raft reaches it through gossip meanwhile).
-	if c.op != "remove" && !strings.HasPrefix(c.op, "park-") {
+	// A parked server's placeholder address is nobody's: the identity
+	// checked is that of the server the park makes room for.
+	switch {
+	case strings.HasPrefix(c.op, "park-"):
+		if err := r.n.checkServerIdentity(c.forID, c.forAddr); err != nil {
+			return
+		}
+	case c.op != "remove":
 		if err := r.n.checkServerIdentity(c.id, c.addr); err != nil {
 			return
 		}
@@ -80,9 +89,10 @@ func suffrageOp(s raft.Server) string {
 func (r *reconciler) readdress(s raft.Server, addr string, holderOf map[string]raft.Server, gossipAddr map[string]string) []change {
 	var out []change
 	if h, held := holderOf[addr]; held && h.ID != s.ID && gossipAddr[string(h.ID)] != addr {
-		out = append(out, change{"park-" + suffrageOp(h), string(h.ID), parkedAddr(string(h.ID))})
+		out = append(out, change{op: "park-" + suffrageOp(h), id: string(h.ID), addr: parkedAddr(string(h.ID)),
+			forID: string(s.ID), forAddr: addr})
 	}
-	return append(out, change{"readdress-" + suffrageOp(s), string(s.ID), addr})
+	return append(out, change{op: "readdress-" + suffrageOp(s), id: string(s.ID), addr: addr})
 }
 
 // parkedAddr is a placeholder Raft address for a server whose recorded one
@@ -126,7 +136,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			delete(r.deadSince, m.Name)
 			switch {
 			case !in:
-				out = append(out, change{"add-nonvoter", m.Name, m.RaftAddr})
+				out = append(out, change{op: "add-nonvoter", id: m.Name, addr: m.RaftAddr})
 				r.nonvoterSince[m.Name] = now
 			case string(s.Address) != m.RaftAddr:
 				// Addresses that moved around (two nodes swapped IPs when
@@ -144,7 +154,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			}
 		case gossip.StateLeft:
 			if in {
-				out = append(out, change{"remove", m.Name, ""})
+				out = append(out, change{op: "remove", id: m.Name, addr: ""})
 			}
 		case gossip.StateDead:
 			if _, seen := r.deadSince[m.Name]; !seen {
@@ -196,7 +206,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		if !ok {
 			break
 		}
-		out = append(out, change{"remove", dead, ""}, change{"promote", id, byID[id].RaftAddr})
+		out = append(out, change{op: "remove", id: dead, addr: ""}, change{op: "promote", id: id, addr: byID[id].RaftAddr})
 		delete(r.deadSince, dead)
 	}
 	for ; voters < r.n.cfg.Voters; voters++ {
@@ -204,7 +214,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		if !ok {
 			break
 		}
-		out = append(out, change{"promote", id, byID[id].RaftAddr})
+		out = append(out, change{op: "promote", id: id, addr: byID[id].RaftAddr})
 	}
 	return out
 }

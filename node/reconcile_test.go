@@ -155,6 +155,9 @@ func TestPlanParksAServerWhoseAddressAnotherTook(t *testing.T) {
 	if !strings.HasSuffix(plan[0].addr, ".invalid:1") {
 		t.Fatalf("placeholder %q", plan[0].addr)
 	}
+	if plan[0].forID != "b" || plan[0].forAddr != "10.0.0.3:1" {
+		t.Fatalf("the park must wait on b proving itself at 10.0.0.3:1: %+v", plan[0])
+	}
 	// The next round, with c parked, moves c to its new address.
 	b.Address, c.Address = "10.0.0.3:1", raft.ServerAddress(plan[0].addr)
 	cfg = raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), b, c}}
