@@ -148,3 +148,26 @@ func TestHTTPServerTakesUsersWithoutCertificates(t *testing.T) {
 		t.Fatalf("a user without a certificate: server %v, client %v", serr, cerr)
 	}
 }
+
+// Init makes a whole cluster's files once and keeps them after.
+func TestInitMakesWhatIsMissingAndKeepsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	if err := Init(dir, "Test CA", []string{"node1"}, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(filepath.Join(dir, CAFile))
+	if err := Init(dir, "Test CA", []string{"node1", "node2"}, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, CAFile)); string(again) != string(ca) {
+		t.Fatal("a second Init replaced the CA")
+	}
+	for _, f := range []string{"node1.pem", "node2.pem", "client-ops.pem", GossipKeyFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := LoadNode(filepath.Join(dir, CAFile), filepath.Join(dir, "node2.pem"), filepath.Join(dir, "node2-key.pem")); err != nil {
+		t.Fatalf("node2 signed by the kept CA: %v", err)
+	}
+}

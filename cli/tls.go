@@ -10,7 +10,6 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/certs"
-	"github.com/rosterhq/roster/testcluster"
 )
 
 func newTLSCmd(g *globals) *cobra.Command {
@@ -119,12 +118,11 @@ machines, keep the CA key off them and use "tls ca create" and "tls cert create"
 					return usagef("--node-id %q: %v", id, err)
 				}
 			}
-			p, err := testcluster.MakePKI(initDir, initIDs)
-			if err != nil {
+			if err := certs.Init(initDir, "Roster CA", initIDs, "operator"); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.out, "PKI in %s: CA %s, nodes %s, operator certificate, gossip key %s\n",
-				p.Dir, p.CA(), strings.Join(initIDs, ", "), p.GossipKey())
+				initDir, certs.CAFile, strings.Join(initIDs, ", "), certs.GossipKeyFile)
 			return nil
 		},
 	}

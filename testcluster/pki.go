@@ -1,10 +1,8 @@
 package testcluster
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,47 +24,7 @@ const OperatorName = "operator"
 // MakePKI makes (or keeps) the CA, a certificate per node ID, the operator's
 // client certificate and a gossip key in dir.
 func MakePKI(dir string, ids []string) (PKI, error) {
-	p := PKI{Dir: dir}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return p, err
-	}
-	if _, err := os.Stat(p.CA()); errors.Is(err, os.ErrNotExist) {
-		if _, _, err := certs.CreateCA(dir, "Roster test cluster CA", 3650); err != nil {
-			return p, err
-		}
-	}
-	ca, err := certs.LoadCA(p.CA(), filepath.Join(dir, certs.CAKeyFile))
-	if err != nil {
-		return p, err
-	}
-	for _, id := range ids {
-		if c, _ := p.Node(id); exists(c) {
-			continue
-		}
-		if _, _, err := ca.CreateNode(dir, certs.NodeCert{NodeID: id, Days: 3650}); err != nil {
-			return p, err
-		}
-	}
-	if c, _ := p.Operator(); !exists(c) {
-		if _, _, err := ca.CreateClient(dir, OperatorName, 3650); err != nil {
-			return p, err
-		}
-	}
-	if !exists(p.GossipKey()) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return p, err
-		}
-		if err := os.WriteFile(p.GossipKey(), []byte(base64.StdEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+	return PKI{Dir: dir}, certs.Init(dir, "Roster test cluster CA", ids, OperatorName)
 }
 
 // CA is the CA certificate's path.
@@ -85,7 +43,7 @@ func (p PKI) Operator() (cert, key string) {
 }
 
 // GossipKey is the gossip key file.
-func (p PKI) GossipKey() string { return filepath.Join(p.Dir, "gossip.key") }
+func (p PKI) GossipKey() string { return filepath.Join(p.Dir, certs.GossipKeyFile) }
 
 // Bundle loads node id's TLS bundle.
 func (p PKI) Bundle(id string) (*certs.Bundle, error) {
