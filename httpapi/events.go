@@ -12,6 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
 )
 
 // events is GET /registry-svc/events: the catalog's changes after ?index
@@ -22,7 +24,17 @@ import (
 // 410 gone with the oldest it holds (X-Registry-Oldest), and lists again.
 // A reader too slow for the history is sent a "gone" event and cut off:
 // the history is a fixed ring, so a slow reader never grows memory.
-// Filters: kind (instance, definition), slug, nodeUrl.
+// Filters: kind (a comma-separated list of instance, definition and node;
+// default instance,definition), slug (instances), nodeUrl (instances and
+// nodes). A browser's EventSource resumes with Last-Event-ID, taken when
+// ?index is absent.
+//
+// Node changes come from gossip, not the log: a stream asking for them
+// first gets every node's row, then each row again when it changes (with
+// the version of this node's view at which it did, see node/nodefeed.go),
+// and a delete when a node is forgotten. Their SSE id is the catalog index
+// the stream has reached, so resuming from it stays exact for the catalog;
+// a slow reader of nodes gets the newest rows, never a backlog.
 func (s *Server) events(c *gin.Context) {
 	if err := checkQuery(c, "index", "kind", "slug", "nodeUrl"); err != nil {
 		s.writeError(c, err)
@@ -41,9 +53,13 @@ func (s *Server) events(c *gin.Context) {
 		return
 	}
 	last := s.n.FSM().AppliedIndex()
-	if raw := c.Query("index"); raw != "" {
+	field, raw := "index", c.Query("index")
+	if raw == "" {
+		field, raw = "Last-Event-ID", c.GetHeader("Last-Event-ID")
+	}
+	if raw != "" {
 		if last, err = strconv.ParseUint(raw, 10, 64); err != nil {
-			s.writeError(c, api.Invalid("index", "%q is not a non-negative integer", raw))
+			s.writeError(c, api.Invalid(field, "%q is not a non-negative integer", raw))
 			return
 		}
 	}
@@ -86,6 +102,12 @@ func (s *Server) events(c *gin.Context) {
 	}
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
+	var nodes nodeStream
+	var nodesChanged <-chan struct{}
+	if f.nodes {
+		nodes.sent = map[string]bool{}
+		nodesChanged = closed
+	}
 	for {
 		evs, complete, oldest, wake := s.n.FSM().EventsSince(last, 256)
 		if !complete {
@@ -101,6 +123,13 @@ func (s *Server) events(c *gin.Context) {
 				out = append(out, eventFrame(ndjson, e.Kind, e.Index, e)...)
 			}
 		}
+		select {
+		case <-nodesChanged:
+			var frames []byte
+			frames, nodesChanged = nodes.next(s.n.NodeView(false), f, ndjson, last)
+			out = append(out, frames...)
+		default:
+		}
 		if len(out) > 0 && !write(out) {
 			return
 		}
@@ -109,6 +138,7 @@ func (s *Server) events(c *gin.Context) {
 		}
 		select {
 		case <-wake:
+		case <-nodesChanged:
 		case <-keepAlive.C:
 			frame := []byte(": keep-alive\n\n")
 			if ndjson {
@@ -125,6 +155,44 @@ func (s *Server) events(c *gin.Context) {
 	}
 }
 
+// closed is a channel that is always ready: the first round of a stream
+// of nodes sends every row.
+var closed = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
+// nodeStream is what one stream has sent of the nodes: the view sequence
+// it has reached and the nodes it has shown (to tell their removal).
+type nodeStream struct {
+	seq  uint64
+	sent map[string]bool
+}
+
+// next returns the frames for the rows that changed since the last call
+// and the channel of the view's next change.
+func (ns *nodeStream) next(v node.NodeView, f eventFilter, ndjson bool, index uint64) ([]byte, <-chan struct{}) {
+	var out []byte
+	here := make(map[string]bool, len(v.Nodes))
+	for i := range v.Nodes {
+		st := &v.Nodes[i]
+		if f.nodeURL != "" && st.Row.URL != f.nodeURL {
+			continue
+		}
+		here[st.Row.ID] = true
+		if st.Version > ns.seq || !ns.sent[st.Row.ID] {
+			e := client.Event{Event: api.Event{Index: index, Kind: client.EventNode, Op: api.EventUpsert, ID: st.Row.ID},
+				Version: st.Version, Node: &st.Row}
+			out = append(out, eventFrame(ndjson, client.EventNode, index, e)...)
+		}
+	}
+	for id := range ns.sent {
+		if !here[id] {
+			e := client.Event{Event: api.Event{Index: index, Kind: client.EventNode, Op: api.EventDelete, ID: id}, Version: v.Seq}
+			out = append(out, eventFrame(ndjson, client.EventNode, index, e)...)
+		}
+	}
+	ns.seq, ns.sent = v.Seq, here
+	return out, v.Changed
+}
+
 // eventFrame is one change as an SSE event or an NDJSON line.
 func eventFrame(ndjson bool, kind string, index uint64, v any) []byte {
 	b, _ := json.Marshal(v)
@@ -135,20 +203,38 @@ func eventFrame(ndjson bool, kind string, index uint64, v any) []byte {
 }
 
 type eventFilter struct {
-	kind, slug, nodeURL string
-	definitions         bool // the token may see definitions
+	instances, definitions, nodes bool
+	slug, nodeURL                 string
 }
 
 func (s *Server) eventFilter(c *gin.Context) (eventFilter, error) {
-	f := eventFilter{kind: c.Query("kind"), slug: c.Query("slug"), nodeURL: c.Query("nodeUrl"), definitions: true}
-	if f.kind != "" && f.kind != api.EventInstance && f.kind != api.EventDefinition {
-		return f, api.Invalid("kind", "%q is not instance or definition", f.kind)
+	f := eventFilter{slug: c.Query("slug"), nodeURL: c.Query("nodeUrl")}
+	kinds := c.Query("kind")
+	explicit := kinds != ""
+	if !explicit {
+		kinds = api.EventInstance + "," + api.EventDefinition
 	}
-	if tok := tokenOf(c); tok != nil {
-		f.definitions = tok.Has(api.PermDefinitionView)
-		if f.kind == api.EventDefinition && !f.definitions {
+	for _, k := range strings.Split(kinds, ",") {
+		switch strings.TrimSpace(k) {
+		case api.EventInstance:
+			f.instances = true
+		case api.EventDefinition:
+			f.definitions = true
+		case client.EventNode:
+			f.nodes = true
+		default:
+			return f, api.Invalid("kind", "%q is not instance, definition or node", k)
+		}
+	}
+	tok := tokenOf(c)
+	if tok != nil && f.definitions && !tok.Has(api.PermDefinitionView) {
+		if explicit {
 			return f, api.Denied(api.PermDefinitionView, "following definitions takes %s", api.PermDefinitionView)
 		}
+		f.definitions = false
+	}
+	if tok != nil && f.nodes && !tok.Has(api.PermNodeView) {
+		return f, api.Denied(api.PermNodeView, "following nodes takes %s", api.PermNodeView)
 	}
 	if scope := viewScope(c); scope != "" {
 		if f.slug != "" && f.slug != scope {
@@ -161,12 +247,9 @@ func (s *Server) eventFilter(c *gin.Context) (eventFilter, error) {
 }
 
 func (f eventFilter) match(e *api.Event) bool {
-	if f.kind != "" && e.Kind != f.kind {
-		return false
-	}
 	if e.Kind == api.EventDefinition {
 		return f.definitions && f.slug == "" && f.nodeURL == ""
 	}
 	in := e.Instance
-	return in != nil && (f.slug == "" || in.Slug == f.slug) && (f.nodeURL == "" || in.NodeURL == f.nodeURL)
+	return f.instances && in != nil && (f.slug == "" || in.Slug == f.slug) && (f.nodeURL == "" || in.NodeURL == f.nodeURL)
 }

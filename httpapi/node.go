@@ -11,6 +11,7 @@ import (
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip/resource"
+	"github.com/rosterhq/roster/node"
 )
 
 // Node is what the HTTP layer needs of the engine; *node.Node has it.
@@ -27,6 +28,9 @@ type Node interface {
 	ReadIndex(ctx context.Context) (uint64, error)
 	Status() api.ClusterStatus
 	Nodes() []resource.Node
+	// NodeView numbers this node's view of the nodes for blocking node
+	// lists and node events (see node/nodefeed.go).
+	NodeView(refresh bool) node.NodeView
 	Self() resource.Node
 	RemoveNode(ctx context.Context, id string) error
 	// DialContext dials peers (through a test's fault switch).

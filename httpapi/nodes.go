@@ -17,9 +17,19 @@ import (
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
-// listNodes answers from this node's gossip view; it needs no leader.
+// listNodes answers from this node's gossip view; it needs no leader. With
+// ?index=N it blocks (up to ?wait) until the view's sequence moves past N:
+// X-Registry-Index of a node list is this node's view sequence, not the
+// catalog's Raft index (nodes live in gossip). A sequence lower than the
+// one asked for (the node restarted, or the client moved to another node)
+// answers at once, and the client follows from the new index.
 func (s *Server) listNodes(c *gin.Context) {
-	if err := checkQuery(c); err != nil {
+	if err := checkQuery(c, "index", "wait"); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	minIndex, wait, err := blockingParams(c)
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -38,12 +48,34 @@ func (s *Server) listNodes(c *gin.Context) {
 			return
 		}
 	}
-	out := []resource.Node{}
-	for _, n := range s.n.Nodes() {
-		if matchNode(n, req) {
-			out = append(out, n)
+	view := s.n.NodeView(true)
+	if minIndex > 0 && view.Seq == minIndex {
+		select {
+		case s.parked <- struct{}{}:
+			defer func() { <-s.parked }()
+		default:
+			s.writeError(c, api.ErrTooManyWatchers)
+			return
+		}
+		s.extendWriteDeadline(c, wait)
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-view.Changed:
+			view = s.n.NodeView(false)
+		case <-timer.C:
+		case <-c.Request.Context().Done():
+			return
+		case <-s.done:
 		}
 	}
+	out := []resource.Node{}
+	for _, n := range view.Nodes {
+		if matchNode(n.Row, req) {
+			out = append(out, n.Row)
+		}
+	}
+	setIndex(c, view.Seq)
 	c.JSON(http.StatusOK, gin.H{"nodes": out})
 }
 

@@ -51,6 +51,8 @@ type Node struct {
 	readRounds *rounds.Group[uint64]
 	// disk refuses writes while the data dir's disk is full (disk.go).
 	disk *diskGuard
+	// nodes numbers this node's view of the nodes (nodefeed.go).
+	nodes nodeFeed
 	// boot is how this node came into its cluster (see bootstrap.go).
 	boot bootstrapTracker
 	bootstrapSeen
@@ -210,6 +212,7 @@ func (n *Node) start() error {
 	}
 	n.gossip.Join(n.ctx, n.cfg.Join)
 	n.goLoop(n.monitorLeadership)
+	n.goLoop(n.followNodes)
 	n.boot.st.Expect = n.cfg.BootstrapExpect
 	switch {
 	case parts.hasState:

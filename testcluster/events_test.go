@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,12 +14,14 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/gossip/resource"
+	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
 )
 
 // follow opens node i's change stream after index (NDJSON) and returns its
 // events as they come; the stream ends with the test.
-func follow(t *testing.T, c *Cluster, i int, query string) <-chan api.Event {
+func follow(t *testing.T, c *Cluster, i int, query string) <-chan client.Event {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
@@ -31,7 +34,7 @@ func follow(t *testing.T, c *Cluster, i int, query string) <-chan api.Event {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("events: HTTP %d", resp.StatusCode)
 	}
-	out := make(chan api.Event, 100)
+	out := make(chan client.Event, 100)
 	go func() {
 		defer resp.Body.Close()
 		defer close(out)
@@ -40,7 +43,7 @@ func follow(t *testing.T, c *Cluster, i int, query string) <-chan api.Event {
 			if strings.TrimSpace(sc.Text()) == "" {
 				continue
 			}
-			var e api.Event
+			var e client.Event
 			if json.Unmarshal(sc.Bytes(), &e) == nil {
 				out <- e
 			}
@@ -49,7 +52,7 @@ func follow(t *testing.T, c *Cluster, i int, query string) <-chan api.Event {
 	return out
 }
 
-func next(t *testing.T, evs <-chan api.Event) api.Event {
+func next(t *testing.T, evs <-chan client.Event) client.Event {
 	t.Helper()
 	select {
 	case e, ok := <-evs:
@@ -60,7 +63,7 @@ func next(t *testing.T, evs <-chan api.Event) api.Event {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event within 10 s")
 	}
-	return api.Event{}
+	return client.Event{}
 }
 
 // A follower's stream shows each change once, in index order; a reader
@@ -79,7 +82,7 @@ func TestChangeStreamMissesNothingAndRepeatsNothing(t *testing.T) {
 	if err := c.Client(f).DeleteInstance(t.Context(), a.ID); err != nil {
 		t.Fatal(err)
 	}
-	var got []api.Event
+	var got []client.Event
 	for range 3 {
 		got = append(got, next(t, all))
 	}
@@ -113,8 +116,15 @@ func TestChangeStreamMissesNothingAndRepeatsNothing(t *testing.T) {
 		return nil
 	})
 	// A bad filter is a 400 naming it.
-	if resp, _ := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?kind=node", ""); resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("kind=node: HTTP %d", resp.StatusCode)
+	if resp, body := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?kind=instance,nodes", ""); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"field":"kind"`) {
+		t.Fatalf("kind=instance,nodes: HTTP %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, c.Member(f).URL+"/registry-svc/events", nil)
+	req.Header.Set("Last-Event-ID", "x")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("Last-Event-ID x: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }
 
@@ -183,5 +193,126 @@ func TestRosterWatchFollowsTheStream(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("roster watch printed nothing")
+	}
+	// Nodes: the table form starts with the node's row.
+	nc := exec.CommandContext(ctx, bin, "watch", "nodes")
+	nc.Env = cmd.Env
+	nodes, err := nc.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		nc.Wait()
+	}()
+	sc := bufio.NewScanner(nodes)
+	if !sc.Scan() {
+		t.Fatal("roster watch nodes printed nothing")
+	}
+	id := c.Member(0).Config.NodeID
+	if l := sc.Text(); !strings.Contains(l, "upsert\tnode\t"+id+"\t") || !strings.Contains(l, " alive leader ") {
+		t.Fatalf("roster watch nodes: %q", l)
+	}
+}
+
+// Node changes come from gossip: a stream of nodes starts with every row,
+// then shows a node's death with a newer version; POST /nodes?index=N
+// waits for the view to move and answers with the node's view sequence.
+func TestNodeChangesStreamAndBlockNodeLists(t *testing.T) {
+	// Samples every 5 minutes: the view then changes only with liveness
+	// and roles, so a blocking list is seen to hold.
+	c := startCluster(t, Options{Nodes: 3, StatusInterval: 5 * time.Minute})
+	leader := c.Leader()
+	watcher := (leader + 1) % 3
+	victim := (leader + 2) % 3
+	base := c.Member(watcher).URL
+	nodes := follow(t, c, watcher, "kind=node")
+	seen := map[string]client.Event{}
+	for range 3 {
+		e := next(t, nodes)
+		if e.Kind != client.EventNode || e.Op != api.EventUpsert || e.Node == nil || e.Node.ID != e.ID || e.Version == 0 {
+			t.Fatalf("first node events: %+v", e)
+		}
+		seen[e.ID] = e
+	}
+	if len(seen) != 3 {
+		t.Fatalf("first rows: %v", seen)
+	}
+
+	first, meta, err := c.Client(watcher).WatchNodes(t.Context(), client.ListNodesRequest{}, 0, 0)
+	if err != nil || len(first) != 3 || meta.Index == 0 {
+		t.Fatalf("list: %d nodes, index %d, %v", len(first), meta.Index, err)
+	}
+	// Nothing changes: the blocking list holds for its wait (a lower
+	// bound) and answers the same index. The first samples may still be
+	// arriving: a few tries.
+	within(t, 10*time.Second, "a quiet blocking node list", func() error {
+		start := time.Now()
+		_, same, err := c.Client(watcher).WatchNodes(t.Context(), client.ListNodesRequest{}, meta.Index, 300*time.Millisecond)
+		switch {
+		case err != nil:
+			return err
+		case same.Index != meta.Index:
+			meta = same
+			return fmt.Errorf("the view moved to %d", same.Index)
+		case time.Since(start) < 300*time.Millisecond:
+			return fmt.Errorf("answered after %v, before its wait", time.Since(start))
+		}
+		return nil
+	})
+	// A death wakes it.
+	type answer struct {
+		nodes []resource.Node
+		meta  client.Meta
+		err   error
+	}
+	woke := make(chan answer, 1)
+	go func() {
+		n, m, err := c.Client(watcher).WatchNodes(t.Context(), client.ListNodesRequest{}, meta.Index, time.Minute)
+		woke <- answer{n, m, err}
+	}()
+	victimID := c.Member(victim).Config.NodeID
+	if err := c.Kill(victim); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-woke:
+		if a.err != nil || a.meta.Index <= meta.Index {
+			t.Fatalf("woken list: index %d after %d, %v", a.meta.Index, meta.Index, a.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the blocking node list did not wake at a death")
+	}
+	for {
+		e := next(t, nodes)
+		if e.ID != victimID {
+			seen[e.ID] = e
+			continue
+		}
+		if e.Version <= seen[victimID].Version {
+			t.Fatalf("a change of %s with version %d after %d", victimID, e.Version, seen[victimID].Version)
+		}
+		seen[victimID] = e
+		if e.Node != nil && (e.Node.Status == resource.StatusDead || e.Node.Status == resource.StatusSuspect) {
+			break
+		}
+	}
+	// Filters: by node URL, and catalog events are not in a nodes stream.
+	only := follow(t, c, watcher, "kind=node&nodeUrl="+url.QueryEscape(c.Member(leader).URL))
+	if e := next(t, only); e.ID != c.Member(leader).Config.NodeID {
+		t.Fatalf("nodeUrl filter: %+v", e)
+	}
+	register(t, c, watcher, "http://10.6.9.1:80", "quiet")
+	select {
+	case e := <-only:
+		t.Fatalf("a nodes stream showed %+v", e)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// Bad blocking parameters name themselves.
+	if resp, body := do(t, http.MethodPost, base+"/registry-svc/nodes?index=x", "{}"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"field":"index"`) {
+		t.Fatalf("index=x: HTTP %d %s", resp.StatusCode, body)
 	}
 }

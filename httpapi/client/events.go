@@ -10,13 +10,25 @@ import (
 	"strconv"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/gossip/resource"
 )
 
-// Event is one change of the catalog in the change stream.
-type Event = api.Event
+// Event is one change in the change stream: of the catalog (Instance or
+// Definition set, Index its Raft index) or of a node (Kind "node", Node
+// set; Version is the answering node's view sequence at which the row
+// changed, and Index the catalog index the stream had reached).
+type Event struct {
+	api.Event
+	Version uint64         `json:"version,omitempty"`
+	Node    *resource.Node `json:"node,omitempty"`
+}
+
+// EventNode is the kind of a node's change.
+const EventNode = "node"
 
 // Events follows the change stream (GET /registry-svc/events) after index
-// (0: from now) with filters (kind, slug, nodeUrl), calling fn with each
+// (0: from now) with filters (kind: a comma-separated list of instance,
+// definition and node, default the first two; slug; nodeUrl), calling fn with each
 // change, until ctx ends, fn returns an error, or the node ends the
 // stream. A reader the node's history no longer reaches gets an *api.Error
 // with code gone: list again and follow from the list's index.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/rosterhq/roster/gossip/resource"
 )
@@ -24,13 +25,26 @@ type ListNodesRequest struct {
 
 // ListNodes lists nodes as the answering node's gossip sees them.
 func (c *Client) ListNodes(ctx context.Context, req ListNodesRequest) ([]resource.Node, error) {
+	nodes, _, err := c.WatchNodes(ctx, req, 0, 0)
+	return nodes, err
+}
+
+// WatchNodes is ListNodes as a blocking read: with index > 0 it returns
+// when the answering node's view of the nodes moves past index, or after
+// wait. Meta.Index is that node's view sequence (not the catalog's Raft
+// index): follow one node with it; another node numbers its own view.
+func (c *Client) WatchNodes(ctx context.Context, req ListNodesRequest, index uint64, wait time.Duration) ([]resource.Node, Meta, error) {
 	var out struct {
 		Nodes []resource.Node `json:"nodes"`
 	}
-	if _, err := c.Do(ctx, http.MethodPost, "/registry-svc/nodes", req, &out); err != nil {
-		return nil, err
+	q := url.Values{}
+	ListOptions{Index: index, Wait: wait}.encode(q)
+	path := "/registry-svc/nodes"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
-	return out.Nodes, nil
+	m, err := c.Do(ctx, http.MethodPost, path, req, &out)
+	return out.Nodes, m, err
 }
 
 // SelfNode is the answering node's own row.
