@@ -94,7 +94,7 @@ func (s *Server) saveSnapshot(c *gin.Context) {
 	h := BackupHeader{Roster: "snapshot", Version: backupVersion, Index: applied, Term: s.n.Status().Term,
 		Time: time.Now().UTC(), Node: s.n.ID()}
 	setIndex(c, applied)
-	c.Header("Content-Type", "application/json")
+	c.Header("Content-Type", "application/x-ndjson")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="roster-%d.snap"`, applied))
 	c.Status(http.StatusOK)
 	sum := sha256.New()

@@ -52,6 +52,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	s.route(r, http.MethodGet, "/tokens", api.PermOperator, s.listTokens)
 	s.route(r, http.MethodGet, "/token/self", "", s.tokenSelf)
 	s.route(r, http.MethodDelete, "/token/:id", api.PermOperator, s.deleteToken)
+	s.route(r, http.MethodGet, "/openapi.json", "", s.openAPI)
 
 	// Between nodes: node certificates, no tokens (the writes they carry
 	// hold their own token's accessor).

@@ -80,6 +80,10 @@ func (c *Cluster) BootstrapACL(ctx context.Context) (string, error) {
 	return bootstrapACL(ctx, &c.acl, c.Client(0), &c.clients)
 }
 
+// UseToken makes secret the token the cluster's clients send (one made
+// without BootstrapACL). Call it before the clients are in use.
+func (c *Cluster) UseToken(secret string) { c.acl.use(secret, &c.clients) }
+
 // Token is the management token the cluster's clients send; "" before
 // BootstrapACL or UseToken.
 func (c *ProcCluster) Token() string { return c.acl.get() }

@@ -89,7 +89,7 @@ func TestEveryRouteTakesItsPermission(t *testing.T) {
 		switch {
 		case r.Permission != "":
 			governed = append(governed, r)
-		case r.Path != "/registry-svc/acl/bootstrap" && r.Path != "/registry-svc/token/self":
+		case r.Path != "/registry-svc/acl/bootstrap" && r.Path != "/registry-svc/token/self" && r.Path != "/registry-svc/openapi.json":
 			t.Errorf("%s %s takes no permission", r.Method, r.Path)
 		}
 	}

@@ -66,13 +66,17 @@ type Meta struct {
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer
-// into out (when non-nil). A []byte body is sent as it is, and a *[]byte
-// out takes the answer as it is (snapshots). Errors from the node come
-// back as *APIError.
+// into out (when non-nil). A []byte body is sent as it is (JSON), an
+// NDJSON body as it is with its own media type (snapshots), and a *[]byte
+// out takes the answer as it is. Errors from the node come back as
+// *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Meta, error) {
 	var rd io.Reader
+	contentType := "application/json"
 	if raw, ok := body.([]byte); ok {
 		rd = bytes.NewReader(raw)
+	} else if raw, ok := body.(NDJSON); ok {
+		rd, contentType = bytes.NewReader(raw), "application/x-ndjson"
 	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -85,7 +89,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 		return Meta{}, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

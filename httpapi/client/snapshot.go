@@ -18,6 +18,10 @@ func (c *Client) SaveSnapshot(ctx context.Context) ([]byte, error) {
 // node's answer: what was restored, from where, and the index.
 func (c *Client) RestoreSnapshot(ctx context.Context, backup []byte) (json.RawMessage, error) {
 	var out json.RawMessage
-	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/snapshot", backup, &out)
+	_, err := c.Do(ctx, http.MethodPut, "/registry-svc/snapshot", NDJSON(backup), &out)
 	return out, err
 }
+
+// NDJSON is a request body of JSON lines, sent as application/x-ndjson (a
+// backup file).
+type NDJSON []byte
