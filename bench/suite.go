@@ -116,6 +116,7 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		{"leader pause", s.pauseRows},
 		{"node kill", s.nodeKillRow},
 		{"watchers", s.watchRow},
+		{"change streams", s.streamRows},
 		{"memory", s.memoryRows},
 		// The rows below run in this process: the agents, busy with a
 		// 100,000-instance catalog, would only take CPU from them.

@@ -1,8 +1,11 @@
 package fsm
 
 import (
+	"encoding/json"
 	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -20,10 +23,27 @@ import (
 // DefaultEventHistory is how many changes a replica keeps.
 const DefaultEventHistory = 10000
 
-// eventLog is a ring of the newest changes.
+// Change is one held change. Its JSON is encoded once, by the first
+// reader that asks, and shared by every stream that sends it.
+type Change struct {
+	api.Event
+	enc atomic.Pointer[[]byte]
+}
+
+// JSON is the change's encoding (api.Event's shape).
+func (c *Change) JSON() []byte {
+	if b := c.enc.Load(); b != nil {
+		return *b
+	}
+	b, _ := json.Marshal(&c.Event) // plain data: it always encodes
+	c.enc.Store(&b)                // a racing reader stores the same bytes
+	return b
+}
+
+// eventLog is a ring of the newest changes, in index order.
 type eventLog struct {
 	mu     sync.Mutex
-	buf    []api.Event
+	buf    []*Change
 	start  int    // position of the oldest in buf
 	n      int    // how many buf holds
 	oldest uint64 // every change after this index is held (or none happened)
@@ -34,7 +54,7 @@ func newEventLog(capacity int, from uint64) *eventLog {
 	if capacity <= 0 {
 		capacity = DefaultEventHistory
 	}
-	return &eventLog{buf: make([]api.Event, capacity), oldest: from, wake: make(chan struct{})}
+	return &eventLog{buf: make([]*Change, capacity), oldest: from, wake: make(chan struct{})}
 }
 
 // add appends changes in index order and wakes the readers.
@@ -59,7 +79,7 @@ func (l *eventLog) add(evs []api.Event) {
 			l.start = (l.start + 1) % len(l.buf)
 			l.n--
 		}
-		l.buf[(l.start+l.n)%len(l.buf)] = e
+		l.buf[(l.start+l.n)%len(l.buf)] = &Change{Event: e}
 		l.n++
 	}
 	close(l.wake)
@@ -71,18 +91,18 @@ func (l *eventLog) add(evs []api.Event) {
 // history still reaches back to index (false: changes were dropped; the
 // reader must list again, from Oldest), and a channel closed at the next
 // change.
-func (f *FSM) EventsSince(index uint64, max int) (evs []api.Event, complete bool, oldest uint64, wake <-chan struct{}) {
+func (f *FSM) EventsSince(index uint64, max int) (evs []*Change, complete bool, oldest uint64, wake <-chan struct{}) {
 	l := f.eventLog()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if index < l.oldest {
 		return nil, false, l.oldest, l.wake
 	}
-	for i := 0; i < l.n && len(evs) < max; i++ {
-		e := l.buf[(l.start+i)%len(l.buf)]
-		if e.Index > index {
-			evs = append(evs, e)
-		}
+	// The ring is in index order: a thousand streams woken by one write
+	// each find their place by bisection, not by a walk of the history.
+	first := sort.Search(l.n, func(i int) bool { return l.buf[(l.start+i)%len(l.buf)].Index > index })
+	for i := first; i < l.n && len(evs) < max; i++ {
+		evs = append(evs, l.buf[(l.start+i)%len(l.buf)])
 	}
 	return evs, true, l.oldest, l.wake
 }

@@ -30,6 +30,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		s.writeError(c, api.Invalid("writes", "must hold 1 to %d writes, not %d", fsm.MaxBatch, len(req.Writes)))
 		return
 	}
+	s.metrics.batches.Observe(float64(len(req.Writes)))
 	answers := make([]forward.Answer, len(req.Writes))
 	var group [][]byte // the encoded commands of the next Raft entry
 	var slots []int    // group[k] answers answers[slots[k]]

@@ -116,11 +116,10 @@ func (s *Server) events(c *gin.Context) {
 			return
 		}
 		var out []byte
-		for i := range evs {
-			e := &evs[i]
+		for _, e := range evs {
 			last = e.Index
-			if f.match(e) {
-				out = append(out, eventFrame(ndjson, e.Kind, e.Index, e)...)
+			if f.match(&e.Event) {
+				out = appendFrame(out, ndjson, e.Kind, e.Index, e.JSON())
 			}
 		}
 		select {
@@ -196,10 +195,18 @@ func (ns *nodeStream) next(v node.NodeView, f eventFilter, ndjson bool, index ui
 // eventFrame is one change as an SSE event or an NDJSON line.
 func eventFrame(ndjson bool, kind string, index uint64, v any) []byte {
 	b, _ := json.Marshal(v)
+	return appendFrame(nil, ndjson, kind, index, b)
+}
+
+// appendFrame appends an encoded change as an SSE event or an NDJSON line.
+func appendFrame(out []byte, ndjson bool, kind string, index uint64, b []byte) []byte {
 	if ndjson {
-		return append(b, '\n')
+		return append(append(out, b...), '\n')
 	}
-	return fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", index, kind, b)
+	out = append(out, "id: "...)
+	out = strconv.AppendUint(out, index, 10)
+	out = append(append(append(out, "\nevent: "...), kind...), "\ndata: "...)
+	return append(append(out, b...), "\n\n"...)
 }
 
 type eventFilter struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/gossip/resource"
 )
 
 // Metrics: GET /metrics in Prometheus' text format, with the official
@@ -25,6 +26,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	proxied  *prometheus.CounterVec
+	// batches is the size of the batches of writes forwarded to this
+	// node as leader.
+	batches prometheus.Histogram
 }
 
 func newMetrics(s *Server, library prometheus.Gatherer) *metrics {
@@ -40,8 +44,12 @@ func newMetrics(s *Server, library prometheus.Gatherer) *metrics {
 		proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roster_proxy_requests_total", Help: "Requests proxied to instances, by slug and status code (slug \"\" for no such slug).",
 		}, []string{"slug", "code"}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "roster_forward_batch_writes", Help: "Writes per batch forwarded to this node as leader by followers.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.proxied, &stateCollector{s: s},
+	m.reg.MustRegister(m.requests, m.duration, m.proxied, m.batches, &stateCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.gather = m.reg
 	if library != nil {
@@ -97,11 +105,14 @@ var (
 	descDiskAlarm  = prometheus.NewDesc("roster_disk_alarm", "1 while this node refuses writes for lack of disk.", nil, nil)
 	descWatchers   = prometheus.NewDesc("roster_http_blocking_reads", "Blocking reads parked on this node.", nil, nil)
 	descCheckUnhlt = prometheus.NewDesc("roster_health_self_preservation", "1 while automatic deregistration is paused (too many Unhealthy).", nil, nil)
+	descChecks     = prometheus.NewDesc("roster_health_checks_total", "Checks this node ran, by type.", []string{"type"}, nil)
+	descChecksBad  = prometheus.NewDesc("roster_health_checks_failed_total", "Checks this node ran that failed, by type.", []string{"type"}, nil)
+	descSampleAge  = prometheus.NewDesc("roster_gossip_usage_sample_age_seconds", "Age of the newest resource sample of each alive node known here (by the sender's clock).", []string{"node"}, nil)
 )
 
 func (sc *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descTerm, descCommit, descApplied, descLastLog, descContact, descVoters,
-		descTolerance, descMembers, descInstances, descDefs, descTokens, descBytes, descDiskAlarm, descWatchers, descCheckUnhlt} {
+		descTolerance, descMembers, descInstances, descDefs, descTokens, descBytes, descDiskAlarm, descWatchers, descCheckUnhlt, descChecks, descChecksBad, descSampleAge} {
 		ch <- d
 	}
 }
@@ -143,6 +154,16 @@ func (sc *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descWatchers, float64(len(s.parked)))
 	if s.health != nil {
 		gauge(descCheckUnhlt, boolGauge(s.health.Status().SelfPreservation))
+		for _, n := range s.health.Counts() {
+			ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(n.Ran), string(n.Type))
+			ch <- prometheus.MustNewConstMetric(descChecksBad, prometheus.CounterValue, float64(n.Failed), string(n.Type))
+		}
+	}
+	now := time.Now()
+	for _, n := range s.n.NodeView(false).Nodes {
+		if r := n.Row; r.LastHeartbeat != nil && (r.Status == resource.StatusAlive || r.Status == resource.StatusSuspect) {
+			gauge(descSampleAge, max(now.Sub(*r.LastHeartbeat), 0).Seconds(), r.ID)
+		}
 	}
 }
 

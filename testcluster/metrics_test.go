@@ -103,7 +103,37 @@ func TestMetricsMoveWithWritesAndElections(t *testing.T) {
 		t.Errorf("a follower says it leads: %v", n)
 	}
 
+	// Every alive node's newest sample has an age, and it is young.
+	if ages := after["roster_gossip_usage_sample_age_seconds"]; ages == nil || len(ages.GetMetric()) != 3 {
+		t.Errorf("sample ages: %v", ages)
+	} else {
+		for _, m := range ages.GetMetric() {
+			if age := m.GetGauge().GetValue(); age < 0 || age > 30 {
+				t.Errorf("a sample %v s old", age)
+			}
+		}
+	}
+	// The five writes reached the leader in forwarded batches.
 	l := c.Leader()
+	if h := scrape(t, c, l)["roster_forward_batch_writes"]; h == nil || h.GetMetric()[0].GetHistogram().GetSampleSum() < 5 {
+		t.Errorf("forwarded batches on the leader: %v", h)
+	}
+	// Tcp checks run (on whichever node owns each instance), and fail
+	// for one where nothing listens.
+	register(t, c, f, "http://127.0.0.1:1", "closed")
+	within(t, 30*time.Second, "tcp checks counted, failed ones too", func() error {
+		var ran, failed float64
+		for _, i := range c.Running() {
+			fams := scrape(t, c, i)
+			ran += value(fams, "roster_health_checks_total", map[string]string{"type": "tcp"})
+			failed += value(fams, "roster_health_checks_failed_total", map[string]string{"type": "tcp"})
+		}
+		if ran < 5 || failed < 1 {
+			return fmt.Errorf("%v tcp checks, %v failed", ran, failed)
+		}
+		return nil
+	})
+
 	term := value(after, "roster_raft_term", nil)
 	if err := c.Kill(l); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ type Checker struct {
 
 	statusMu sync.Mutex
 	status   api.HealthStatus
+	counts   counts
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -323,7 +324,9 @@ func (c *Checker) dispatch(ctx context.Context, now time.Time) {
 		t := c.queue.peek()
 		if t.check.Type == api.CheckTTL {
 			heap.Pop(&c.queue)
+			fails := t.fail
 			t.expire(now)
+			c.counts.add(api.CheckTTL, t.fail == fails)
 			t.due = t.ttlDeadline()
 			if !t.due.After(now) {
 				t.due = now.Add(t.check.Interval.D())
@@ -343,6 +346,7 @@ func (c *Checker) dispatch(ctx context.Context, now time.Time) {
 			defer c.probes.Done()
 			start := time.Now()
 			pass, reason := c.prober.probe(ctx, row, ck)
+			c.counts.add(ck.Type, pass)
 			select {
 			case c.results <- result{t: t, pass: pass, reason: reason, start: start, at: time.Now()}:
 			case <-ctx.Done():
