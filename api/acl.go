@@ -30,6 +30,9 @@ const (
 	// PermOperator governs the cluster itself: agent leave, the gossip
 	// keyring, tokens.
 	PermOperator = "registry-svc:operator"
+	// PermKVView reads the KV tree; PermKVEdit writes and deletes its keys.
+	PermKVView = "registry-svc:kv:view"
+	PermKVEdit = "registry-svc:kv:edit"
 	// PermAll is every permission: the management token's.
 	PermAll = "*"
 )
@@ -47,6 +50,8 @@ var Permissions = []struct{ Name, Allows string }{
 	{PermDefinitionDelete, "remove service definitions"},
 	{PermNodeView, "list and view cluster nodes, cluster status and the keyring's key IDs"},
 	{PermNodeDelete, "remove nodes from the cluster"},
+	{PermKVView, "read keys of the KV tree"},
+	{PermKVEdit, "write and delete keys of the KV tree"},
 	{PermOperator, "make nodes leave, change the gossip keyring, create, list and remove tokens"},
 	{PermAll, "everything (the management token)"},
 }

@@ -20,6 +20,8 @@ type InstanceFilter struct {
 	Tag          string
 	Tags         []string
 	Status       string
+	// Meta keeps instances whose meta holds every one of these pairs.
+	Meta map[string]string
 }
 
 // Match reports whether in passes every set field of the filter. Host also
@@ -31,7 +33,7 @@ func (f InstanceFilter) Match(in *Instance) bool {
 	return eq(f.ID, in.ID) && eq(f.Slug, in.Slug) && host && eq(f.IP, in.IP) &&
 		eq(f.DeploymentID, in.DeploymentID) && eq(f.NodeURL, in.NodeURL) && eq(f.Path, in.Path) &&
 		eq(f.Scheme, in.Scheme) && eq(f.Status, string(in.Status)) &&
-		(f.Tag == "" || slices.Contains(in.Tags, f.Tag)) && hasAll(in.Tags, f.Tags)
+		(f.Tag == "" || slices.Contains(in.Tags, f.Tag)) && hasAll(in.Tags, f.Tags) && hasMeta(in.Meta, f.Meta)
 }
 
 func hasAll(have, want []string) bool {
@@ -44,3 +46,12 @@ func hasAll(have, want []string) bool {
 }
 
 func (f InstanceFilter) hostIsIP() bool { return net.ParseIP(f.Host) != nil }
+
+func hasMeta(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}

@@ -9,4 +9,8 @@ const (
 	MaxTags     = 64
 	MaxTextLen  = 4096
 	MaxListSize = 256
+	// Meta limits, as Consul's service meta.
+	MaxMeta         = 64
+	MaxMetaKeyLen   = 128
+	MaxMetaValueLen = 512
 )

@@ -31,6 +31,7 @@ type CatalogUsage struct {
 	Instances   int   `json:"instances"`
 	Definitions int   `json:"definitions"`
 	Tokens      int   `json:"tokens"`
+	KV          int   `json:"kv"`
 	Bytes       int64 `json:"bytes"`
 	Quota       Quota `json:"quota"`
 }

@@ -13,8 +13,10 @@ type RegisterRequest struct {
 	DeploymentID string   `json:"deploymentId,omitempty"`
 	NodeURL      string   `json:"nodeUrl,omitempty"`
 	Tags         []string `json:"tags,omitempty"`
-	Status       Status   `json:"status,omitempty"`
-	Details      string   `json:"details,omitempty"`
+	// Meta replaces the stored meta when set; absent keeps it.
+	Meta    map[string]string `json:"meta,omitempty"`
+	Status  Status            `json:"status,omitempty"`
+	Details string            `json:"details,omitempty"`
 	// Check is how the cluster checks the instance; nil on a new instance
 	// takes the default (tcp when the URL names a port, else http), nil on
 	// a re-registration keeps the stored one.

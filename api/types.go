@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // Status is the health status of an instance. The values are the seed's.
 type Status string
@@ -45,6 +48,9 @@ type Instance struct {
 	Details       string    `json:"details,omitempty"`
 	Slug          string    `json:"slug,omitempty"`
 	Tags          []string  `json:"tags,omitempty"`
+	// Meta is free string data about the instance (a registrator's labels,
+	// a version): at most MaxMeta pairs, see ValidateMeta.
+	Meta map[string]string `json:"meta,omitempty"`
 	// Check is how the cluster checks this instance (always complete once
 	// stored; nil only in rows written before checks existed).
 	Check *Check `json:"check,omitempty"`
@@ -64,6 +70,7 @@ func (i *Instance) Clone() *Instance {
 	if len(c.Tags) == 0 {
 		c.Tags = nil
 	}
+	c.Meta = maps.Clone(i.Meta)
 	if i.Check != nil {
 		ck := *i.Check
 		c.Check = &ck

@@ -66,6 +66,7 @@ func newInstancesCmd(g *globals) *cobra.Command {
 		fs.StringVar(&f.IP, "ip", "", "only instances at this IP")
 		fs.StringVar(&f.Path, "path", "", "only instances with this URL path")
 		fs.StringVar(&f.Scheme, "scheme", "", "only instances with this URL scheme")
+		fs.Var(metaFlag{&f.Meta}, "meta", "only instances with this meta pair (repeatable: every pair must match; also --meta.KEY=VALUE)")
 	}
 	cmd.AddCommand(ls, rm, watch, newRegisterCmd(g), newHeartbeatCmd(g), newSetStatusCmd(g))
 	return cmd
@@ -192,14 +193,15 @@ func removeEach(g *globals, ids []string, what string, del func(string) error, c
 func printInstances(g *globals, list []*api.Instance) {
 	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	if g.output == "wide" {
-		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tTAGS\tDEPLOYMENT\tLAST HEARTBEAT\tCHECK\tWHY")
+		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tTAGS\tDEPLOYMENT\tLAST HEARTBEAT\tCHECK\tWHY\tMETA")
 	} else {
 		fmt.Fprintln(w, "INSTANCE ID\tURL\tSTATUS\tSLUG\tNODE\tLAST HEARTBEAT")
 	}
 	for _, in := range list {
 		if g.output == "wide" {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL),
-				dash(strings.Join(in.Tags, ",")), dash(in.DeploymentID), ago(in.LastHeartbeat), checkText(in.Check), dash(in.StatusReason))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL),
+				dash(strings.Join(in.Tags, ",")), dash(in.DeploymentID), ago(in.LastHeartbeat), checkText(in.Check), dash(in.StatusReason),
+				dash(metaFlag{&in.Meta}.String()))
 		} else {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.URL, in.Status, dash(in.Slug), dash(in.NodeURL), ago(in.LastHeartbeat))
 		}

@@ -62,6 +62,7 @@ sent: a mistake names the file, the line and the field, and registers nothing.`,
 	fl.StringVar(&f.req.DeploymentID, "deployment-id", "", "deployment ID")
 	fl.StringVar(&f.req.NodeURL, "node-url", "", "URL of the node that runs it (default: the node that takes the request)")
 	fl.StringArrayVar(&f.req.Tags, "tag", nil, "a tag (repeatable)")
+	fl.Var(metaFlag{&f.req.Meta}, "meta", "a meta pair (repeatable; also --meta.KEY=VALUE)")
 	fl.StringVar(&f.status, "status", "", "initial status: Unknown, Starting, Healthy, Unhealthy or Stopping")
 	fl.StringVar(&f.check, "check", "", "how the cluster checks it: http, tcp, ttl or none (default: tcp when the URL names a port, else http)")
 	fl.StringVar(&f.path, "check-path", "", "path of an http check, e.g. /health")
@@ -75,7 +76,7 @@ sent: a mistake names the file, the line and the field, and registers nothing.`,
 // checked before any is sent.
 func (f *registerFlags) requests(cmd *cobra.Command) ([]client.RegisterRequest, error) {
 	if len(f.files) > 0 {
-		for _, name := range []string{"url", "slug", "id", "deployment-id", "node-url", "tag", "status", "check", "check-path", "check-interval", "check-ttl"} {
+		for _, name := range []string{"url", "slug", "id", "deployment-id", "node-url", "tag", "meta", "status", "check", "check-path", "check-interval", "check-ttl"} {
 			if cmd.Flags().Changed(name) {
 				return nil, usagef("--%s and -f do not mix: a file says everything about its instances", name)
 			}

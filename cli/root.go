@@ -53,6 +53,7 @@ func Execute() int {
 // Run executes args as the roster command would; tests call it directly.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
+	args = metaArgs(root, args)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -104,6 +105,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(g),
 		newSnapshotCmd(g),
 		newWatchCmd(g),
+		newKVCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))

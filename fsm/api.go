@@ -77,4 +77,5 @@ var (
 	DefaultCheck  = api.DefaultCheck
 	ValidateID    = api.ValidateID
 	ValidateCheck = api.ValidateCheck
+	ValidateMeta  = api.ValidateMeta
 )

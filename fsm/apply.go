@@ -111,6 +111,9 @@ func mergeInstance(old, req *Instance) *Instance {
 	if req.Check != nil {
 		row.Check = req.Check
 	}
+	if req.Meta != nil {
+		row.Meta = req.Meta
+	}
 	return row
 }
 

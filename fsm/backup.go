@@ -26,6 +26,7 @@ type SnapshotSummary struct {
 	Instances   int    `json:"instances"`
 	Definitions int    `json:"definitions"`
 	Tokens      int    `json:"tokens"`
+	KV          int    `json:"kv"`
 }
 
 // CheckSnapshot reads a whole snapshot stream into a scratch catalog, as
@@ -59,13 +60,13 @@ func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 	if stated != u {
 		return SnapshotSummary{}, Invalid("usage", "the snapshot says %+v but its rows add up to %+v", stated, u)
 	}
-	return SnapshotSummary{Applied: applied, Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens}, nil
+	return SnapshotSummary{Applied: applied, Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens, KV: u.KV}, nil
 }
 
 // checkRows validates every instance, definition and token of a scratch
 // catalog as a write would have.
 func checkRows(txn *memdb.Txn) error {
-	for _, t := range []string{tableInstances, tableDefinitions, tableTokens} {
+	for _, t := range rowTables {
 		it, err := txn.Get(t, "id")
 		if err != nil {
 			return err
@@ -78,6 +79,8 @@ func checkRows(txn *memdb.Txn) error {
 				err = ValidateDefinition(row)
 			case *TokenRow:
 				err = validateTokenRow(row)
+			case *KVEntry:
+				err = validateKVEntry(row)
 			}
 			if err != nil {
 				return fmt.Errorf("%s row: %w", t, err)
@@ -102,7 +105,7 @@ func keepIndexes(cur, next *memdb.MemDB) error {
 	old := cur.Txn(false)
 	txn := next.Txn(true)
 	defer txn.Abort()
-	for _, t := range []string{tableInstances, tableDefinitions, tableTokens} {
+	for _, t := range rowTables {
 		if was := maxIndex(old, t); was > maxIndex(txn, t) {
 			if err := bumpIndex(txn, t, was); err != nil {
 				return err
@@ -115,7 +118,7 @@ func keepIndexes(cur, next *memdb.MemDB) error {
 
 // touchTables marks every table changed at index.
 func touchTables(txn *memdb.Txn, index uint64) error {
-	for _, t := range []string{tableInstances, tableDefinitions, tableTokens} {
+	for _, t := range rowTables {
 		if err := bumpIndex(txn, t, index); err != nil {
 			return err
 		}

@@ -26,6 +26,9 @@ const (
 	// CmdTouch marks every table changed at its index: it follows an
 	// operator's restore, so that blocking readers wake and indexes move.
 	CmdTouch CommandType = 10
+	// CmdKVSet and CmdKVDelete write the KV tree (kv.go).
+	CmdKVSet    CommandType = 11
+	CmdKVDelete CommandType = 12
 )
 
 func (t CommandType) String() string {
@@ -50,6 +53,10 @@ func (t CommandType) String() string {
 		return "delete-token"
 	case CmdTouch:
 		return "touch"
+	case CmdKVSet:
+		return "kv-set"
+	case CmdKVDelete:
+		return "kv-delete"
 	}
 	return fmt.Sprintf("command-%d", uint8(t))
 }
@@ -80,6 +87,8 @@ type Command struct {
 	// Quota is the catalog's quota as the node that built a growing write
 	// (a registration, a definition) had it configured (usage.go).
 	Quota *api.Quota `json:"quota,omitempty"`
+	// KV is a kv-set or kv-delete command's key (and value).
+	KV *KVCommand `json:"kv,omitempty"`
 }
 
 // RegisterCommand upserts an instance by URL. NewID and Now are chosen by the
@@ -136,6 +145,8 @@ func (c *Command) checkPayload() error {
 		ok = c.Token != nil
 	case CmdTouch:
 		ok = true
+	case CmdKVSet, CmdKVDelete:
+		ok = c.KV != nil
 	case CmdSetStatuses:
 		ok = len(c.Statuses) > 0
 	case CmdBatch:

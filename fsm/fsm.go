@@ -228,6 +228,14 @@ func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
 		return nil, deleteToken(txn, index, cmd.ID)
 	case CmdTouch:
 		return nil, touchTables(txn, index)
+	case CmdKVSet:
+		return nilIfError(kvSet(txn, index, cmd.KV, cmd.Quota))
+	case CmdKVDelete:
+		n, err := kvDelete(txn, index, cmd.KV)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
 	}
 	return nil, nil
 }

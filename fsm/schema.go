@@ -9,6 +9,10 @@ const (
 	tableIndex       = "index"
 )
 
+// rowTables hold the catalog's rows (every table but the usage row and
+// the table indexes).
+var rowTables = []string{tableInstances, tableDefinitions, tableTokens, tableKV}
+
 // indexEntry records the Raft index of the last write to a table; it is the
 // X-Registry-Index of a read of that table and what blocking reads wait on.
 type indexEntry struct {
@@ -46,6 +50,12 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				"id":     {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "AccessorID"}},
 				"secret": {Name: "secret", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "SecretHash"}},
+			},
+		},
+		tableKV: {
+			Name: tableKV,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
 			},
 		},
 		tableUsage: {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -29,6 +30,7 @@ type snapshotRecord struct {
 	Index      *indexEntry `json:"index,omitempty"`
 	Token      *TokenRow   `json:"token,omitempty"`
 	Usage      *usageRow   `json:"usage,omitempty"`
+	KV         *KVEntry    `json:"kv,omitempty"`
 }
 
 type snapshot struct {
@@ -52,7 +54,7 @@ func (s *snapshot) write(w io.Writer) error {
 		return err
 	}
 	txn := s.db.Txn(false)
-	for _, table := range []string{tableInstances, tableDefinitions, tableTokens, tableUsage, tableIndex} {
+	for _, table := range append(slices.Clone(rowTables), tableUsage, tableIndex) {
 		it, err := txn.Get(table, "id")
 		if err != nil {
 			return err
@@ -70,6 +72,8 @@ func (s *snapshot) write(w io.Writer) error {
 				rec.Token = row
 			case *usageRow:
 				rec.Usage = row
+			case *KVEntry:
+				rec.KV = row
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return err
@@ -117,6 +121,8 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 			table, row = tableDefinitions, rec.Definition
 		case rec.Token != nil:
 			table, row = tableTokens, rec.Token
+		case rec.KV != nil:
+			table, row = tableKV, rec.KV
 		case rec.Usage != nil:
 			table, row, sawUsage = tableUsage, rec.Usage, true
 		case rec.Index != nil:

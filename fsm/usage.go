@@ -23,6 +23,7 @@ type usageRow struct {
 	Instances   int    `json:"instances"`
 	Definitions int    `json:"definitions"`
 	Tokens      int    `json:"tokens"`
+	KV          int    `json:"kv,omitempty"`
 	Bytes       int64  `json:"bytes"`
 }
 
@@ -37,6 +38,16 @@ func usageOf(txn *memdb.Txn) (usageRow, error) {
 // account adds a change to the usage row, refusing it (before anything is
 // written) when q is set and it grows the catalog past q.
 func account(txn *memdb.Txn, q *api.Quota, instances, definitions, tokens int, bytes int64) error {
+	return accountDelta(txn, q, usageRow{Instances: instances, Definitions: definitions, Tokens: tokens, Bytes: bytes})
+}
+
+// accountKV is account for keys of the KV tree.
+func accountKV(txn *memdb.Txn, q *api.Quota, keys int, bytes int64) error {
+	return accountDelta(txn, q, usageRow{KV: keys, Bytes: bytes})
+}
+
+func accountDelta(txn *memdb.Txn, q *api.Quota, d usageRow) error {
+	instances, bytes := d.Instances, d.Bytes
 	u, err := usageOf(txn)
 	if err != nil {
 		return err
@@ -49,10 +60,11 @@ func account(txn *memdb.Txn, q *api.Quota, instances, definitions, tokens int, b
 			return api.QuotaExceeded("bytes", "the catalog holds %d bytes; %d more would pass its quota of %d (--max-catalog-bytes)", u.Bytes, bytes, q.MaxBytes)
 		}
 	}
-	u.Instances += instances
-	u.Definitions += definitions
-	u.Tokens += tokens
-	u.Bytes += bytes
+	u.Instances += d.Instances
+	u.Definitions += d.Definitions
+	u.Tokens += d.Tokens
+	u.KV += d.KV
+	u.Bytes += d.Bytes
 	return txn.Insert(tableUsage, &u)
 }
 
@@ -66,6 +78,9 @@ func instanceSize(in *Instance) int64 {
 		len(in.Host) + len(in.IP) + len(in.Details) + len(in.Slug) + len(in.StatusReason)
 	for _, t := range in.Tags {
 		n += len(t) + 3
+	}
+	for k, v := range in.Meta {
+		n += len(k) + len(v) + 6
 	}
 	return int64(n)
 }
@@ -90,14 +105,14 @@ func jsonSize(v any) (int64, error) {
 // Usage is the catalog's usage now, without its quota (a node's own).
 func (f *FSM) Usage() api.CatalogUsage {
 	u, _ := usageOf(f.state().Txn(false))
-	return api.CatalogUsage{Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens, Bytes: u.Bytes}
+	return api.CatalogUsage{Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens, KV: u.KV, Bytes: u.Bytes}
 }
 
 // recountUsage rebuilds the usage row from the tables, for a snapshot of a
 // build that did not keep one.
 func recountUsage(txn *memdb.Txn) error {
 	u := usageRow{ID: usageKey}
-	for _, t := range []string{tableInstances, tableDefinitions, tableTokens} {
+	for _, t := range rowTables {
 		it, err := txn.Get(t, "id")
 		if err != nil {
 			return err
@@ -112,6 +127,9 @@ func recountUsage(txn *memdb.Txn) error {
 				u.Bytes += definitionSize(row)
 			case *TokenRow:
 				u.Tokens++
+			case *KVEntry:
+				u.KV++
+				u.Bytes += kvSize(row)
 			}
 		}
 	}

@@ -192,6 +192,9 @@ func ValidateInstance(in *Instance) error {
 	if len(in.Details) > MaxTextLen {
 		return Invalid("details", "is %d characters, the limit is %d", len(in.Details), MaxTextLen)
 	}
+	if err := ValidateMeta(in.Meta); err != nil {
+		return err
+	}
 	if len(in.Tags) > MaxTags {
 		return Invalid("tags", "has %d tags, the limit is %d", len(in.Tags), MaxTags)
 	}

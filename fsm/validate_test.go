@@ -1,6 +1,12 @@
 package fsm
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/api"
+)
 
 func TestNormalizeInstance(t *testing.T) {
 	cases := []struct {
@@ -80,6 +86,30 @@ func TestValidateDefinition(t *testing.T) {
 	for field, d := range bad {
 		if e, _ := ValidateDefinition(&d).(*Error); e == nil || e.Field != field {
 			t.Errorf("%s: got %v", field, e)
+		}
+	}
+}
+
+func TestValidateMetaNamesTheKey(t *testing.T) {
+	ok := map[string]string{"version": "1.2", "demi.site": "lab-42", "a_b": ""}
+	if err := ValidateMeta(ok); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		meta  map[string]string
+		field string
+	}{
+		{map[string]string{"": "x"}, "meta"},
+		{map[string]string{"a/b": "x"}, "meta.a/b"},
+		{map[string]string{strings.Repeat("k", 129): "x"}, "meta." + strings.Repeat("k", 129)},
+		{map[string]string{"k": strings.Repeat("v", 513)}, "meta.k"},
+		{map[string]string{"k": "a\nb"}, "meta.k"},
+		{map[string]string{"k": "\xff"}, "meta.k"},
+	} {
+		err := ValidateMeta(tc.meta)
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Field != tc.field {
+			t.Errorf("%q: %v (want a refusal naming %s)", tc.meta, err, tc.field)
 		}
 	}
 }

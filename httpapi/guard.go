@@ -30,7 +30,9 @@ func (s *Server) browserGate(c *gin.Context) {
 		// A backup is JSON lines (also a type a page cannot send without
 		// a preflight).
 		ndjson := mt == "application/x-ndjson" && c.FullPath() == "/registry-svc/snapshot"
-		if err != nil || (mt != "application/json" && !ndjson) {
+		// A KV value is any bytes (octet-stream needs a preflight too).
+		octets := mt == "application/octet-stream" && c.FullPath() == "/registry-svc/kv/*key"
+		if err != nil || (mt != "application/json" && !ndjson && !octets) {
 			s.writeError(c, api.Invalid("Content-Type", "%q: request bodies must be application/json", c.GetHeader("Content-Type")))
 		}
 	}

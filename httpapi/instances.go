@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +22,13 @@ import (
 var instanceFilters = []string{"id", "slug", "host", "ip", "deploymentId", "nodeUrl", "path", "scheme", "tag", "status"}
 
 func (s *Server) listInstances(c *gin.Context) {
-	if err := checkQuery(c, append(instanceFilters, readParams...)...); err != nil {
+	meta, err := metaFilters(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	known := append(append(slices.Clone(instanceFilters), readParams...), slices.Collect(maps.Keys(meta.params))...)
+	if err := checkQuery(c, known...); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -48,7 +56,7 @@ func (s *Server) listInstances(c *gin.Context) {
 	f := api.InstanceFilter{
 		ID: c.Query("id"), Slug: c.Query("slug"), Host: c.Query("host"), IP: c.Query("ip"),
 		DeploymentID: c.Query("deploymentId"), NodeURL: c.Query("nodeUrl"), Path: c.Query("path"),
-		Scheme: c.Query("scheme"), Tags: tags, Status: c.Query("status"),
+		Scheme: c.Query("scheme"), Tags: tags, Status: c.Query("status"), Meta: meta.pairs,
 	}
 	if f.Status != "" && !api.Status(f.Status).Valid() {
 		s.writeError(c, api.Invalid("status", "%q is not one of %v", f.Status, api.Statuses))
@@ -113,7 +121,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 	auth := authFor(c, api.PermInstanceEdit)
 	fwd := client.RegisterRequest{
 		ID: in.ID, URL: in.URL, Slug: in.Slug, DeploymentID: in.DeploymentID, NodeURL: in.NodeURL,
-		Tags: in.Tags, Status: in.Status, Details: in.Details, Check: in.Check,
+		Tags: in.Tags, Meta: in.Meta, Status: in.Status, Details: in.Details, Check: in.Check,
 	}
 	if s.viaBatch(c, forward.Write{Register: &fwd, Auth: auth}) {
 		return
@@ -210,7 +218,7 @@ func CheckRegistration(req client.RegisterRequest) error {
 func registration(req client.RegisterRequest, selfURL string) (api.Instance, error) {
 	in := api.Instance{
 		ID: req.ID, URL: req.URL, Scheme: req.Scheme, Host: req.Host, IP: req.IP, Port: req.Port, Path: req.Path,
-		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags,
+		Slug: req.Slug, DeploymentID: req.DeploymentID, NodeURL: req.NodeURL, Tags: req.Tags, Meta: req.Meta,
 		Status: req.Status, Details: req.Details,
 	}
 	if req.Check != nil {
@@ -248,4 +256,30 @@ func registration(req client.RegisterRequest, selfURL string) (api.Instance, err
 		check.ID = "pending"
 	}
 	return in, fsm.ValidateInstance(&check)
+}
+
+// metaQuery is a list's meta filters: ?meta.KEY=VALUE, every pair required.
+type metaQuery struct {
+	pairs  map[string]string
+	params map[string]bool // the query parameters they came from
+}
+
+func metaFilters(c *gin.Context) (metaQuery, error) {
+	q := metaQuery{params: map[string]bool{}}
+	for name, vs := range c.Request.URL.Query() {
+		key, ok := strings.CutPrefix(name, "meta.")
+		if !ok {
+			continue
+		}
+		if len(vs) > 1 {
+			return q, api.Invalid(name, "given %d times; a meta key matches one value", len(vs))
+		}
+		if q.pairs == nil {
+			q.pairs = map[string]string{}
+		}
+		q.pairs[key], q.params[name] = vs[0], true
+	}
+	// The filter is checked as meta is: a key no instance could hold is
+	// a mistake, not an empty list.
+	return q, api.ValidateMeta(q.pairs)
 }

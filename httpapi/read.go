@@ -120,11 +120,22 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 		ws.Add(s.n.FSM().AbandonCh())
 		index, body, err := q(ws)
 		if err != nil {
+			// A blocking read of a row that is absent (a key) waits for
+			// it like any other change, and answers 404 at the end.
+			if api.CodeOf(err) == api.CodeNotFound && minIndex > 0 && index <= minIndex && ws.WatchCtx(ctx) == nil {
+				continue
+			}
+			setIndex(c, index)
 			return err
 		}
 		if minIndex == 0 || index > minIndex || ws.WatchCtx(ctx) != nil {
 			if c.Request.Context().Err() != nil {
 				return nil // the client went away
+			}
+			if raw, ok := body.(rawValue); ok {
+				setIndex(c, index)
+				c.Data(http.StatusOK, "application/octet-stream", raw)
+				return nil
 			}
 			encode := func() ([]byte, error) { return json.Marshal(body) }
 			var raw []byte

@@ -52,6 +52,9 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	s.route(r, http.MethodGet, "/tokens", api.PermOperator, s.listTokens)
 	s.route(r, http.MethodGet, "/token/self", "", s.tokenSelf)
 	s.route(r, http.MethodDelete, "/token/:id", api.PermOperator, s.deleteToken)
+	s.route(r, http.MethodGet, "/kv/*key", api.PermKVView, s.getKV)
+	s.route(r, http.MethodPut, "/kv/*key", api.PermKVEdit, s.putKV)
+	s.route(r, http.MethodDelete, "/kv/*key", api.PermKVEdit, s.deleteKV)
 	s.route(r, http.MethodGet, "/openapi.json", "", s.openAPI)
 
 	// Between nodes: node certificates, no tokens (the writes they carry

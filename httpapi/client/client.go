@@ -77,6 +77,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 		rd = bytes.NewReader(raw)
 	} else if raw, ok := body.(NDJSON); ok {
 		rd, contentType = bytes.NewReader(raw), "application/x-ndjson"
+	} else if raw, ok := body.(Octets); ok {
+		rd, contentType = bytes.NewReader(raw), "application/octet-stream"
 	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -218,6 +220,9 @@ func (c *Client) ListInstances(ctx context.Context, f api.InstanceFilter, o List
 	}
 	for _, t := range f.Tags {
 		q.Add("tag", t)
+	}
+	for k, v := range f.Meta {
+		q.Set("meta."+k, v)
 	}
 	o.encode(q)
 	var out struct {
