@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/rosterhq/roster/cli.Version=$(VERSION)
 
-.PHONY: build image run dev test fuzz bench chaos fmt
+.PHONY: build image demi-image run dev test fuzz bench chaos fmt
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
@@ -14,6 +14,11 @@ build:
 image:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/roster-static .
 	docker build -t roster:latest -t roster:$(VERSION) .
+
+# The DeMi example's stand-in service (examples/demi): FROM scratch.
+demi-image:
+	CGO_ENABLED=0 $(GO) build -o examples/demi/server-bin ./examples/demi/server
+	docker build -t roster-demi-example:latest examples/demi
 
 # Three agent processes on loopback, node1 on the default 127.0.0.1:11337;
 # Ctrl-C stops them, their data stays in ~/.local/state/roster-testcluster.

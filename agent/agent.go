@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
+	"github.com/rosterhq/roster/registrator"
 )
 
 // DefaultMaxConnsPerClient is how many connections one client address may
@@ -27,6 +28,7 @@ type Agent struct {
 	Node   *node.Node
 	api    *httpapi.Server
 	health *health.Checker
+	reg    *registrator.Registrator
 	srv    *http.Server
 	log    *slog.Logger
 
@@ -44,6 +46,19 @@ type Config struct {
 	// ACL: whether requests need tokens (default: when the agent is
 	// reachable from other machines).
 	ACL ACLMode
+	// Docker, when set, registers this node's Docker containers from
+	// their DeMi labels (registrator package).
+	Docker *DockerConfig
+}
+
+// DockerConfig turns on the registrator.
+type DockerConfig struct {
+	// Namespace is the label prefix: demi (every site) or demi.SITE.
+	Namespace string
+	// Token is the registrator's token when the cluster requires tokens
+	// (instance:view, instance:edit, instance:delete, instance:status,
+	// kv:view, kv:edit).
+	Token string
 }
 
 // Start opens the node and serves its API on cfg.Node.HTTPAddr. The HTTP
@@ -103,6 +118,14 @@ func Start(c Config) (*Agent, error) {
 		Logger:   log.With("component", "health", "node", n.ID()),
 	})
 	opts.Health = a.health
+	if c.Docker != nil {
+		if a.reg, err = newRegistrator(n, *c.Docker, log); err != nil {
+			n.Close()
+			ln.Close()
+			return nil, err
+		}
+		opts.Registrator = a.reg
+	}
 	a.api = httpapi.New(n, opts)
 	a.health.Start()
 	// A client gets 10 s for its headers and 30 s for its whole request
@@ -132,6 +155,9 @@ func Start(c Config) (*Agent, error) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
+	if a.reg != nil {
+		a.reg.Start()
+	}
 	log.Info("agent ready", "node", n.ID(), "http", ln.Addr().String(), "self_url", n.SelfURL())
 	return a, nil
 }
@@ -156,6 +182,9 @@ func (a *Agent) stop(closeNode func() error) error {
 		// going. The node goes next so in-flight writes fail fast rather
 		// than hanging; then HTTP drains what remains.
 		a.health.Stop()
+		if a.reg != nil {
+			a.reg.Stop()
+		}
 		err = closeNode()
 		// Writes queued for the leader and reads waiting for a read index
 		// are answered "shutting down" now rather than after their hold.

@@ -23,6 +23,7 @@ import (
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
+	"github.com/rosterhq/roster/registrator"
 )
 
 type agentFlags struct {
@@ -40,6 +41,9 @@ type agentFlags struct {
 	tlsKey           string
 	allowTargets     []string
 	acl              bool
+	docker           bool
+	demiNamespace    string
+	dockerToken      string
 	http             httpapi.Options
 }
 
@@ -94,6 +98,9 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.IntVar(&f.http.MaxConnsPerClient, "http-max-conns-per-client", agent.DefaultMaxConnsPerClient, "connections one client address may hold open to the HTTP API; more are closed at once (-1: no cap)")
 	fl.DurationVar(&f.http.WriteTimeout, "http-write-timeout", 30*time.Second, "how long an answer may take to write (a blocking read's time starts when its wait ends; proxied answers have none)")
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
+	fl.BoolVar(&f.docker, "docker", false, "register this host's Docker containers from their DeMi labels (engine from DOCKER_HOST, default the local socket)")
+	fl.StringVar(&f.demiNamespace, "demi-namespace", "demi", "label namespace the registrator follows: demi (every site) or demi.SITE (env DEMI_NAMESPACE)")
+	fl.StringVar(&f.dockerToken, "docker-token", "", "the registrator's token when the cluster requires tokens; prefer env ROSTER_DOCKER_TOKEN (ps shows flags)")
 	fl.BoolVar(&f.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGINT/SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text, or json (one object a line) for log shippers")
@@ -105,6 +112,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 // seedEnv maps the seed's OB_* variables to flags; ROSTER_* wins over them.
 var seedEnv = map[string]string{
 	"node-id": "OB_NODE_ID", "self-url": "OB_SELF_URL", "region": "OB_REGION", "availability-zone": "OB_AVAILABILITY_ZONE",
+	"demi-namespace": "DEMI_NAMESPACE",
 }
 
 // applyEnv sets every flag not given on the command line from ROSTER_<NAME>
@@ -212,7 +220,14 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 			acl = agent.ACLOn
 		}
 	}
-	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: opts, ACL: acl})
+	var dockerCfg *agent.DockerConfig
+	if f.docker {
+		if _, err := registrator.ParseNamespace(f.demiNamespace); err != nil {
+			return usagef("--demi-namespace: %v", err)
+		}
+		dockerCfg = &agent.DockerConfig{Namespace: f.demiNamespace, Token: f.dockerToken}
+	}
+	a, err := agent.Start(agent.Config{Node: cfg, Health: f.health, HTTP: opts, ACL: acl, Docker: dockerCfg})
 	if err != nil {
 		return err
 	}

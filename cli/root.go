@@ -106,6 +106,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSnapshotCmd(g),
 		newWatchCmd(g),
 		newKVCmd(g),
+		newRegistratorCmd(g),
 	)
 	for _, m := range []string{"get", "put", "post", "delete"} {
 		root.AddCommand(newRawCmd(g, m))

@@ -175,3 +175,17 @@ func (s *Server) askToLeave(ctx context.Context, row resource.Node, auth string)
 		}
 	}
 }
+
+// registratorStatus is GET /registry-svc/registrator: what this node's
+// Docker registrator registered, per container, and what it refused.
+func (s *Server) registratorStatus(c *gin.Context) {
+	if err := checkQuery(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if s.reg == nil {
+		c.JSON(http.StatusOK, api.RegistratorStatus{Containers: []api.ContainerServices{}})
+		return
+	}
+	c.JSON(http.StatusOK, s.reg.Status())
+}

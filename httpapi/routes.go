@@ -55,6 +55,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	s.route(r, http.MethodGet, "/kv/*key", api.PermKVView, s.getKV)
 	s.route(r, http.MethodPut, "/kv/*key", api.PermKVEdit, s.putKV)
 	s.route(r, http.MethodDelete, "/kv/*key", api.PermKVEdit, s.deleteKV)
+	s.route(r, http.MethodGet, "/registrator", api.PermNodeView, s.registratorStatus)
 	s.route(r, http.MethodGet, "/openapi.json", "", s.openAPI)
 
 	// Between nodes: node certificates, no tokens (the writes they carry

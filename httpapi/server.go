@@ -63,8 +63,11 @@ type Options struct {
 	LibraryMetrics prometheus.Gatherer
 	// Quota bounds the catalog; this node stamps it into the writes it
 	// builds (zero fields: no bound).
-	Quota  api.Quota
-	Logger *slog.Logger
+	Quota api.Quota
+	// Registrator, when this agent registers its Docker containers, says
+	// what it did (GET /registry-svc/registrator).
+	Registrator interface{ Status() api.RegistratorStatus }
+	Logger      *slog.Logger
 }
 
 // Server is the HTTP API of one node.
@@ -73,6 +76,7 @@ type Server struct {
 	log     *slog.Logger
 	onLeave func()
 	health  *health.Checker
+	reg     interface{ Status() api.RegistratorStatus }
 	road    *forward.Forwarder
 	proxy   *proxy
 	lists   *listCache
@@ -110,7 +114,7 @@ func New(n Node, o Options) *Server {
 		o.Forwarder = NewForwarder(n, 0, o.Logger)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, road: o.Forwarder, lists: newListCache(),
+	s := &Server{n: n, log: o.Logger, onLeave: o.OnLeave, health: o.Health, reg: o.Registrator, road: o.Forwarder, lists: newListCache(),
 		tls: n.PeerTLS("") != nil, targets: o.Targets, allowOrigins: o.AllowOrigins, acl: o.ACL}
 	if o.MaxBlockingReads <= 0 {
 		o.MaxBlockingReads = 4096

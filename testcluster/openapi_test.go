@@ -343,6 +343,8 @@ func TestTheAPIMatchesItsOpenAPIDocument(t *testing.T) {
 	send("DELETE", "/registry-svc/node/nope", "", mgmt, 404)
 	send("DELETE", "/registry-svc/node/"+c.Member(c.Leader()).Config.NodeID, "", mgmt, 409)
 	send("GET", "/registry-svc/cluster/status", "", mgmt, 200)
+	send("GET", "/registry-svc/registrator", "", mgmt, 200)
+	send("GET", "/registry-svc/registrator?x=1", "", mgmt, 400)
 	ring := send("GET", "/registry-svc/keyring", "", mgmt, 200)
 	var kr api.Keyring
 	if err := json.Unmarshal([]byte(ring), &kr); err != nil || len(kr.Nodes) == 0 || kr.Nodes[0].Primary == "" {

@@ -52,7 +52,9 @@ type Options struct {
 	// Configure, when set, may change node i's config before it first
 	// starts (tests use it to give a node go-nvml's mock GPUs).
 	Configure func(i int, c *node.Config)
-	Logger    *slog.Logger
+	// Docker, when set, gives node i a Docker registrator (nil: none).
+	Docker func(i int) *agent.DockerConfig
+	Logger *slog.Logger
 }
 
 // Cluster is a set of in-process agents.
@@ -303,7 +305,11 @@ func (c *Cluster) Restart(i int) error {
 		if c.opts.ACL {
 			acl = agent.ACLOn
 		}
-		a, err = agent.Start(agent.Config{Node: m.Config, HTTP: c.opts.HTTP, ACL: acl})
+		var dc *agent.DockerConfig
+		if c.opts.Docker != nil {
+			dc = c.opts.Docker(m.Index)
+		}
+		a, err = agent.Start(agent.Config{Node: m.Config, HTTP: c.opts.HTTP, ACL: acl, Docker: dc})
 		if err == nil {
 			break
 		}

@@ -22,10 +22,13 @@ var layer = map[string]int{
 	"node":           3,
 	"node/health":    4, // the health checks
 	"forward":        4, // the road to the leader
-	"httpapi/client": 5, "httpapi": 6,
+	"httpapi/client": 5, "httpapi": 6, "registrator": 6,
 	"agent":       7,
 	"testcluster": 8, "bench": 9, "cli": 10,
 	"": 11, // main
+	// examples/demi/server is the DeMi example's stand-in service: a main
+	// of its own that imports nothing of the project.
+	"examples/demi/server": 0,
 }
 
 // forbidden are outside packages a package must never link, directly or
@@ -38,6 +41,8 @@ var forbidden = map[string][]string{
 	"gossip":         {"github.com/hashicorp/raft"},
 	"node":           {"github.com/gin-gonic/", "github.com/spf13/cobra", module + "/httpapi"},
 	"forward":        {"github.com/gin-gonic/", "github.com/hashicorp/memberlist", module + "/node"},
+	// The registrator writes through the HTTP API like any client.
+	"registrator": {"github.com/hashicorp/raft", "github.com/hashicorp/go-memdb", "github.com/gin-gonic/", module + "/node", module + "/fsm"},
 }
 
 type pkg struct {
