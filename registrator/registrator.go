@@ -324,7 +324,8 @@ func (r *Registrator) logOnce(c Container, errs map[string]string) {
 }
 
 // register writes one service: its instance and its KV keys. A service
-// registered before with the same URL and state is left as it is.
+// registered before with the same URL and state keeps its instance as it
+// is (no write), and only its keys are put right.
 func (r *Registrator) register(ctx context.Context, c Container, s Service, before *tracked) error {
 	status, reason := api.Status(""), ""
 	switch {
@@ -337,7 +338,10 @@ func (r *Registrator) register(ctx context.Context, c Container, s Service, befo
 	}
 	if before != nil && before.c.Paused == c.Paused && before.c.Health == c.Health &&
 		slices.ContainsFunc(before.services, func(b Service) bool { return b.Slug() == s.Slug() && b.URL == s.URL }) {
-		return nil
+		// Registered already; its keys are checked again (one local
+		// read): another host's container of the same service may have
+		// removed them on its way out.
+		return r.putKeys(ctx, s)
 	}
 	meta := maps.Clone(s.Keys)
 	meta[metaSite], meta[metaStack], meta[metaService] = s.Site, s.Stack, s.Name
