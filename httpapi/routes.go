@@ -71,6 +71,8 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	s.table = append(s.table, Route{Method: http.MethodGet, Path: "/metrics", Permission: api.PermNodeView})
 	e.GET("/metrics", s.require(api.PermNodeView), s.serveMetrics)
 
+	s.uiRoutes(e)
+
 	// Probes answer anyone: load balancers and orchestrators hold no token.
 	e.GET("/healthz", s.healthz)
 	e.GET("/health", s.healthz) // the seed's connectivity script calls /health
