@@ -182,6 +182,11 @@ func TestTheWebUIShowsTheClusterLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageShows(t, ctx, "the DeMi service", `document.querySelector('[data-test=demi-service] a')?.href`, equals("http://pc1:8000/"))
+	// A value is anyone's input: a javascript: URL is shown, never linked.
+	if _, err := cl.KVPut(t.Context(), "demi/lab42/evil/x/url", []byte("javascript:alert(document.cookie)"), nil); err != nil {
+		t.Fatal(err)
+	}
+	pageShows(t, ctx, "the evil URL as text, not a link", `[document.querySelectorAll('[data-test=demi-service]').length, document.querySelectorAll('a[href^="javascript"]').length].join()`, equals("2,0"))
 
 	// The node the page came from dies: the page says so.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/#/instances")); err != nil {

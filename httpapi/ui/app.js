@@ -35,6 +35,12 @@ async function api(method, path, { body, signal } = {}) {
   return { data, index };
 }
 
+// link is an anchor for http(s) URLs only: a catalog or KV value is
+// anyone's input, and javascript: must never become a link.
+function link(url, text = url) {
+  return /^https?:\/\//i.test(url || '') ? `<a href="${esc(url)}" target="_blank" rel="noreferrer noopener">${esc(text)}</a>` : esc(url || '—');
+}
+
 function ago(iso) {
   if (!iso) return '—';
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -211,7 +217,7 @@ function instancesPage(main) {
       <table><thead><tr><th>Status</th><th>URL</th><th class="wide">Check</th><th class="wide">Last heartbeat</th><th class="wide">Tags / meta</th>${actions ? '<th>Actions</th>' : ''}</tr></thead><tbody>
       ${rows.map((i) => `<tr data-test="instance" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
         <td><span class="badge s-${esc(i.status)}">${esc(i.status)}</span><div class="muted">${[i.statusReason, i.statusChangedAt && `since ${ago(i.statusChangedAt)}`].filter(Boolean).map(esc).join(' · ')}</div></td>
-        <td><a href="${esc(i.url)}" rel="noreferrer noopener" target="_blank">${esc(i.url)}</a><div class="muted">${esc(i.id)} on ${esc(i.nodeUrl || '')}</div></td>
+        <td>${link(i.url)}<div class="muted">${esc(i.id)} on ${esc(i.nodeUrl || '')}</div></td>
         <td class="wide">${esc(i.check ? `${i.check.type}${i.check.path ? ' ' + i.check.path : ''}` : 'default')}</td>
         <td class="wide">${ago(i.lastHeartbeat)}</td>
         <td class="wide">${(i.tags || []).map(esc).join(', ')}${i.meta ? `<div class="muted">${Object.entries(i.meta).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(' ')}</div>` : ''}</td>
@@ -290,8 +296,8 @@ function demiPage(main) {
     }
     $('#tree').innerHTML = Object.keys(tree).length ? Object.entries(tree).map(([site, stacks]) => `<section><h2>Site ${esc(site)}</h2>
       ${Object.entries(stacks).map(([stack, services]) => `<h3>${esc(stack)}</h3><table><thead><tr><th>Service</th><th>URL</th><th class="wide">Swagger</th><th class="wide">Description</th></tr></thead><tbody>
-      ${Object.entries(services).map(([svc, k]) => `<tr data-test="demi-service"><td>${esc(svc)}</td><td>${k.url ? `<a href="${esc(k.url)}" target="_blank" rel="noreferrer noopener">${esc(k.url)}</a>` : '—'}</td>
-        <td class="wide">${k.swagger_url ? `<a href="${esc(k.swagger_url)}" target="_blank" rel="noreferrer noopener">docs</a>` : '—'}</td><td class="wide">${esc(k.description || '')}</td></tr>`).join('')}
+      ${Object.entries(services).map(([svc, k]) => `<tr data-test="demi-service"><td>${esc(svc)}</td><td>${link(k.url)}</td>
+        <td class="wide">${k.swagger_url ? link(k.swagger_url, 'docs') : '—'}</td><td class="wide">${esc(k.description || '')}</td></tr>`).join('')}
       </tbody></table>`).join('')}</section>`).join('') : '<p class="muted">No DeMi services: run an agent with --docker next to labelled containers.</p>';
   });
 }
