@@ -53,6 +53,7 @@ fuzz:
 bench: build
 	./bin/roster bench suite
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
+	$(GO) test -run '^$$' -bench BenchmarkWebUIAtScale -benchtime 1x -timeout 10m ./testcluster/
 
 # A long randomized fault campaign on in-process clusters: rounds of ROUND,
 # one seed each from SEED, until DURATION; prints a summary table.

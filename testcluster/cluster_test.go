@@ -13,14 +13,14 @@ import (
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
-func logger(t *testing.T) *slog.Logger {
+func logger(t testing.TB) *slog.Logger {
 	if os.Getenv("ROSTER_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return nil
 }
 
-func startCluster(t *testing.T, o Options) *Cluster {
+func startCluster(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	o.Dir = t.TempDir()
 	if o.Logger == nil {
@@ -39,7 +39,7 @@ func startCluster(t *testing.T, o Options) *Cluster {
 	return c
 }
 
-func within(t *testing.T, d time.Duration, what string, f func() error) {
+func within(t testing.TB, d time.Duration, what string, f func() error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()

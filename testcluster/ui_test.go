@@ -21,7 +21,7 @@ import (
 
 // needChromium finds Debian's chromium; without it the browser tests skip,
 // or fail with CI=true (.ci/run installs it).
-func needChromium(t *testing.T) string {
+func needChromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -36,7 +36,7 @@ func needChromium(t *testing.T) string {
 }
 
 // browser is a headless chromium at 1280×800 for the test.
-func browser(t *testing.T, width, height int) context.Context {
+func browser(t testing.TB, width, height int) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(needChromium(t)), chromedp.NoSandbox,
 		chromedp.WindowSize(width, height), chromedp.Flag("ignore-certificate-errors", true), chromedp.Flag("disable-gpu", true))
@@ -223,6 +223,10 @@ func TestTheWebUIAsksForATokenAndHidesWhatItMayNotDo(t *testing.T) {
 	ctx := browser(t, 390, 844) // a phone's width
 	c := aclCluster(t)
 	f := follower(c)
+	within(t, 10*time.Second, "the management token on the follower", func() error {
+		_, err := c.Client(f).TokenSelf(t.Context())
+		return err
+	})
 	registerChecked(t, c, f, client.RegisterRequest{URL: "http://10.21.0.1:80", Slug: "web", Check: &api.Check{Type: api.CheckNone}})
 	viewer := mint(t, c, f, api.CreateTokenRequest{Permissions: []string{api.PermInstanceView}})
 	if err := chromedp.Do(ctx, chromedp.Navigate(c.Member(f).URL+"/ui/#/instances"), chromedp.WaitVisible(`#token`)); err != nil {

@@ -86,6 +86,25 @@ function askToken(why) {
   });
 }
 
+// throttled draws at most once per frame and, with every > 0, once per
+// that many ms: a 200-node page changes with every resource sample.
+function throttled(draw, every = 0) {
+  let pending = null;
+  let last = 0;
+  return (data) => {
+    const first = pending === null;
+    pending = data;
+    if (!first) return;
+    const wait = Math.max(0, last + every - performance.now());
+    setTimeout(() => requestAnimationFrame(() => {
+      const d = pending;
+      pending = null;
+      last = performance.now();
+      draw(d);
+    }), wait);
+  };
+}
+
 // live keeps a page current: fetchOnce(index, signal) reads (blocking past
 // index when the API has one), render shows; a lost node is said in the
 // banner and retried.
@@ -196,7 +215,7 @@ function nodesPage(main) {
   };
   $('#f-minfree').oninput = (e) => { filters.minFree = e.target.value; draw(); };
   $('#f-zone').onchange = (e) => { filters.zone = e.target.value; draw(); };
-  return live((index, signal) => api('POST', blocking('/registry-svc/nodes', index), { body: {}, signal }), (data) => { nodes = data.nodes; draw(); });
+  return live((index, signal) => api('POST', blocking('/registry-svc/nodes', index), { body: {}, signal }), throttled((data) => { nodes = data.nodes; draw(); }, 1000));
 }
 
 // ---------- Instances ----------
@@ -211,7 +230,11 @@ function instancesPage(main) {
       (!filters.node || (i.nodeUrl || '').includes(filters.node)) && (!filters.tag || (i.tags || []).includes(filters.tag)));
     $('#count').textContent = `${shown.length} of ${list.length} instances`;
     const bySlug = new Map();
-    for (const i of shown) bySlug.set(i.slug || '(no slug)', [...(bySlug.get(i.slug || '(no slug)') || []), i]);
+    for (const i of shown) {
+      const k = i.slug || '(no slug)';
+      if (!bySlug.has(k)) bySlug.set(k, []);
+      bySlug.get(k).push(i);
+    }
     const actions = can('registry-svc:instance:delete') || can('registry-svc:instance:status');
     $('#groups').innerHTML = [...bySlug].map(([slug, rows]) => `<section><h2>${esc(slug)} <span class="muted">${rows.length}</span></h2>
       <table><thead><tr><th>Status</th><th>URL</th><th class="wide">Check</th><th class="wide">Last heartbeat</th><th class="wide">Tags / meta</th>${actions ? '<th>Actions</th>' : ''}</tr></thead><tbody>
@@ -241,7 +264,7 @@ function instancesPage(main) {
     }
     e.target.value = '';
   };
-  return live((index, signal) => api('GET', blocking('/registry-svc/instances', index), { signal }), (data) => { list = data.instances; draw(); });
+  return live((index, signal) => api('GET', blocking('/registry-svc/instances', index), { signal }), throttled((data) => { list = data.instances; draw(); }, 250));
 }
 
 // ---------- Definitions ----------
