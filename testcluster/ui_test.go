@@ -193,6 +193,17 @@ func TestTheWebUIShowsTheClusterLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageShows(t, ctx, "six instances", `document.querySelectorAll('[data-test=instance]').length`, equals(6))
+	// Through a leader change the page goes on: the old leader dies, a
+	// write through the new one shows.
+	if err := c.Kill(c.Leader()); err != nil {
+		t.Fatal(err)
+	}
+	newLeader, err := c.WaitLeader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerChecked(t, c, newLeader, client.RegisterRequest{URL: "http://10.20.0.10:80", Slug: "cache", Check: &api.Check{Type: api.CheckNone}})
+	pageShows(t, ctx, "a write after the election, live", `document.querySelectorAll('[data-test=instance]').length`, equals(7))
 	if err := c.Kill(f); err != nil {
 		t.Fatal(err)
 	}
