@@ -90,7 +90,7 @@ function askToken(why) {
 // that many ms: a 200-node page changes with every resource sample.
 function throttled(draw, every = 0) {
   let pending = null;
-  let last = 0;
+  let last = -Infinity; // the first draw is at once
   return (data) => {
     const first = pending === null;
     pending = data;
