@@ -84,13 +84,14 @@ func (r *Registrator) Start() {
 	}()
 }
 
-// Stop ends the registrator; what it registered stays (the node may come
-// back; a resync then reconciles).
+// Stop ends the registrator and closes its engine client; what it
+// registered stays (the node may come back; a resync then reconciles).
 func (r *Registrator) Stop() {
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
 	}
+	r.cfg.Docker.Close()
 }
 
 // Status says what the registrator has done.
