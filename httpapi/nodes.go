@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,10 +16,11 @@ import (
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip/resource"
 	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
 )
 
 // listNodes answers from this node's gossip view; it needs no leader. With
-// ?index=N it blocks (up to ?wait) until the view's sequence moves past N:
+// ?index=N it blocks (up to ?wait) until a row its filters keep changes:
 // X-Registry-Index of a node list is this node's view sequence, not the
 // catalog's Raft index (nodes live in gossip). A sequence lower than the
 // one asked for (the node restarted, or the client moved to another node)
@@ -60,13 +62,24 @@ func (s *Server) listNodes(c *gin.Context) {
 		s.extendWriteDeadline(c, wait)
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
-		select {
-		case <-view.Changed:
-			view = s.n.NodeView(false)
-		case <-timer.C:
-		case <-c.Request.Context().Done():
-			return
-		case <-s.done:
+		// The view at minIndex is this one: the read wakes when the rows
+		// it asked for change, not at every other node's sample.
+		asked := matchedVersions(view, req)
+	waiting:
+		for {
+			select {
+			case <-view.Changed:
+				view = s.n.NodeView(false)
+				if !maps.Equal(asked, matchedVersions(view, req)) {
+					break waiting
+				}
+			case <-timer.C:
+				break waiting
+			case <-c.Request.Context().Done():
+				return
+			case <-s.done:
+				break waiting
+			}
 		}
 	}
 	out := []resource.Node{}
@@ -77,6 +90,18 @@ func (s *Server) listNodes(c *gin.Context) {
 	}
 	setIndex(c, view.Seq)
 	c.JSON(http.StatusOK, gin.H{"nodes": out})
+}
+
+// matchedVersions are the versions of the rows a node list's filters
+// keep, by node ID.
+func matchedVersions(v node.NodeView, req client.ListNodesRequest) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, n := range v.Nodes {
+		if matchNode(n.Row, req) {
+			out[n.Row.ID] = n.Version
+		}
+	}
+	return out
 }
 
 func matchNode(n resource.Node, f client.ListNodesRequest) bool {

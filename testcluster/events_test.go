@@ -269,10 +269,21 @@ func TestNodeChangesStreamAndBlockNodeLists(t *testing.T) {
 		meta  client.Meta
 		err   error
 	}
-	woke := make(chan answer, 1)
+	woke, mine := make(chan answer, 1), make(chan time.Duration, 1)
 	go func() {
 		n, m, err := c.Client(watcher).WatchNodes(t.Context(), client.ListNodesRequest{}, meta.Index, time.Minute)
 		woke <- answer{n, m, err}
+	}()
+	// A list filtered to the watcher's own row does not wake at another
+	// node's death: it answers when its wait ends.
+	watcherID := c.Member(watcher).Config.NodeID
+	go func() {
+		start := time.Now()
+		_, _, err := c.Client(watcher).WatchNodes(t.Context(), client.ListNodesRequest{IDs: []string{watcherID}}, meta.Index, 3*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		mine <- time.Since(start)
 	}()
 	victimID := c.Member(victim).Config.NodeID
 	if err := c.Kill(victim); err != nil {
@@ -285,6 +296,9 @@ func TestNodeChangesStreamAndBlockNodeLists(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the blocking node list did not wake at a death")
+	}
+	if took := <-mine; took < 3*time.Second {
+		t.Fatalf("a list of %s woke after %v at another node's death", watcherID, took)
 	}
 	for {
 		e := next(t, nodes)
