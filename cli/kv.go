@@ -109,17 +109,13 @@ func newKVCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				prefix = args[0]
 			}
-			if g.output == "json" || g.output == "yaml" {
+			if g.output != "table" {
 				list, _, err := c.KVList(cmd.Context(), prefix, client.ListOptions{})
 				if err != nil {
 					return explain(c, err)
 				}
-				return printStructured(g, list)
-			}
-			if g.output == "wide" {
-				list, _, err := c.KVList(cmd.Context(), prefix, client.ListOptions{})
-				if err != nil {
-					return explain(c, err)
+				if g.output != "wide" {
+					return printStructured(g, list)
 				}
 				for _, e := range list {
 					fmt.Fprintf(g.out, "%s\t%s\n", e.Key, cell(string(e.Value)))

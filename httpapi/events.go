@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/httpapi/client"
 	"github.com/rosterhq/roster/node"
 )
@@ -70,13 +71,12 @@ func (s *Server) events(c *gin.Context) {
 		return
 	}
 	// A stream holds a slot of the blocking reads' cap for its life.
-	select {
-	case s.parked <- struct{}{}:
-		defer func() { <-s.parked }()
-	default:
-		s.writeError(c, api.ErrTooManyWatchers)
+	release, err := s.park()
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
+	defer release()
 	ndjson := strings.Contains(c.GetHeader("Accept"), "application/x-ndjson")
 	if ndjson {
 		c.Header("Content-Type", "application/x-ndjson")
@@ -108,12 +108,23 @@ func (s *Server) events(c *gin.Context) {
 		nodes.sent = map[string]bool{}
 		nodesChanged = closed
 	}
+	// A stream of nodes alone does not read (or wake for) the catalog's
+	// changes; its frames carry the index the replica has applied.
+	catalog := f.instances || f.definitions
 	for {
-		evs, complete, oldest, wake := s.n.FSM().EventsSince(last, 256)
-		if !complete {
-			write(eventFrame(ndjson, "gone", last, gin.H{"code": api.CodeGone, "oldest": oldest,
-				"error": "this reader fell behind the node's history; list again and follow from the list's index"}))
-			return
+		var evs []*fsm.Change
+		var wake <-chan struct{}
+		if catalog {
+			var complete bool
+			var oldest uint64
+			evs, complete, oldest, wake = s.n.FSM().EventsSince(last, 256)
+			if !complete {
+				write(eventFrame(ndjson, "gone", last, gin.H{"code": api.CodeGone, "oldest": oldest,
+					"error": "this reader fell behind the node's history; list again and follow from the list's index"}))
+				return
+			}
+		} else {
+			last = max(last, s.n.FSM().AppliedIndex())
 		}
 		var out []byte
 		for _, e := range evs {

@@ -27,15 +27,17 @@ func (s *Server) browserGate(c *gin.Context) {
 	}
 	if hasBody(c.Request) {
 		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-		// A backup is JSON lines (also a type a page cannot send without
-		// a preflight).
-		ndjson := mt == "application/x-ndjson" && c.FullPath() == "/registry-svc/snapshot"
-		// A KV value is any bytes (octet-stream needs a preflight too).
-		octets := mt == "application/octet-stream" && c.FullPath() == "/registry-svc/kv/*key"
-		if err != nil || (mt != "application/json" && !ndjson && !octets) {
+		if err != nil || (mt != "application/json" && bodyTypes[c.FullPath()] != mt) {
 			s.writeError(c, api.Invalid("Content-Type", "%q: request bodies must be application/json", c.GetHeader("Content-Type")))
 		}
 	}
+}
+
+// bodyTypes are the routes that take a body other than JSON, and its
+// type; both need a CORS preflight, as JSON does.
+var bodyTypes = map[string]string{
+	"/registry-svc/snapshot": "application/x-ndjson",     // a backup: JSON lines
+	"/registry-svc/kv/*key":  "application/octet-stream", // a KV value: any bytes
 }
 
 // originAllowed: the node's own origin (the host the request was sent to)

@@ -52,13 +52,12 @@ func (s *Server) listNodes(c *gin.Context) {
 	}
 	view := s.n.NodeView(true)
 	if minIndex > 0 && view.Seq == minIndex {
-		select {
-		case s.parked <- struct{}{}:
-			defer func() { <-s.parked }()
-		default:
-			s.writeError(c, api.ErrTooManyWatchers)
+		release, err := s.park()
+		if err != nil {
+			s.writeError(c, err)
 			return
 		}
+		defer release()
 		s.extendWriteDeadline(c, wait)
 		timer := time.NewTimer(wait)
 		defer timer.Stop()

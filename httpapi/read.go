@@ -101,14 +101,11 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 		}
 	}
 	if minIndex > 0 {
-		// A parked read holds a goroutine, a connection and, once woken, a
-		// list: their number is bounded.
-		select {
-		case s.parked <- struct{}{}:
-			defer func() { <-s.parked }()
-		default:
-			return api.ErrTooManyWatchers
+		release, err := s.park()
+		if err != nil {
+			return err
 		}
+		defer release()
 		// It may wait longer than a route's write deadline: its deadline
 		// starts when the wait ends.
 		s.extendWriteDeadline(c, wait)
@@ -134,6 +131,9 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 			}
 			if raw, ok := body.(rawValue); ok {
 				setIndex(c, index)
+				// A stored value is anyone's bytes: a browser must not
+				// take it for a page.
+				c.Header("X-Content-Type-Options", "nosniff")
 				c.Data(http.StatusOK, "application/octet-stream", raw)
 				return nil
 			}
@@ -197,4 +197,16 @@ func parseWait(w string) (time.Duration, error) {
 		return 0, api.Invalid("wait", "%s is out of range (0, %s]", d, maxWait)
 	}
 	return d, nil
+}
+
+// park takes one of the node's slots for blocking reads and streams: each
+// holds a goroutine, a connection and, once woken, an answer, so their
+// number is bounded (--max-blocking-reads; past it 429 with Retry-After).
+func (s *Server) park() (release func(), err error) {
+	select {
+	case s.parked <- struct{}{}:
+		return func() { <-s.parked }, nil
+	default:
+		return nil, api.ErrTooManyWatchers
+	}
 }

@@ -37,10 +37,13 @@ type NodeView struct {
 }
 
 type nodeFeed struct {
-	mu   sync.Mutex
-	seq  uint64
-	rows []NodeState
-	wake chan struct{}
+	// refreshing orders refreshes (the loop's and requests'): rows read
+	// earlier never replace rows read later.
+	refreshing sync.Mutex
+	mu         sync.Mutex
+	seq        uint64
+	rows       []NodeState
+	wake       chan struct{}
 }
 
 // NodeView returns the view of every node. With refresh it is recomputed
@@ -62,8 +65,10 @@ func (n *Node) NodeView(refresh bool) NodeView {
 // refreshNodeView compares the rows with the last ones and, when any
 // changed, appeared or went, moves the sequence on and wakes the waiters.
 func (n *Node) refreshNodeView() {
-	rows := n.Nodes() // sorted by ID, like the member table
 	f := &n.nodes
+	f.refreshing.Lock()
+	defer f.refreshing.Unlock()
+	rows := n.Nodes() // sorted by ID, like the member table
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next := f.seq + 1

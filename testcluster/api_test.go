@@ -1,11 +1,11 @@
 package testcluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,17 +17,29 @@ import (
 
 func do(t *testing.T, method, url, body string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json") // as every client of the registry API must
+		contentType = "application/json" // as every client of the registry API must
+	}
+	return doType(t, method, url, body, contentType)
+}
+
+// doType sends a request with a body of contentType ("": none) and
+// returns the answer and its body.
+func doType(t *testing.T, method, url, body, contentType string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp, b.String()
 }
 
 func TestHTTPErrorsBlockingReadsAndNoQuorum(t *testing.T) {

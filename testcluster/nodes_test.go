@@ -44,16 +44,22 @@ func ids(nodes []resource.Node) string {
 	return strings.Join(out, ",")
 }
 
-// Node four has go-nvml's DGX A100 mock for GPUs; the others have none.
-func TestNodesAPI(t *testing.T) {
+// mockGPUs gives node gpuNode go-nvml's DGX A100 mock (eight GPUs); the
+// others sample no GPU.
+func mockGPUs(t *testing.T, gpuNode int) func(int, *node.Config) {
 	lib, _ := nvmltest.DGXA100()
-	c := startCluster(t, Options{Nodes: 4, StatusInterval: 300 * time.Millisecond, Configure: func(i int, cfg *node.Config) {
-		if i == 3 {
+	return func(i int, cfg *node.Config) {
+		if i == gpuNode {
 			s := collect.NewWithNVML(collect.Options{DiskPath: cfg.DataDir}, lib)
 			t.Cleanup(s.Close)
 			cfg.Sampler = s
 		}
-	}})
+	}
+}
+
+// Node four has go-nvml's DGX A100 mock for GPUs; the others have none.
+func TestNodesAPI(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 4, StatusInterval: 300 * time.Millisecond, Configure: mockGPUs(t, 3)})
 	within(t, 15*time.Second, "every node lists four with figures and node4's GPUs", func() error {
 		for _, i := range c.Running() {
 			nodes := listNodes(t, c.Member(i).URL, "")

@@ -13,10 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rosterhq/roster/api"
-	"github.com/rosterhq/roster/gossip/collect"
 	"github.com/rosterhq/roster/httpapi/client"
-	"github.com/rosterhq/roster/internal/nvmltest"
-	"github.com/rosterhq/roster/node"
 )
 
 // needChromium finds Debian's chromium; without it the browser tests skip,
@@ -110,14 +107,7 @@ func equals(v any) func(any) bool {
 // it came from is gone.
 func TestTheWebUIShowsTheClusterLive(t *testing.T) {
 	ctx := browser(t, 1280, 800)
-	lib, _ := nvmltest.DGXA100()
-	c := startCluster(t, Options{Nodes: 3, StatusInterval: 300 * time.Millisecond, Configure: func(i int, cfg *node.Config) {
-		if i == 2 {
-			s := collect.NewWithNVML(collect.Options{DiskPath: cfg.DataDir}, lib)
-			t.Cleanup(s.Close)
-			cfg.Sampler = s
-		}
-	}})
+	c := startCluster(t, Options{Nodes: 3, StatusInterval: 300 * time.Millisecond, Configure: mockGPUs(t, 2)})
 	f := follower(c)
 	base := c.Member(f).URL
 	cl := c.Client(f)
@@ -208,10 +198,8 @@ func TestTheWebUIShowsTheClusterLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageShows(t, ctx, "the lost-node banner", `(b => !b.hidden && b.textContent)(document.querySelector('#banner'))`,
-		func(got any) bool { s, _ := got.(string); return len(s) > 0 && contains(s, "Lost contact") })
+		func(got any) bool { s, _ := got.(string); return len(s) > 0 && strings.Contains(s, "Lost contact") })
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func mustID(t *testing.T, cl *client.Client, url string) string {
 	t.Helper()
@@ -257,6 +245,6 @@ func TestTheWebUIAsksForATokenAndHidesWhatItMayNotDo(t *testing.T) {
 	pageShows(t, ctx, "a 403 said plainly", `document.querySelector('[role=alert]')?.textContent || ''`,
 		func(got any) bool {
 			s, _ := got.(string)
-			return contains(s, "may not see") && contains(s, api.PermNodeView)
+			return strings.Contains(s, "may not see") && strings.Contains(s, api.PermNodeView)
 		})
 }
