@@ -4,8 +4,15 @@ import "time"
 
 // ClusterStatus is one node's view of the cluster.
 type ClusterStatus struct {
-	NodeID      string `json:"nodeId"`
-	NodeURL     string `json:"nodeUrl"`
+	NodeID  string `json:"nodeId"`
+	NodeURL string `json:"nodeUrl"`
+	// Role is the answering node's: leader, voter, nonvoter (a spare
+	// server) or client (a client agent: no Raft log, a replica streamed
+	// from Upstream).
+	Role string `json:"role"`
+	// Upstream is the server a client agent streams its catalog from.
+	Upstream string `json:"upstream,omitempty"`
+	// RaftState is Raft's state on a server, "None" on a client agent.
 	RaftState   string `json:"raftState"`
 	LeaderID    string `json:"leaderId"`
 	LeaderURL   string `json:"leaderUrl"`
@@ -19,9 +26,18 @@ type ClusterStatus struct {
 	LastLogIndex uint64 `json:"lastLogIndex"`
 	Voters       int    `json:"voters"`
 	// TargetVoters is --voters, capped by the servers that exist.
-	TargetVoters int            `json:"targetVoters"`
-	Servers      []ServerStatus `json:"servers"`
-	Members      []MemberStatus `json:"members"`
+	TargetVoters int `json:"targetVoters"`
+	// TargetServers is --servers: the servers (voters and spares) the
+	// leader keeps; every other node is a client agent.
+	TargetServers int            `json:"targetServers"`
+	Servers       []ServerStatus `json:"servers"`
+	// Clients are the client agents gossip knows, with the server each
+	// streams from.
+	Clients []ClientStatus `json:"clients"`
+	// ReplicaStreams is, on a server, how many client agents stream their
+	// catalog from it now.
+	ReplicaStreams int            `json:"replicaStreams"`
+	Members        []MemberStatus `json:"members"`
 	// Health is this node's health checker: what it checks and whether
 	// automatic deregistration is paused (set by the HTTP layer).
 	Health *HealthStatus `json:"health,omitempty"`
@@ -49,6 +65,18 @@ type HealthStatus struct {
 	// least three) are Unhealthy.
 	SelfPreservation          bool    `json:"selfPreservation"`
 	SelfPreservationThreshold float64 `json:"selfPreservationThreshold"`
+}
+
+// ClientStatus is one client agent.
+type ClientStatus struct {
+	ID  string `json:"id"`
+	URL string `json:"url,omitempty"`
+	// Gossip is alive, dead or left.
+	Gossip string `json:"gossip"`
+	// Upstream is the server it streams from ("" while it has none).
+	Upstream string `json:"upstream,omitempty"`
+	// ServerMode is its --server setting: auto, always or never.
+	ServerMode string `json:"serverMode"`
 }
 
 // ServerStatus is one server of the Raft configuration.

@@ -74,6 +74,8 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.StringArrayVar(&f.cfg.Join, "join", nil, "gossip address of a member to join (repeatable; retried until it succeeds)")
 	fl.IntVar(&f.cfg.BootstrapExpect, "bootstrap-expect", 0, "members to wait for before bootstrapping a new cluster, all of them voters (default 1 without --join)")
 	fl.IntVar(&f.cfg.Voters, "voters", 0, "number of Raft voters the leader keeps (default 3, or --bootstrap-expect when larger)")
+	fl.StringVar(&f.cfg.ServerMode, "server", d.ServerMode, "auto (the leader decides whether this node is a server or a client agent), always (a server whatever the count) or never (a client agent: no Raft log, a catalog replica streamed from a server)")
+	fl.IntVar(&f.cfg.Servers, "servers", 0, "servers (voters plus spare non-voters) the leader keeps among auto nodes; every other node runs as a client agent (default 5, at least --voters)")
 	fl.StringVar(&f.cfg.Region, "region", "", "region of this node (env OB_REGION)")
 	fl.StringVar(&f.cfg.AZ, "availability-zone", "", "availability zone of this node (env OB_AVAILABILITY_ZONE)")
 	fl.StringVar(&f.cfg.Timing, "timing", d.Timing, "gossip and Raft timings: lan, or local for clusters on one machine")

@@ -78,8 +78,13 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 	} else {
 		leader += " (" + st.LeaderURL + ")"
 	}
+	answered := cell(st.Role)
+	if st.Role == "client" {
+		answered += ", streaming from " + dash(st.Upstream)
+	}
 	fmt.Fprintf(g.out, "Leader:   %s\nAnswered: %s (%s)\nTerm:     %d\nIndexes:  commit %d, applied %d, last log %d\nVoters:   %d of %d wanted\n",
-		leader, st.NodeID, st.RaftState, st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.Voters, st.TargetVoters)
+		leader, st.NodeID, answered, st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex, st.Voters, st.TargetVoters)
+	fmt.Fprintf(g.out, "Servers:  %d of %d wanted; %d client agents\n", len(st.Servers), st.TargetServers, len(st.Clients))
 	ft := st.FaultTolerance
 	fmt.Fprintf(g.out, "Fault tolerance: %d of %d wanted (%d of %d voters healthy, quorum %d)\n",
 		ft.Tolerance, ft.Wanted, ft.HealthyVoters, ft.Voters, ft.Quorum)
@@ -105,7 +110,7 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 		fmt.Fprintf(g.out, "Catalog:  %d instances (quota %s), %d definitions, %d tokens; %.1f MB (quota %s)\n",
 			u.Instances, bound(int64(u.Quota.MaxInstances), 1), u.Definitions, u.Tokens, float64(u.Bytes)/1e6, bound(u.Quota.MaxBytes, 1e6))
 	}
-	if b := st.Bootstrap; b.State == "waiting" || b.State == "refused" || b.State == "joining" {
+	if b := st.Bootstrap; b.State == "waiting" || b.State == "refused" || b.State == "joining" && st.Role != "client" {
 		fmt.Fprintf(g.out, "Bootstrap: %s (expect %d): %s\n", b.State, b.Expect, b.Reason)
 	}
 	fmt.Fprintln(g.out)
@@ -128,9 +133,10 @@ func printStatus(g *globals, st *client.ClusterStatus) {
 	w.Flush()
 	fmt.Fprintln(g.out)
 	w = tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "MEMBER\tSTATE\tGOSSIP ADDRESS\tURL\tREGION\tAZ\tSINCE")
+	fmt.Fprintln(w, "MEMBER\tSTATE\tROLE\tGOSSIP ADDRESS\tURL\tREGION\tAZ\tSINCE")
+	roles := memberRoles(st)
 	for _, m := range st.Members {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, m.Addr, m.URL, dash(m.Region), dash(m.AZ), ago(m.Since))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, roles[m.ID], m.Addr, m.URL, dash(m.Region), dash(m.AZ), ago(m.Since))
 	}
 	w.Flush()
 }
@@ -183,4 +189,23 @@ func bound(v int64, unit float64) string {
 		return fmt.Sprint(v)
 	}
 	return fmt.Sprintf("%.0f MB", float64(v)/unit)
+}
+
+// memberRoles is each member's role: the server's suffrage (or leader), or
+// "client←SERVER" for a client agent and the server it streams from.
+func memberRoles(st *client.ClusterStatus) map[string]string {
+	out := map[string]string{}
+	for _, s := range st.Servers {
+		out[s.ID] = s.Suffrage
+		if s.Leader {
+			out[s.ID] = "leader"
+		}
+	}
+	for _, c := range st.Clients {
+		out[c.ID] = "client"
+		if c.Upstream != "" {
+			out[c.ID] = "client←" + cell(c.Upstream)
+		}
+	}
+	return out
 }

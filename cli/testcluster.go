@@ -36,6 +36,7 @@ it again brings the same cluster back; --fresh starts from an empty one.`,
 	fl.StringVar(&o.Dir, "dir", "", "data and logs (default: $XDG_STATE_HOME/roster-testcluster or ~/.local/state/roster-testcluster)")
 	fl.IntVar(&o.BasePort, "base-port", 11337, "HTTP port of node1; every node takes three ports from here on")
 	fl.IntVar(&o.Voters, "voters", 3, "number of Raft voters")
+	fl.IntVar(&o.Servers, "servers", 0, "servers the leader keeps (default 5); the other nodes run as client agents")
 	fl.StringVar(&o.Timing, "timing", "local", "gossip and Raft timings: local (fast, for one machine) or lan")
 	fl.StringArrayVar(&o.Args, "agent-arg", nil, "extra flag for every agent, repeatable (--agent-arg=--enable-debug)")
 	fl.BoolVar(&fresh, "fresh", false, "start from an empty catalog: remove the data of a previous run in --dir first")

@@ -16,7 +16,9 @@ import (
 // Backup captures the catalog as it is now (a go-memdb snapshot, O(1)):
 // the index it holds, and a function that writes it.
 func (f *FSM) Backup() (uint64, func(io.Writer) error) {
+	f.pairMu.Lock()
 	s := &snapshot{db: f.state().Snapshot(), applied: f.applied.Load()}
+	f.pairMu.Unlock()
 	return s.applied, s.write
 }
 

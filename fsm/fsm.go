@@ -29,6 +29,11 @@ type FSM struct {
 	applied   atomic.Uint64
 	appliedMu sync.Mutex
 	appliedCh chan struct{}
+	// pairMu keeps the state and applied moving together: a capture
+	// (Capture) taken between a batch's commit and its index would hold the
+	// batch under an older index, and a replica fed from it would apply
+	// the batch twice.
+	pairMu sync.Mutex
 
 	// events is the change stream's history (events.go), swapped on
 	// Restore under mu; history is its capacity.
@@ -108,11 +113,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = err
 		}
 	}
+	f.pairMu.Lock()
 	txn.Commit()
 	if len(logs) > 0 {
 		f.record(txn, logs[len(logs)-1].Index)
 	}
 	f.markApplied(logs)
+	f.pairMu.Unlock()
 	return out
 }
 
@@ -144,6 +151,8 @@ func (f *FSM) AppliedCh() <-chan struct{} {
 // applyEach applies every entry in its own transaction, so one failure
 // cannot take the others with it.
 func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
+	f.pairMu.Lock()
+	defer f.pairMu.Unlock()
 	out := make([]any, len(logs))
 	for i, l := range logs {
 		cmd, err := f.decodeLog(l)
@@ -260,17 +269,33 @@ func nilIfError[T any](row *T, err error) (any, error) {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	// Raft calls Snapshot between batches on the FSM goroutine, so applied
 	// is exactly the index the snapshot is taken at.
+	// A client agent's replica stream applies off that goroutine, so the
+	// pair is taken under pairMu all the same.
+	f.pairMu.Lock()
+	defer f.pairMu.Unlock()
 	return &snapshot{db: f.state().Snapshot(), applied: f.applied.Load()}, nil
 }
 
 // Restore replaces the whole state with a snapshot's.
-func (f *FSM) Restore(rc io.ReadCloser) error {
+func (f *FSM) Restore(rc io.ReadCloser) error { return f.restore(rc, false) }
+
+// Reload replaces the whole state with a snapshot's and takes the
+// snapshot's index as its own, even when that is lower than the index this
+// replica had reached. A client agent promoted to server needs it: its
+// catalog came from a replica stream, Raft then installs an older snapshot
+// and applies the entries after it again, which must not be skipped as
+// already applied.
+func (f *FSM) Reload(rc io.ReadCloser) error { return f.restore(rc, true) }
+
+func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	defer rc.Close()
 	db := newDB()
 	applied, err := readSnapshot(rc, db)
 	if err != nil {
 		return err
 	}
+	f.pairMu.Lock()
+	defer f.pairMu.Unlock()
 	// An operator's restore (roster snapshot restore) may bring an older
 	// catalog: its indexes must not take X-Registry-Index back. A
 	// snapshot Raft installs on a follower or restores at start is never
@@ -278,7 +303,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := keepIndexes(f.state(), db); err != nil {
 		return err
 	}
-	applied = max(applied, f.applied.Load())
+	if !exact {
+		applied = max(applied, f.applied.Load())
+	}
 	f.mu.Lock()
 	old := f.abandon
 	f.db, f.abandon = db, make(chan struct{})

@@ -31,7 +31,19 @@ type Meta struct {
 	// or added to a cluster. A member that sees any such peer never
 	// bootstraps a new cluster, so a wiped node cannot start a second one.
 	InCluster bool `json:"ic,omitempty"`
+	// ServerMode is the node's --server setting: "" (auto: the leader
+	// decides), "always" or "never".
+	ServerMode string `json:"srv,omitempty"`
+	// Upstream is the server a client agent's replica streams from ("" on
+	// servers and while a client looks for one).
+	Upstream string `json:"up,omitempty"`
 }
+
+// Server modes a node may gossip (auto is the empty string).
+const (
+	ServerAlways = "always"
+	ServerNever  = "never"
+)
 
 // Encode checks m as a peer would and serialises it within memberlist's
 // size limit.
@@ -90,6 +102,14 @@ func (m Meta) validate() error {
 	for _, l := range []struct{ name, v string }{{"region", m.Region}, {"availability zone", m.AZ}, {"version", m.Version}} {
 		if len(l.v) > 64 || strings.IndexFunc(l.v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 			return fmt.Errorf("node %s: %s must be at most 64 printable characters", m.ID, l.name)
+		}
+	}
+	if m.ServerMode != "" && m.ServerMode != ServerAlways && m.ServerMode != ServerNever {
+		return fmt.Errorf("node %s: server mode %q: want always, never or nothing (auto)", m.ID, m.ServerMode)
+	}
+	if m.Upstream != "" {
+		if err := checkID(m.Upstream); err != nil {
+			return fmt.Errorf("node %s: upstream: %w", m.ID, err)
 		}
 	}
 	if m.BootstrapExpect < 0 || m.BootstrapExpect > 9 {

@@ -48,4 +48,8 @@ type Node interface {
 	// Keyring and ChangeKeyring read and rotate this node's gossip keys.
 	Keyring() api.NodeKeyring
 	ChangeKeyring(api.KeyringChange) error
+	// ServeReplica streams this server's committed log to a client agent
+	// (node/replicaserve.go); Roles maps each server to its role.
+	ServeReplica(ctx context.Context, after uint64, w io.Writer, flush func()) error
+	Roles() map[string]string
 }

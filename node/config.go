@@ -44,6 +44,15 @@ type Config struct {
 	// Voters is how many Raft voters the leader keeps (default 3, or
 	// BootstrapExpect when that is larger).
 	Voters int
+	// ServerMode is "auto" (default: the leader decides whether this node
+	// is a server or a client agent), "always" (a server whatever the
+	// count) or "never" (a client agent: no Raft log, a replica streamed
+	// from a server).
+	ServerMode string
+	// Servers is how many servers (voters plus spare non-voters) the
+	// leader keeps among the nodes in auto mode (default 5, at least
+	// Voters); every other node runs as a client agent.
+	Servers int
 	// Region and AZ place the node; voters prefer distinct AZs.
 	Region, AZ string
 	// Timing is "lan" (default) or "local" (fast timings for clusters on one
@@ -100,6 +109,7 @@ func DefaultConfig() Config {
 		GossipAddr:        ":11338",
 		RaftAddr:          ":11339",
 		Timing:            "lan",
+		ServerMode:        "auto",
 		DeadVoterWindow:   30 * time.Second,
 		PromoteAfter:      3 * time.Second,
 		ReconcileInterval: 2 * time.Second,
@@ -152,6 +162,20 @@ func (c Config) withDefaults() (Config, error) {
 		// Every expected member is a voter of the first configuration.
 		return c, fmt.Errorf("bootstrap-expect %d exceeds voters %d: every expected member starts as a voter; raise --voters",
 			c.BootstrapExpect, c.Voters)
+	}
+	orDefault(&c.ServerMode, d.ServerMode)
+	if c.ServerMode != "auto" && c.ServerMode != gossip.ServerAlways && c.ServerMode != gossip.ServerNever {
+		return c, fmt.Errorf("server %q: want auto, always or never", c.ServerMode)
+	}
+	if c.Servers == 0 {
+		c.Servers = max(5, c.Voters)
+	}
+	if c.Servers < c.Voters || c.Servers > 15 {
+		return c, fmt.Errorf("servers: %d is out of range %d-15 (at least --voters, %d)", c.Servers, c.Voters, c.Voters)
+	}
+	if c.ServerMode == gossip.ServerNever && (c.BootstrapExpect > 0 || len(c.Join) == 0) {
+		return c, errors.New("server never: a client agent cannot bootstrap a cluster (--bootstrap-expect) and needs " +
+			"--join to reach one")
 	}
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		c.BootstrapExpect = 1

@@ -74,6 +74,15 @@ type Node struct {
 	peerChecks peerChecks
 	// auth signs and checks gossip with the TLS keys; nil without TLS.
 	auth *gossipAuth
+
+	// applyMu orders the catalog's two sources: Raft and, on a client
+	// agent, the replica stream (raftfsm.go, replica.go).
+	applyMu sync.Mutex
+	replica replicaState
+	// replicaStreams counts the clients streaming from this server now;
+	// replicaSnapshots the whole catalogs sent to them.
+	replicaStreams   atomic.Int64
+	replicaSnapshots atomic.Uint64
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
@@ -118,6 +127,7 @@ func Open(cfg Config) (*Node, error) {
 		ctx: ctx, cancel: cancel, lock: lock,
 	}
 	n.readRounds = rounds.New(n.confirmLeadership)
+	n.replica.announce = make(chan string, 1)
 	n.disk = &diskGuard{dir: cfg.DataDir, reserve: cfg.DiskReserve}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if cfg.EventHistory > 0 {
@@ -170,6 +180,7 @@ func (n *Node) start() error {
 			ID: n.id, URL: n.cfg.SelfURL, RaftAddr: string(parts.transport.LocalAddr()),
 			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
 			BootstrapExpect: n.cfg.BootstrapExpect, InCluster: parts.hasState,
+			ServerMode: gossipMode(n.cfg.ServerMode),
 		},
 	})
 	if err != nil {
@@ -184,7 +195,7 @@ func (n *Node) start() error {
 	logs, err := raft.NewLogCache(128, parts.store)
 	if err == nil {
 		err = guard(n.cfg.DataDir, "reading the Raft log and snapshots", func() (err error) {
-			n.raft, err = raft.NewRaft(rc, n.fsm, logs, parts.store, parts.snaps, parts.transport)
+			n.raft, err = raft.NewRaft(rc, raftFSM{n}, logs, parts.store, parts.snaps, parts.transport)
 			return err
 		})
 	}
@@ -213,6 +224,8 @@ func (n *Node) start() error {
 	n.gossip.Join(n.ctx, n.cfg.Join)
 	n.goLoop(n.monitorLeadership)
 	n.goLoop(n.followNodes)
+	n.goLoop(n.followServers)
+	n.goLoop(n.announceUpstream)
 	n.boot.st.Expect = n.cfg.BootstrapExpect
 	switch {
 	case parts.hasState:
@@ -264,6 +277,10 @@ func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 // empty strings when there is no known leader.
 func (n *Node) Leader() (id, url string) {
 	_, lid := n.raft.LeaderWithID()
+	if lid == "" && !n.IsServer() {
+		// A client agent learns the leader from its upstream server.
+		lid = raft.ServerID(n.replica.leader())
+	}
 	if lid == "" {
 		return "", ""
 	}
@@ -282,6 +299,11 @@ func (n *Node) Leader() (id, url string) {
 func (n *Node) LastContact() time.Duration {
 	if n.IsLeader() {
 		return 0
+	}
+	if !n.IsServer() {
+		if t, _ := n.replica.lastContact(); !t.IsZero() {
+			return time.Since(t)
+		}
 	}
 	lc := n.raft.LastContact()
 	if lc.IsZero() {
@@ -322,8 +344,20 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // since replaced an uncommitted tail of that log, the log's last index now.
 // A leader is caught up once its barrier is applied. It stays caught up.
 func (n *Node) CaughtUp() bool {
+	if h := n.replica.hold.Load(); h > 0 {
+		// A promoted client: Raft is replaying what the replica had.
+		if n.fsm.AppliedIndex() < h {
+			return false
+		}
+		n.replica.hold.CompareAndSwap(h, 0)
+	}
 	if n.caughtUp.Load() {
 		return true
+	}
+	if n.replica.expected.Load() && !n.replica.synced.Load() && !n.IsServer() {
+		// A client agent answers from its replica once the replica has
+		// caught up with its server once.
+		return false
 	}
 	ok := n.fsm.AppliedIndex() >= n.catchUpIndex(min(n.bootIndex, n.raft.LastIndex()))
 	if !ok && n.raft.State() == raft.Leader {

@@ -35,7 +35,7 @@ func (n *Node) Self() resource.Node {
 func nodeRow(v gossip.NodeView, roles map[string]string) resource.Node {
 	row := resource.Node{
 		ID: v.Name, URL: v.URL, Region: v.Region, AvailabilityZone: v.AZ, Usage: v.Usage, GPUs: v.GPUs,
-		Status: v.Status, Role: resource.RoleNone, Version: v.Version,
+		Status: v.Status, Role: resource.RoleClient, Version: v.Version,
 	}
 	if r, ok := roles[v.Name]; ok {
 		row.Role = r
@@ -47,15 +47,13 @@ func nodeRow(v gossip.NodeView, roles map[string]string) resource.Node {
 	return row
 }
 
-// roles maps server IDs of the Raft configuration to their role.
+// roles maps the servers' IDs to their role (leader, voter, nonvoter): the
+// Raft configuration on a server, the one its upstream sent on a client.
 func (n *Node) roles() map[string]string {
 	out := map[string]string{}
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return out
-	}
-	_, leader := n.raft.LeaderWithID()
-	for _, s := range f.Configuration().Servers {
+	leaderID, _ := n.Leader()
+	leader := raft.ServerID(leaderID)
+	for _, s := range n.servers() {
 		switch {
 		case s.ID == leader:
 			out[string(s.ID)] = resource.RoleLeader

@@ -27,7 +27,7 @@ func newReconciler(n *Node) *reconciler {
 
 // change is one configuration change the reconciler wants.
 type change struct {
-	op   string // add-nonvoter, promote, remove, readdress-*, park-*
+	op   string // add-nonvoter, promote, remove, demote (a surplus spare), readdress-*, park-*
 	id   string
 	addr string
 	// forID is the server a park makes room for at addr it claims: it
@@ -57,7 +57,7 @@ func (r *reconciler) apply(c change) {
 		if err := r.n.checkServerIdentity(c.forID, c.forAddr); err != nil {
 			return
 		}
-	case c.op != "remove":
+	case c.op != "remove" && c.op != "demote":
 		if err := r.n.checkServerIdentity(c.id, c.addr); err != nil {
 			return
 		}
@@ -67,7 +67,7 @@ func (r *reconciler) apply(c change) {
 		fut = r.n.raft.AddNonvoter(id, addr, 0, 5*time.Second)
 	case "promote", "readdress-voter", "park-voter":
 		fut = r.n.raft.AddVoter(id, addr, 0, 5*time.Second)
-	case "remove":
+	case "remove", "demote":
 		fut = r.n.raft.RemoveServer(id, 0, 5*time.Second)
 	}
 	if err := fut.Error(); err != nil {
@@ -117,6 +117,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		holderOf[string(s.Address)] = s
 	}
 	var out []change
+	var joiners []string
 	for _, m := range members {
 		byID[m.Name] = m
 		if m.RaftAddr == "" {
@@ -135,9 +136,10 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		case gossip.StateAlive:
 			delete(r.deadSince, m.Name)
 			switch {
+			case !in && m.ServerMode != gossip.ServerNever:
+				// A client agent: the server set below decides.
+				joiners = append(joiners, m.Name)
 			case !in:
-				out = append(out, change{op: "add-nonvoter", id: m.Name, addr: m.RaftAddr})
-				r.nonvoterSince[m.Name] = now
 			case string(s.Address) != m.RaftAddr:
 				// Addresses that moved around (two nodes swapped IPs when
 				// their containers were recreated): the new address is
@@ -163,6 +165,7 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			delete(r.nonvoterSince, m.Name)
 		}
 	}
+	out = append(out, r.serverSet(cfg, byID, joiners, now)...)
 
 	voters, azs := 0, map[string]bool{}
 	var deadVoters []string
@@ -175,7 +178,9 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			continue // being removed above
 		}
 		voters++
-		if since, dead := r.deadSince[id]; dead && id != self && now.Sub(since) >= r.n.cfg.DeadVoterWindow {
+		if id != self && (r.gone(id, now) || byID[id].ServerMode == gossip.ServerNever) {
+			// Dead past the window, or set to never be a server: replaced
+			// one for one below.
 			deadVoters = append(deadVoters, id)
 			continue
 		}
@@ -216,7 +221,102 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		}
 		out = append(out, change{op: "promote", id: id, addr: byID[id].RaftAddr})
 	}
+	return withoutDemotedPromotions(out)
+}
+
+// withoutDemotedPromotions drops the demotion of a spare that the same
+// round promotes to voter.
+func withoutDemotedPromotions(cs []change) []change {
+	promoted := map[string]bool{}
+	for _, c := range cs {
+		if c.op == "promote" {
+			promoted[c.id] = true
+		}
+	}
+	return slices.DeleteFunc(cs, func(c change) bool { return c.op == "demote" && promoted[c.id] })
+}
+
+// gone reports a server gossip has called dead for the replacement window.
+func (r *reconciler) gone(id string, now time.Time) bool {
+	since, dead := r.deadSince[id]
+	return dead && now.Sub(since) >= r.n.cfg.DeadVoterWindow
+}
+
+// serverSet keeps the servers (voters and spares) at --servers: alive
+// client agents join as non-voters while there are fewer (those pinned
+// with --server always whatever the count; a zone with fewer servers
+// first), a spare dead past the window or pinned to never leaves the set,
+// and surplus spares go back to being clients (from the most crowded zone).
+// Voters are never removed here: the voter logic replaces them one for one.
+func (r *reconciler) serverSet(cfg raft.Configuration, byID map[string]gossip.Member, joiners []string, now time.Time) []change {
+	target := max(r.n.cfg.Servers, r.n.cfg.Voters)
+	var out []change
+	count, azs := 0, map[string]int{}
+	var spares []string
+	for _, s := range cfg.Servers {
+		id := string(s.ID)
+		m, known := byID[id]
+		if id != r.n.id {
+			switch {
+			case known && m.State == gossip.StateLeft:
+				continue // removed by plan
+			case m.ServerMode == gossip.ServerNever || r.gone(id, now):
+				if s.Suffrage != raft.Voter {
+					out = append(out, change{op: "remove", id: id})
+				}
+				continue
+			}
+		}
+		count++
+		azs[m.AZ]++
+		if id != r.n.id && s.Suffrage != raft.Voter && m.State == gossip.StateAlive && m.ServerMode == "" {
+			spares = append(spares, id)
+		}
+	}
+	var auto []string
+	for _, id := range joiners {
+		if byID[id].ServerMode == gossip.ServerAlways {
+			out = append(out, r.join(id, byID, now))
+			count++
+			azs[byID[id].AZ]++
+		} else {
+			auto = append(auto, id)
+		}
+	}
+	slices.Sort(auto)
+	for count < target && len(auto) > 0 {
+		best := 0
+		for i, id := range auto {
+			if azs[byID[id].AZ] < azs[byID[auto[best]].AZ] {
+				best = i
+			}
+		}
+		id := auto[best]
+		auto = slices.Delete(auto, best, best+1)
+		out = append(out, r.join(id, byID, now))
+		count++
+		azs[byID[id].AZ]++
+	}
+	slices.Sort(spares)
+	for count > target && len(spares) > 0 {
+		worst := len(spares) - 1
+		for i := len(spares) - 1; i >= 0; i-- {
+			if azs[byID[spares[i]].AZ] > azs[byID[spares[worst]].AZ] {
+				worst = i
+			}
+		}
+		id := spares[worst]
+		spares = slices.Delete(spares, worst, worst+1)
+		out = append(out, change{op: "demote", id: id})
+		count--
+		azs[byID[id].AZ]--
+	}
 	return out
+}
+
+func (r *reconciler) join(id string, byID map[string]gossip.Member, now time.Time) change {
+	r.nonvoterSince[id] = now
+	return change{op: "add-nonvoter", id: id, addr: byID[id].RaftAddr}
 }
 
 // promotable lists non-voters that are alive and have been for PromoteAfter,
@@ -226,7 +326,8 @@ func (r *reconciler) promotable(cfg raft.Configuration, byID map[string]gossip.M
 	for _, s := range cfg.Servers {
 		id := string(s.ID)
 		m, ok := byID[id]
-		if s.Suffrage == raft.Voter || !ok || m.State != gossip.StateAlive || string(s.Address) != m.RaftAddr {
+		if s.Suffrage == raft.Voter || !ok || m.State != gossip.StateAlive || string(s.Address) != m.RaftAddr ||
+			m.ServerMode == gossip.ServerNever {
 			continue
 		}
 		if since, ok := r.nonvoterSince[id]; ok && now.Sub(since) >= r.n.cfg.PromoteAfter {

@@ -20,7 +20,7 @@ func server(id string, s raft.ServerSuffrage) raft.Server {
 }
 
 func testReconciler(voters int) *reconciler {
-	return newReconciler(&Node{id: "a", cfg: Config{Voters: voters, DeadVoterWindow: 30 * time.Second, PromoteAfter: 3 * time.Second}})
+	return newReconciler(&Node{id: "a", cfg: Config{Voters: voters, Servers: 5, DeadVoterWindow: 30 * time.Second, PromoteAfter: 3 * time.Second}})
 }
 
 func ops(cs []change) []string {
@@ -37,7 +37,8 @@ func TestPlanAddsThenPromotesPreferringNewAZs(t *testing.T) {
 	members := []gossip.Member{member("a", "z1", gossip.StateAlive), member("b", "z1", gossip.StateAlive),
 		member("c", "z2", gossip.StateAlive), member("d", "z3", gossip.StateAlive)}
 	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter)}}
-	if got := ops(r.plan(cfg, members, t0)); !slices.Equal(got, []string{"add-nonvoter b", "add-nonvoter c", "add-nonvoter d"}) {
+	// Zones without a server first (a is in z1).
+	if got := ops(r.plan(cfg, members, t0)); !slices.Equal(got, []string{"add-nonvoter c", "add-nonvoter d", "add-nonvoter b"}) {
 		t.Fatalf("round 1: %v", got)
 	}
 	cfg.Servers = append(cfg.Servers, server("b", raft.Nonvoter), server("c", raft.Nonvoter), server("d", raft.Nonvoter))
@@ -163,5 +164,77 @@ func TestPlanParksAServerWhoseAddressAnotherTook(t *testing.T) {
 	cfg = raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), b, c}}
 	if got := ops(r.plan(cfg, []gossip.Member{member("a", "", gossip.StateAlive), mb, mc}, time.Now())); !slices.Equal(got, []string{"readdress-voter c"}) {
 		t.Fatalf("second round: %v", got)
+	}
+}
+
+func withMode(m gossip.Member, mode string) gossip.Member {
+	m.ServerMode = mode
+	return m
+}
+
+func TestPlanKeepsTheServerSetAndLeavesTheRestClients(t *testing.T) {
+	r := testReconciler(3)
+	t0 := time.Unix(1000, 0)
+	var members []gossip.Member
+	for i, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		members = append(members, member(id, []string{"z1", "z2"}[i%2], gossip.StateAlive))
+	}
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter), server("c", raft.Voter)}}
+	// Five servers: two of the five clients join, one per zone (z1 has a
+	// and c, z2 has b, so z2's d first, then by ID e in z1).
+	if got := ops(r.plan(cfg, members, t0)); !slices.Equal(got, []string{"add-nonvoter d", "add-nonvoter e"}) {
+		t.Fatalf("set of 5: %v", got)
+	}
+	cfg.Servers = append(cfg.Servers, server("d", raft.Nonvoter), server("e", raft.Nonvoter))
+	if got := r.plan(cfg, members, t0.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("a full set changed: %v", ops(got))
+	}
+	// A spare dead past the window leaves the set and a client takes its
+	// place; one dead for less stays.
+	members[3].State = gossip.StateDead // d
+	r.plan(cfg, members, t0.Add(2*time.Second))
+	if got := r.plan(cfg, members, t0.Add(20*time.Second)); len(got) != 0 {
+		t.Fatalf("replaced a spare before the window: %v", ops(got))
+	}
+	if got := ops(r.plan(cfg, members, t0.Add(40*time.Second))); !slices.Equal(got, []string{"remove d", "add-nonvoter f"}) {
+		t.Fatalf("dead spare: %v", got)
+	}
+	// Too many servers (d came back while f joined): the surplus spare of
+	// the most crowded zone, highest ID first, returns to client.
+	members[3].State = gossip.StateAlive
+	cfg.Servers = append(cfg.Servers, server("f", raft.Nonvoter))
+	if got := ops(r.plan(cfg, members, t0.Add(41*time.Second))); !slices.Equal(got, []string{"demote f"}) {
+		t.Fatalf("surplus: %v", got)
+	}
+}
+
+func TestPlanHonoursServerAlwaysAndNever(t *testing.T) {
+	r := testReconciler(3)
+	r.n.cfg.Servers = 3
+	t0 := time.Unix(1000, 0)
+	members := []gossip.Member{member("a", "", gossip.StateAlive), member("b", "", gossip.StateAlive),
+		withMode(member("c", "", gossip.StateAlive), gossip.ServerNever), withMode(member("d", "", gossip.StateAlive), gossip.ServerAlways),
+		member("e", "", gossip.StateAlive), withMode(member("f", "", gossip.StateAlive), gossip.ServerNever)}
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter)}}
+	// d joins (whatever the count) and fills the third place; c and f
+	// never join.
+	if got := ops(r.plan(cfg, members, t0)); !slices.Equal(got, []string{"add-nonvoter d"}) {
+		t.Fatalf("join: %v", got)
+	}
+	// Four servers for three places (e was added before d came): only an
+	// auto spare may go, never d.
+	cfg.Servers = append(cfg.Servers, server("d", raft.Nonvoter), server("e", raft.Nonvoter))
+	if got := ops(r.plan(cfg, members, t0.Add(time.Second))); !slices.Equal(got, []string{"demote e"}) {
+		t.Fatalf("surplus: %v", got)
+	}
+	// A voter restarted with --server never is replaced one for one by a
+	// spare, and a spare with never leaves.
+	cfg = raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter), server("c", raft.Voter),
+		server("d", raft.Nonvoter), server("f", raft.Nonvoter)}}
+	r = testReconciler(3)
+	r.n.cfg.Servers = 3
+	r.plan(cfg, members, t0)
+	if got := ops(r.plan(cfg, members, t0.Add(5*time.Second))); !slices.Equal(got, []string{"remove f", "remove c", "promote d"}) {
+		t.Fatalf("never: %v", got)
 	}
 }

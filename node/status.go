@@ -12,28 +12,43 @@ import (
 // Status reports this node's view of Raft and gossip.
 func (n *Node) Status() api.ClusterStatus {
 	leaderID, leaderURL := n.Leader()
+	server := n.IsServer()
 	st := api.ClusterStatus{
-		NodeID: n.id, NodeURL: n.cfg.SelfURL, RaftState: n.raft.State().String(),
+		NodeID: n.id, NodeURL: n.cfg.SelfURL, RaftState: n.raft.State().String(), Role: n.Role(),
+		Upstream: n.Upstream(), TargetServers: n.cfg.Servers, ReplicaStreams: n.ReplicaStreams(),
 		LeaderID: leaderID, LeaderURL: leaderURL,
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
 		AppliedIndex: n.AppliedIndex(), LastLogIndex: n.raft.LastIndex(),
 		Bootstrap: n.boot.get(), DiskAlarm: n.disk.state(),
 	}
 	members := map[string]gossip.Member{}
-	for _, m := range n.gossip.Members() {
+	all := n.gossip.Members()
+	for _, m := range all {
 		members[m.Name] = m
 		st.Members = append(st.Members, api.MemberStatus{
 			ID: m.Name, Addr: m.Addr, URL: m.URL, State: string(m.State), Since: m.Since, Region: m.Region, AZ: m.AZ,
 		})
 	}
-	st.TargetVoters = n.targetVoters(members)
-	f := n.raft.GetConfiguration()
-	isLeader := n.IsLeader()
-	st.FaultTolerance = n.faultTolerance(f.Configuration(), members, isLeader)
-	if f.Error() != nil {
-		return st
+	if !server {
+		st.RaftState = "None"
+		st.Term, st.CommitIndex, st.LastLogIndex = n.replica.term(), 0, 0
 	}
-	for _, s := range f.Configuration().Servers {
+	st.TargetVoters = n.targetVoters(members)
+	cfg := raft.Configuration{Servers: n.servers()}
+	isLeader := n.IsLeader()
+	st.FaultTolerance = n.faultTolerance(cfg, members, isLeader)
+	inSet := map[string]bool{}
+	for _, s := range cfg.Servers {
+		inSet[string(s.ID)] = true
+	}
+	st.Clients = []api.ClientStatus{}
+	for _, m := range all {
+		if !inSet[m.Name] {
+			st.Clients = append(st.Clients, api.ClientStatus{ID: m.Name, URL: m.URL, Gossip: string(m.State),
+				Upstream: m.Upstream, ServerMode: modeName(m.ServerMode)})
+		}
+	}
+	for _, s := range cfg.Servers {
 		m := members[string(s.ID)]
 		ss := api.ServerStatus{
 			ID: string(s.ID), Address: string(s.Address), Suffrage: "nonvoter",
@@ -47,7 +62,7 @@ func (n *Node) Status() api.ClusterStatus {
 		switch {
 		case string(s.ID) == n.id && isLeader:
 			ss.LastContactMs = 0
-		case string(s.ID) == n.id:
+		case string(s.ID) == n.id && server:
 			if lc := n.LastContact(); lc >= 0 {
 				ss.LastContactMs = lc.Milliseconds()
 			}
@@ -60,4 +75,12 @@ func (n *Node) Status() api.ClusterStatus {
 		st.Servers = append(st.Servers, ss)
 	}
 	return st
+}
+
+// modeName is a gossiped server mode as --server spells it.
+func modeName(gossiped string) string {
+	if gossiped == "" {
+		return "auto"
+	}
+	return gossiped
 }

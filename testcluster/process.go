@@ -31,6 +31,9 @@ type ProcOptions struct {
 	BasePort int
 	// Voters is the target number of Raft voters (default 3).
 	Voters int
+	// Servers is --servers (0: the agent's default, 5); the other nodes
+	// run as client agents.
+	Servers int
 	// Timing is the agents' --timing (default "local").
 	Timing string
 	// Args are extra `roster agent` flags for every node.
@@ -174,6 +177,9 @@ func (c *ProcCluster) args(i int) []string {
 		"--voters", strconv.Itoa(c.opts.Voters),
 		"--availability-zone", fmt.Sprintf("az%d", i%3+1),
 		"--timing", c.opts.Timing,
+	}
+	if c.opts.Servers > 0 {
+		args = append(args, "--servers", strconv.Itoa(c.opts.Servers))
 	}
 	for j := range c.opts.Nodes {
 		if j != i {

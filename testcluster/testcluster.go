@@ -35,6 +35,9 @@ type Options struct {
 	BasePort int
 	// Voters is the target number of Raft voters (default 3).
 	Voters int
+	// Servers is --servers: the servers the leader keeps (default 5);
+	// the other nodes run as client agents.
+	Servers int
 	// DeadVoterWindow is how long a voter must be dead before it is
 	// replaced (default 5s, shorter than production for tests).
 	DeadVoterWindow time.Duration
@@ -138,6 +141,7 @@ func Start(o Options) (*Cluster, error) {
 			Join:              others(gossipAddrs, i),
 			BootstrapExpect:   bootstrapExpect(i, o.Nodes, o.Voters),
 			Voters:            o.Voters,
+			Servers:           o.Servers,
 			AZ:                fmt.Sprintf("az%d", i%3+1),
 			Timing:            "local",
 			DeadVoterWindow:   o.DeadVoterWindow,

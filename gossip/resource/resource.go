@@ -78,8 +78,9 @@ const (
 	RoleLeader   = "leader"
 	RoleVoter    = "voter"
 	RoleNonvoter = "nonvoter"
-	// RoleNone: not (yet, or any more) in the Raft configuration.
-	RoleNone = "none"
+	// RoleClient: a client agent, not in the Raft configuration: its
+	// catalog is a replica streamed from a server.
+	RoleClient = "client"
 )
 
 // Node is one node of the cluster as the API shows it.

@@ -1,0 +1,375 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/gossip"
+)
+
+// replicaState is a client agent's side of its replica stream.
+type replicaState struct {
+	mu       sync.Mutex
+	hb       replicaHeartbeat // the newest heartbeat of the upstream
+	contact  time.Time        // when the upstream last sent anything
+	upstream string           // the server streamed from ("" while none)
+
+	// fed is set when the replica stream applied to the catalog, and
+	// cleared when Raft, as a server's, does (raftfsm.go).
+	fed atomic.Bool
+	// hold is an index local reads wait for after a promotion (see
+	// raftFSM.Restore); 0 when none.
+	hold atomic.Uint64
+	// expected is set once a server is known: a client's reads then wait
+	// for its first sync (synced) rather than answer from an empty
+	// catalog.
+	expected, synced atomic.Bool
+	// announce carries the upstream to gossip meta (announceUpstream).
+	announce chan string
+}
+
+var (
+	errPromoted   = errors.New("this node is a server now: Raft feeds its catalog")
+	errReplicaGap = errors.New("the replica stream skipped entries")
+	errSilentPeer = errors.New("the upstream server sent nothing for 5s")
+	errLeaderPeer = errors.New("the upstream server leads now: a follower takes its clients")
+)
+
+func (r *replicaState) serverSet() []raft.Server {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]raft.Server, 0, len(r.hb.Servers))
+	for _, s := range r.hb.Servers {
+		sf := raft.Nonvoter
+		if s.Voter {
+			sf = raft.Voter
+		}
+		out = append(out, raft.Server{ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Addr), Suffrage: sf})
+	}
+	return out
+}
+
+// leader is the leader the upstream named, while it is heard from.
+func (r *replicaState) leader() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.contact) > replicaSilence {
+		return ""
+	}
+	return r.hb.Leader
+}
+
+// term is the Raft term the upstream last reported.
+func (r *replicaState) term() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hb.Term
+}
+
+func (r *replicaState) lastContact() (time.Time, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.contact, r.upstream
+}
+
+// Upstream is the server this client agent streams its catalog from (""
+// on a server, or while it looks for one).
+func (n *Node) Upstream() string {
+	_, up := n.replica.lastContact()
+	return up
+}
+
+// ReplicaStreams is how many client agents stream from this server now.
+func (n *Node) ReplicaStreams() int { return int(n.replicaStreams.Load()) }
+
+// followServers keeps a client agent's catalog current: it streams the
+// committed log from one server at a time, picked by rendezvous hashing so
+// clients spread over the servers (the leader last: its CPU is the
+// cluster's write rate), and moves to the next one when a stream fails.
+func (n *Node) followServers() {
+	failed := map[string]time.Time{}
+	for n.ctx.Err() == nil {
+		if n.IsServer() {
+			n.setUpstream("")
+			n.sleep(500 * time.Millisecond)
+			continue
+		}
+		srv, ok := n.pickUpstream(failed)
+		if !ok {
+			n.setUpstream("")
+			n.sleep(500 * time.Millisecond)
+			continue
+		}
+		n.replica.expected.Store(true)
+		err := n.streamFrom(srv)
+		switch {
+		case n.ctx.Err() != nil:
+			return
+		case errors.Is(err, errPromoted), errors.Is(err, errLeaderPeer):
+			continue
+		case err != nil:
+			n.log.Info("replica stream ended", "server", srv.Name, "err", err)
+			failed[srv.Name] = time.Now()
+			n.sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+func (n *Node) sleep(d time.Duration) {
+	select {
+	case <-n.ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// pickUpstream chooses the server to stream from: among the servers the
+// last upstream named (else the members that hold Raft state), alive and
+// not failed in the last 5 s, the highest rendezvous hash of (client,
+// server), followers before the leader.
+func (n *Node) pickUpstream(failed map[string]time.Time) (gossip.Member, bool) {
+	known := map[string]bool{}
+	for _, s := range n.replica.serverSet() {
+		known[string(s.ID)] = true
+	}
+	leader := n.replica.leader()
+	var best gossip.Member
+	var bestScore uint64
+	found := false
+	for _, m := range n.gossip.Members() {
+		if m.Name == n.id || m.State != gossip.StateAlive || m.URL == "" {
+			continue
+		}
+		if len(known) > 0 && !known[m.Name] || len(known) == 0 && !m.InCluster {
+			continue
+		}
+		if t, ok := failed[m.Name]; ok && time.Since(t) < 5*time.Second {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(n.id + "\x00" + m.Name))
+		score := h.Sum64() >> 1
+		if m.Name != leader {
+			score |= 1 << 63
+		}
+		if !found || score > bestScore {
+			best, bestScore, found = m, score, true
+		}
+	}
+	if !found && len(failed) > 0 {
+		clear(failed) // every server failed lately: try them all again
+	}
+	return best, found
+}
+
+// streamFrom follows one server's replica stream until it fails.
+func (n *Node) streamFrom(srv gossip.Member) error {
+	ctx, cancel := context.WithCancelCause(n.ctx)
+	defer cancel(nil)
+	hc := &http.Client{Transport: &http.Transport{DialContext: n.DialContext, TLSClientConfig: n.PeerTLS(srv.Name),
+		ResponseHeaderTimeout: 15 * time.Second}}
+	defer hc.CloseIdleConnections()
+	u := srv.URL + ReplicaPath + "?after=" + strconv.FormatUint(n.fsm.AppliedIndex(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Registry-Forwarded-By", n.id)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return fmt.Errorf("%s answered HTTP %d: %s", srv.Name, resp.StatusCode, msg)
+	}
+	n.setUpstream(srv.Name)
+	silence := time.AfterFunc(replicaSilence, func() { cancel(errSilentPeer) })
+	defer silence.Stop()
+	fr := newFrameReader(resp.Body)
+	for {
+		t, p, err := fr.next()
+		if err != nil {
+			if c := context.Cause(ctx); c != nil && errors.Is(c, errSilentPeer) {
+				return c
+			}
+			return err
+		}
+		silence.Reset(replicaSilence)
+		n.touchReplica()
+		switch t {
+		case frameEntries:
+			logs, err := decodeEntries(p)
+			if err != nil {
+				return err
+			}
+			if err := n.applyReplicated(logs); err != nil {
+				return err
+			}
+		case frameSnapshot:
+			index, k := binary.Uvarint(p)
+			if k <= 0 {
+				return errors.New("replica snapshot frame: bad index")
+			}
+			if err := n.restoreReplicated(fr, index); err != nil {
+				return err
+			}
+		case frameHeartbeat:
+			var hb replicaHeartbeat
+			if err := json.Unmarshal(p, &hb); err != nil {
+				return fmt.Errorf("replica heartbeat: %w", err)
+			}
+			n.takeHeartbeat(hb)
+			if hb.Leader == srv.Name && n.otherServerAlive(hb, srv.Name) {
+				// The leader's CPU is the cluster's write rate: its
+				// clients move to a follower.
+				return errLeaderPeer
+			}
+		default:
+			return fmt.Errorf("replica stream: unknown frame %q", t)
+		}
+	}
+}
+
+// otherServerAlive reports whether a server other than id is alive.
+func (n *Node) otherServerAlive(hb replicaHeartbeat, id string) bool {
+	for _, s := range hb.Servers {
+		if s.ID == id || s.ID == n.id {
+			continue
+		}
+		if m, ok := n.gossip.Member(s.ID); ok && m.State == gossip.StateAlive && m.URL != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) touchReplica() {
+	n.replica.mu.Lock()
+	n.replica.contact = time.Now()
+	n.replica.mu.Unlock()
+}
+
+func (n *Node) takeHeartbeat(hb replicaHeartbeat) {
+	n.replica.mu.Lock()
+	moved := hb.Leader != n.replica.hb.Leader
+	n.replica.hb = hb
+	n.replica.mu.Unlock()
+	if n.fsm.AppliedIndex() >= hb.Applied {
+		n.replica.synced.Store(true)
+	}
+	if moved {
+		n.leaderMoves.signal()
+	}
+}
+
+// applyReplicated applies entries of the stream in order. Entries the
+// catalog has are skipped; a gap ends the stream (after a promotion's
+// restore the catalog is below the stream: Raft has it now).
+func (n *Node) applyReplicated(logs []*raft.Log) error {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	if n.IsServer() {
+		return errPromoted
+	}
+	applied := n.fsm.AppliedIndex()
+	for len(logs) > 0 && logs[0].Index <= applied {
+		logs = logs[1:]
+	}
+	if len(logs) == 0 {
+		return nil
+	}
+	if logs[0].Index != applied+1 {
+		return fmt.Errorf("%w: next %d, the catalog is at %d", errReplicaGap, logs[0].Index, applied)
+	}
+	n.fsm.ApplyBatch(logs)
+	n.replica.fed.Store(true)
+	return nil
+}
+
+// restoreReplicated replaces the catalog with the one the stream carries,
+// read from the chunk frames that follow.
+func (n *Node) restoreReplicated(fr *frameReader, index uint64) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		n.applyMu.Lock()
+		defer n.applyMu.Unlock()
+		var err error
+		if n.IsServer() {
+			err = errPromoted
+		} else {
+			err = n.fsm.Restore(pr)
+			n.replica.fed.Store(true)
+		}
+		pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
+		done <- err
+	}()
+	for {
+		t, p, err := fr.next()
+		if err == nil && t != frameChunk && t != frameSnapshotEnd {
+			err = fmt.Errorf("replica snapshot: unexpected frame %q", t)
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+			<-done
+			return err
+		}
+		if t == frameSnapshotEnd {
+			pw.Close()
+			if err := <-done; err != nil {
+				return err
+			}
+			if got := n.fsm.AppliedIndex(); got < index {
+				return fmt.Errorf("replica snapshot restored to %d, sent as %d", got, index)
+			}
+			return nil
+		}
+		if _, err := pw.Write(p); err != nil {
+			return <-done
+		}
+	}
+}
+
+// setUpstream records the server streamed from and gossips it.
+func (n *Node) setUpstream(id string) {
+	n.replica.mu.Lock()
+	same := n.replica.upstream == id
+	n.replica.upstream = id
+	n.replica.mu.Unlock()
+	if same {
+		return
+	}
+	select {
+	case <-n.replica.announce: // drop the older news
+	default:
+	}
+	n.replica.announce <- id
+}
+
+// announceUpstream puts the upstream into gossip meta off the stream's
+// path (UpdateMeta waits until memberlist has sent the news).
+func (n *Node) announceUpstream() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case id := <-n.replica.announce:
+			if err := n.gossip.UpdateMeta(func(m *gossip.Meta) { m.Upstream = id }); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("gossiping the replica's upstream", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package node
+
+import (
+	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/gossip/resource"
+)
+
+// IsServer reports whether this node is in the Raft configuration it knows
+// (the newest, committed or not): a server holds the log; every other node
+// is a client agent whose catalog is a replica streamed from a server.
+// raft keeps that configuration in memory, so this is cheap.
+func (n *Node) IsServer() bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == n.id {
+			return true
+		}
+	}
+	return false
+}
+
+// Role is this node's role: leader, voter, nonvoter (a spare server) or
+// client.
+func (n *Node) Role() string {
+	if r, ok := n.roles()[n.id]; ok {
+		return r
+	}
+	return resource.RoleClient
+}
+
+// servers is the server set as this node knows it: Raft's configuration on
+// a server, the one its upstream last sent on a client.
+func (n *Node) servers() []raft.Server {
+	if n.IsServer() {
+		if f := n.raft.GetConfiguration(); f.Error() == nil {
+			return f.Configuration().Servers
+		}
+	}
+	return n.replica.serverSet()
+}
+
+// Roles maps every server's ID to its role; a node not in it is a client.
+func (n *Node) Roles() map[string]string { return n.roles() }
+
+// gossipMode is the --server setting as gossip meta carries it.
+func gossipMode(mode string) string {
+	if mode == gossip.ServerAlways || mode == gossip.ServerNever {
+		return mode
+	}
+	return ""
+}

@@ -1,0 +1,288 @@
+package testcluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/fsm"
+	"github.com/rosterhq/roster/httpapi/client"
+)
+
+// serverSet is the leader's view: server IDs with their role, and each
+// client's upstream.
+func serverSet(c *Cluster) (servers map[string]string, upstream map[string]string, err error) {
+	l := c.Leader()
+	if l < 0 {
+		return nil, nil, errors.New("no leader")
+	}
+	st := c.Agent(l).Node.Status()
+	servers, upstream = map[string]string{}, map[string]string{}
+	for _, s := range st.Servers {
+		servers[s.ID] = s.Suffrage
+		if s.Leader {
+			servers[s.ID] = "leader"
+		}
+	}
+	for _, cl := range st.Clients {
+		if cl.Gossip == "alive" {
+			upstream[cl.ID] = cl.Upstream
+		}
+	}
+	return servers, upstream, nil
+}
+
+// waitServerSet waits until the leader keeps want servers and every alive
+// client streams from a server that does not lead.
+func waitServerSet(t *testing.T, c *Cluster, want, clients int) (map[string]string, map[string]string) {
+	t.Helper()
+	var servers, upstream map[string]string
+	within(t, 30*time.Second, "server set", func() (err error) {
+		if servers, upstream, err = serverSet(c); err != nil {
+			return err
+		}
+		if len(servers) != want || len(upstream) != clients {
+			return fmt.Errorf("%d servers and %d clients, want %d and %d: %v %v", len(servers), len(upstream), want, clients, servers, upstream)
+		}
+		for id, up := range upstream {
+			if r := servers[up]; r == "" || r == "leader" {
+				return fmt.Errorf("client %s streams from %q (%s)", id, up, r)
+			}
+		}
+		return nil
+	})
+	return servers, upstream
+}
+
+func index(c *Cluster, id string) int {
+	for i := range c.Size() {
+		if c.Member(i).Config.NodeID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameCatalog waits until node i's instances are the leader's, row for row.
+func sameCatalog(t *testing.T, c *Cluster, i int) {
+	t.Helper()
+	within(t, 15*time.Second, fmt.Sprintf("node%d's catalog is the leader's", i+1), func() error {
+		l := c.Leader()
+		if l < 0 {
+			return errors.New("no leader")
+		}
+		want, _, err := c.Agent(l).Node.FSM().Instances(nil, fsm.InstanceFilter{})
+		if err != nil {
+			return err
+		}
+		got, _, err := c.Agent(i).Node.FSM().Instances(nil, fsm.InstanceFilter{})
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("%d instances, the leader %d", len(got), len(want))
+		}
+		for k := range want {
+			if asJSON(got[k]) != asJSON(want[k]) {
+				return fmt.Errorf("row %d: %s, the leader %s", k, asJSON(got[k]), asJSON(want[k]))
+			}
+		}
+		return nil
+	})
+}
+
+// Nine agents keep three servers: six are client agents that stream the
+// catalog from the two followers, answer reads locally (read-your-writes,
+// ?consistent) and forward writes; when a server dies, a client takes its
+// place and the cluster stays writable.
+func TestClientAgentsServeAndOneReplacesADeadServer(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 9, Servers: 3, TLS: true})
+	servers, upstream := waitServerSet(t, c, 3, 6)
+	ctx := t.Context()
+
+	var ids []string
+	for k := range 18 {
+		cl := index(c, slices.Sorted(mapKeys(upstream))[k%6])
+		in := register(t, c, cl, fmt.Sprintf("http://10.9.0.%d:8080", k+1), "web")
+		ids = append(ids, in.ID)
+		// Read your writes on the client that took it.
+		got, _, err := c.Client(cl).ListInstances(ctx, api.InstanceFilter{Slug: "web"}, client.ListOptions{})
+		if err != nil || len(got) != k+1 {
+			t.Fatalf("client node%d after its write %d: %d instances, %v", cl+1, k+1, len(got), err)
+		}
+	}
+	// A consistent read on another client sees every write.
+	other := index(c, slices.Sorted(mapKeys(upstream))[5])
+	got, _, err := c.Client(other).ListInstances(ctx, api.InstanceFilter{Slug: "web"}, client.ListOptions{Consistent: true})
+	if err != nil || len(got) != len(ids) {
+		t.Fatalf("consistent read on client node%d: %d of %d, %v", other+1, len(got), len(ids), err)
+	}
+	for i := range c.Size() {
+		sameCatalog(t, c, i)
+	}
+
+	// Kill a follower server with clients on it.
+	var victim string
+	for id, up := range upstream {
+		if servers[up] != "leader" {
+			victim = up
+			_ = id
+			break
+		}
+	}
+	if err := c.Kill(index(c, victim)); err != nil {
+		t.Fatal(err)
+	}
+	var promoted string
+	within(t, 40*time.Second, "a client replaces the dead server", func() error {
+		now, _, err := serverSet(c)
+		if err != nil {
+			return err
+		}
+		if _, still := now[victim]; still || len(now) != 3 {
+			return fmt.Errorf("servers %v", now)
+		}
+		for id, role := range now {
+			if _, was := servers[id]; !was {
+				if role != "voter" {
+					return fmt.Errorf("%s is %s", id, role)
+				}
+				promoted = id
+			}
+		}
+		return nil
+	})
+	p := index(c, promoted)
+	in := register(t, c, p, "http://10.9.1.1:8080", "web")
+	for _, i := range c.Running() {
+		sameCatalog(t, c, i)
+	}
+	if st := c.Agent(p).Node.Status(); st.Role != "voter" || st.Upstream != "" {
+		t.Fatalf("promoted node%d: role %q, upstream %q", p+1, st.Role, st.Upstream)
+	}
+	waitServerSet(t, c, 3, 5)
+	if got, _, err := c.Client(other).ListInstances(ctx, api.InstanceFilter{ID: in.ID}, client.ListOptions{Consistent: true}); err != nil || len(got) != 1 {
+		t.Fatalf("the promoted server's write on a client: %d, %v", len(got), err)
+	}
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// A client's replica follows writes through restarts of every server (the
+// leader's too): its change stream shows exactly the leader's changes, none
+// missing, none twice, and its catalog ends as the leader's.
+func TestAClientReplicaSurvivesServerRestarts(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 5, Servers: 3})
+	_, upstream := waitServerSet(t, c, 3, 2)
+	clients := slices.Sorted(mapKeys(upstream))
+	watcher, writer := index(c, clients[0]), index(c, clients[1])
+	clientEvents := follow(t, c, watcher, "index=1")
+
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	var writes []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 0; ctx.Err() == nil; k++ {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			in, err := c.Client(writer).RegisterInstance(wctx, client.RegisterRequest{URL: fmt.Sprintf("http://10.8.%d.%d:80", k/200, k%200+1), Slug: "svc"})
+			cancel()
+			if err == nil {
+				writes = append(writes, in.ID)
+				if k%3 == 0 {
+					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					_ = c.Client(writer).DeleteInstance(dctx, in.ID)
+					cancel()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	for _, id := range []string{"node2", "node3", "node1"} { // node1 leads after bootstrap often; restart it last
+		i := index(c, id)
+		time.Sleep(700 * time.Millisecond)
+		if err := c.Kill(i); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if err := c.Restart(i); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		if _, err := c.WaitStable(wctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if len(writes) < 20 {
+		t.Fatalf("only %d writes went through", len(writes))
+	}
+	sameCatalog(t, c, watcher)
+
+	// Replaying the client's stream from the empty catalog gives the
+	// leader's catalog: a change missed or applied twice would show.
+	replayed := map[string]string{}
+	seen := map[string]bool{}
+	var last uint64
+	changes := 0
+	for quiet := false; !quiet; {
+		select {
+		case e, ok := <-clientEvents:
+			if !ok {
+				t.Fatal("the client's change stream ended")
+			}
+			if e.Kind != api.EventInstance {
+				continue
+			}
+			key := fmt.Sprint(e.Index, e.Op, e.ID)
+			if e.Index < last || seen[key] {
+				t.Fatalf("change %s after index %d", key, last)
+			}
+			seen[key], last = true, e.Index
+			changes++
+			if e.Op == api.EventDelete {
+				delete(replayed, e.ID)
+			} else {
+				replayed[e.ID] = asJSON(e.Instance)
+			}
+		case <-time.After(2 * time.Second):
+			quiet = true
+		}
+	}
+	want, _, err := c.Agent(c.Leader()).Node.FSM().Instances(nil, fsm.InstanceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed) != len(want) {
+		t.Fatalf("the client's stream replays to %d instances, the leader holds %d", len(replayed), len(want))
+	}
+	for _, in := range want {
+		if replayed[in.ID] != asJSON(in) {
+			t.Fatalf("instance %s replays as %s, the leader holds %s", in.ID, replayed[in.ID], asJSON(in))
+		}
+	}
+	t.Logf("%d writes, %d changes streamed to the client through three server restarts", len(writes), changes)
+}
+
+func asJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
