@@ -57,14 +57,16 @@ bench: build
 
 # A long randomized fault campaign on in-process clusters: rounds of ROUND,
 # one seed each from SEED, until DURATION; prints a summary table.
-# make chaos SEED=100 DURATION=30m [ROUND=2m NODES=5 GOFLAGS=-race]
+# make chaos SEED=100 DURATION=30m [ROUND=2m NODES=5 CLIENTS=4 GOFLAGS=-race]
+# (NODES servers and CLIENTS client agents a round)
 SEED     ?= 1
 DURATION ?= 10m
 ROUND    ?= 2m
 NODES    ?= 3
+CLIENTS  ?= 2
 chaos:
 	$(GO) test -count=1 -timeout 0 -run '^TestChaosCampaign$$' -v ./testcluster/ \
-		-chaos.seed=$(SEED) -chaos.duration=$(DURATION) -chaos.round=$(ROUND) -chaos.nodes=$(NODES)
+		-chaos.seed=$(SEED) -chaos.duration=$(DURATION) -chaos.round=$(ROUND) -chaos.nodes=$(NODES) -chaos.clients=$(CLIENTS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

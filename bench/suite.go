@@ -121,6 +121,7 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		// The rows below run in this process: the agents, busy with a
 		// 100,000-instance catalog, would only take CPU from them.
 		{"stop the cluster", s.stopClusterStep},
+		{"client agents", s.clientRows},
 		{"gossip propagation", s.gossipRows},
 		{"snapshot and restore", s.snapshotRow},
 		// The cost of TLS: the write and read rows again on a cluster

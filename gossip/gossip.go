@@ -54,6 +54,8 @@ type Gossip struct {
 	meta   atomic.Pointer[[]byte]
 	metaMu sync.Mutex
 	self   Meta
+	// every is the configured status interval (see UsageInterval).
+	every time.Duration
 	// selfURL is this node's URL, which never changes (read without metaMu).
 	selfURL string
 
@@ -142,13 +144,13 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	g.ml = ml
 	g.mlReady.Store(ml)
+	g.every = cfg.StatusInterval
+	if g.every <= 0 {
+		g.every = DefaultStatusInterval
+	}
 	if cfg.Sampler != nil {
-		every := cfg.StatusInterval
-		if every <= 0 {
-			every = DefaultStatusInterval
-		}
 		g.wg.Add(1)
-		go g.publishStatus(cfg.Sampler, every)
+		go g.publishStatus(cfg.Sampler, g.every)
 	}
 	return g, nil
 }

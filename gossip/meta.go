@@ -130,6 +130,13 @@ func CheckURL(raw string) error {
 	return nil
 }
 
+// Self is this node's gossiped identity.
+func (g *Gossip) Self() Meta {
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	return g.self
+}
+
 // UpdateMeta changes this node's gossiped identity: change edits a copy of
 // the current Meta, which is then spread to the pool. It waits (up to 5 s)
 // until memberlist has sent the news, so callers run it off hot paths.

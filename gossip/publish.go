@@ -47,6 +47,12 @@ func (g *Gossip) publishStatus(s Sampler, every time.Duration) {
 	}
 }
 
+// UsageInterval is how often this member samples and gossips its usage
+// now: the status interval, stretched by paceInterval in large pools.
+func (g *Gossip) UsageInterval() time.Duration {
+	return paceInterval(g.every, g.numMembers(), g.usageQueue.RetransmitMult)
+}
+
 // paceInterval stretches the status interval in large pools so that the
 // samples of all nodes fit the gossip: every sample is relayed by every
 // member retransmitMult*ceil(log10(n+1)) times (memberlist's count), and a

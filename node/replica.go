@@ -71,11 +71,12 @@ func (r *replicaState) leader() string {
 	return r.hb.Leader
 }
 
-// term is the Raft term the upstream last reported.
-func (r *replicaState) term() uint64 {
+// termAndApplied are the Raft term and the catalog index the upstream
+// last reported.
+func (r *replicaState) termAndApplied() (uint64, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hb.Term
+	return r.hb.Term, r.hb.Applied
 }
 
 func (r *replicaState) lastContact() (time.Time, string) {

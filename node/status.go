@@ -31,7 +31,10 @@ func (n *Node) Status() api.ClusterStatus {
 	}
 	if !server {
 		st.RaftState = "None"
-		st.Term, st.CommitIndex, st.LastLogIndex = n.replica.term(), 0, 0
+		// A client has no log: "commit" is what its upstream had applied
+		// at the last heartbeat (readyz compares the two).
+		st.LastLogIndex = 0
+		st.Term, st.CommitIndex = n.replica.termAndApplied()
 	}
 	st.TargetVoters = n.targetVoters(members)
 	cfg := raft.Configuration{Servers: n.servers()}

@@ -24,7 +24,8 @@ var (
 	chaosSeed     = flag.Uint64("chaos.seed", 1, "first seed of TestChaosCampaign; each round takes the next one")
 	chaosDuration = flag.Duration("chaos.duration", 40*time.Second, "total fault time of TestChaosCampaign")
 	chaosRound    = flag.Duration("chaos.round", 20*time.Second, "fault time of one round (one seed, one cluster)")
-	chaosNodes    = flag.Int("chaos.nodes", 3, "nodes per round")
+	chaosNodes    = flag.Int("chaos.nodes", 3, "servers per round")
+	chaosClients  = flag.Int("chaos.clients", 2, "client agents per round, besides the servers")
 )
 
 // chaosResult is what one round did and found.
@@ -42,6 +43,7 @@ type chaosResult struct {
 }
 
 // Rounds of randomized faults (crashes, partitions of every path or of one,
+// on servers and client agents alike,
 // an isolated leader, a bridge, one-way cuts, slow links) while clients put,
 // delete and read instances through every node. After each round: every
 // fault is undone, the nodes must converge to the same catalog, the whole
@@ -54,7 +56,7 @@ func TestChaosCampaign(t *testing.T) {
 	for r := range rounds {
 		seed := *chaosSeed + uint64(r)
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			res := runChaosRound(t, seed, *chaosRound, *chaosNodes)
+			res := runChaosRound(t, seed, *chaosRound, *chaosNodes, *chaosClients)
 			results = append(results, res)
 			for _, a := range res.anomalies {
 				t.Errorf("anomaly: %s", a)
@@ -67,9 +69,13 @@ func TestChaosCampaign(t *testing.T) {
 	t.Log("\n" + chaosSummary(results))
 }
 
-func runChaosRound(t *testing.T, seed uint64, d time.Duration, nodes int) chaosResult {
+func runChaosRound(t *testing.T, seed uint64, d time.Duration, servers, clientAgents int) chaosResult {
 	el := newElectionLog(logger(t))
-	c := startCluster(t, Options{Nodes: nodes, Logger: slog.New(el)})
+	// The servers bootstrap; the client agents stream the catalog from
+	// them and take reads and writes like any node. A server crashed past
+	// the dead-voter window is replaced by a client, and demoted again
+	// when it comes back.
+	c := startCluster(t, Options{Nodes: servers + clientAgents, Servers: max(servers, 3), Logger: slog.New(el)})
 	const keys, clients = 5, 6
 	res := chaosResult{seed: seed}
 	h := newLinHistory()

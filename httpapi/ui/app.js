@@ -153,23 +153,27 @@ function clusterPage(main) {
     if (ft.degraded) warn.push(...(ft.reasons || ['fault tolerance is below what --voters asks for']));
     if (st.health?.selfPreservation) warn.push('self-preservation is on: automatic deregistration is paused');
     if (!st.leaderId) warn.push('no leader is known');
-    $('#node').textContent = `node ${st.nodeId} (${st.raftState})`;
+    $('#node').textContent = `node ${st.nodeId} (${st.role})`;
+    const roleOf = {};
+    for (const s of st.servers || []) roleOf[s.id] = s.leader ? 'leader' : s.suffrage;
+    for (const c of st.clients || []) roleOf[c.id] = c.upstream ? `client ← ${c.upstream}` : 'client';
     main.innerHTML = `
       ${warn.length ? `<p class="card error" role="alert" data-test="warning">${warn.map(esc).join('<br>')}</p>` : ''}
       <div class="grid">
         <div class="card"><h3>Leader</h3><div class="kv">
           <span>leader</span><strong data-test="leader">${esc(st.leaderId || 'none')}</strong>
           <span>term</span><span data-test="term">${st.term}</span>
-          <span>this node</span><span>${esc(st.nodeId)} — ${esc(st.raftState)}</span>
+          <span>this node</span><span data-test="role">${esc(st.nodeId)} — ${esc(st.role)}${st.upstream ? ` ← ${esc(st.upstream)}` : ''}</span>
           <span>applied</span><span>${st.appliedIndex} of ${st.commitIndex}</span></div></div>
         <div class="card"><h3>Voters</h3><div class="kv">
           <span>voters</span><span data-test="voters">${st.voters} of ${st.targetVoters} wanted</span>
+          <span>servers</span><span data-test="servers">${(st.servers || []).length} of ${st.targetServers} wanted; ${(st.clients || []).length} client agents</span>
           <span>failure tolerance</span><span data-test="tolerance">${ft.tolerance ?? '—'} (quorum ${ft.quorum ?? '—'})</span>
           <span>catalog</span><span>${st.catalog ? `${st.catalog.instances} instances, ${st.catalog.definitions} definitions, ${st.catalog.kv} keys` : '—'}</span></div></div>
       </div>
       <h2>Gossip members</h2>
-      <table><thead><tr><th>Node</th><th>State</th><th>Since</th><th class="wide">URL</th><th class="wide">Zone</th></tr></thead>
-      <tbody>${(st.members || []).map((m) => `<tr data-test="member"><td>${esc(m.id)}</td><td>${esc(m.state)}</td><td>${ago(m.since)}</td>
+      <table><thead><tr><th>Node</th><th>State</th><th>Role</th><th>Since</th><th class="wide">URL</th><th class="wide">Zone</th></tr></thead>
+      <tbody>${(st.members || []).map((m) => `<tr data-test="member"><td>${esc(m.id)}</td><td>${esc(m.state)}</td><td>${esc(roleOf[m.id] || '—')}</td><td>${ago(m.since)}</td>
         <td class="wide">${esc(m.url)}</td><td class="wide">${esc([m.region, m.availabilityZone].filter(Boolean).join(' / ') || '—')}</td></tr>`).join('')}</tbody></table>
       <h2>Raft servers</h2>
       <table><thead><tr><th>Server</th><th>Suffrage</th><th>Gossip</th><th class="wide">Last contact</th></tr></thead>
