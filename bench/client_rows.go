@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,31 +22,55 @@ import (
 // load through a follower server of 3 servers with 0, 20 and 50 client
 // agents streaming the catalog (processes on loopback). The leader's CPU
 // per 1,000 writes must stay flat as clients are added: clients stream from
-// the followers, never from the leader while a follower is alive.
+// the followers, never from the leader while a follower is alive. Every
+// agent shares this machine's cores, so the write rate at full load falls
+// as clients are added (each client applies every write); the leader's CPU
+// is therefore also measured at a steady pacedRate that every cluster
+// holds.
 func (s *suite) clientRows(ctx context.Context) error {
 	sizes := []int{0, 20, 50}
 	if s.o.Scale < 0.5 {
 		sizes = []int{0, 2}
 	}
-	var rates, cpus []string
-	for _, n := range sizes {
-		r, err := s.withClients(ctx, n, n == sizes[len(sizes)-1])
-		if err != nil {
-			return fmt.Errorf("%d clients: %w", n, err)
+	var rates, cpus, paced []string
+	var failed error
+	for k, n := range sizes {
+		// The idle and visibility rows on the second cluster (20 client
+		// agents): 53 agents do not settle on a 2-core machine.
+		r, err := s.withClients(ctx, n, k == 1)
+		if err != nil && ctx.Err() == nil {
+			// What the smaller clusters measured still goes in the
+			// table, with the reason the larger one did not.
+			failed = fmt.Errorf("%d client agents did not settle or hold the load on this machine (%d cores; see 8c for what an idle agent takes): %w",
+				n, runtime.NumCPU(), err)
+			rates = append(rates, fmt.Sprintf("%d: failed", n))
+			break
 		}
-		rates = append(rates, fmt.Sprintf("%d: %.0f/s", n, r.rate))
-		cpus = append(cpus, fmt.Sprintf("%d: %.0f ms", n, r.leaderCPU))
+		if err != nil {
+			return err
+		}
+		rates = append(rates, fmt.Sprintf("%d: %.0f/s (leader %.0f ms)", n, r.rate, r.leaderCPU))
+		cpus = append(cpus, fmt.Sprintf("%d: %.0f ms", n, r.pacedCPU))
+		paced = append(paced, fmt.Sprintf("%d: %.0f/s held, p99 %.0f ms", n, r.pacedRate, r.pacedP99))
 	}
-	s.add("8a", "writes/s via a follower server, 64 clients, 3 servers + N client agents", strings.Join(rates, ", "),
-		fmt.Sprintf("%d registrations a run, median of %d runs; every client agent holds a replica of the catalog", s.o.count(10000), s.o.Runs))
-	s.add("8b", "leader CPU per 1,000 writes, 3 servers + N client agents", strings.Join(cpus, ", "),
-		"user+system time of the leader's process over the write runs (/proc), per 1,000 acknowledged writes")
+	if failed != nil {
+		s.add("8", "client agents", "failed", failed.Error())
+	}
+	s.add("8a", "writes/s via a follower server at full load (64 clients), 3 servers + N client agents", strings.Join(rates, ", "),
+		fmt.Sprintf("%d registrations a run, median of %d runs, the leader's CPU per 1,000 writes in brackets; every agent shares this machine's %d cores and every client applies every write",
+			s.o.count(10000), s.o.Runs, runtime.NumCPU()))
+	s.add("8b", fmt.Sprintf("leader CPU per 1,000 writes at %d writes/s, 3 servers + N client agents", pacedRate), strings.Join(cpus, ", "),
+		"user+system time of the leader's process (/proc) over "+s.o.span(10*time.Second).String()+" of paced writes through a follower server, per 1,000 acknowledged; "+strings.Join(paced, "; "))
 	return nil
 }
 
 type clientResult struct {
-	rate, leaderCPU float64
+	rate, leaderCPU               float64
+	pacedRate, pacedCPU, pacedP99 float64
 }
+
+// pacedRate is the steady write rate of row 8b.
+const pacedRate = 300
 
 func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clientResult, error) {
 	nodes := 3 + clients
@@ -101,21 +127,36 @@ func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clie
 			cpu = append(cpu, (after-before)*1000/float64(ok)*1000)
 		}
 	}
+	res := clientResult{leaderCPU: median(cpu)}
+	res.rate, _, _, _ = s.medians(rs)
+	before, err := cpuSeconds(pc.PID(l))
+	if err != nil {
+		return clientResult{}, err
+	}
+	ok, lat, err := s.pacedWrites(ctx, pc.URL(f), fmt.Sprintf("p%d", clients), pacedRate, s.o.span(10*time.Second))
+	if err != nil {
+		return clientResult{}, err
+	}
+	after, err := cpuSeconds(pc.PID(l))
+	if err != nil {
+		return clientResult{}, err
+	}
+	res.pacedRate = float64(ok) / s.o.span(10*time.Second).Seconds()
+	res.pacedP99 = ms(lat.P99)
+	if ok > 0 {
+		res.pacedCPU = (after - before) * 1000 / float64(ok) * 1000
+	}
 	if detail && clients > 0 {
 		if err := s.visibilityRow(ctx, f, clients); err != nil {
 			return clientResult{}, err
 		}
 	}
-	rate, _, _, _ := s.medians(rs)
-	return clientResult{rate: rate, leaderCPU: median(cpu)}, nil
+	return res, nil
 }
 
 // waitClients waits until the cluster has its 3 servers and every other
 // node streams from a follower, and returns the leader.
 func (s *suite) waitClients(ctx context.Context, clients int) (int, error) {
-	if err := s.waitFull(ctx); err != nil {
-		return -1, err
-	}
 	l, err := s.pc.WaitLeader(ctx)
 	if err != nil {
 		return -1, err
@@ -260,4 +301,50 @@ func cpuSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: %v %v", pid, err1, err2)
 	}
 	return (utime + stime) / 100, nil
+}
+
+// pacedWrites registers at rate writes/s through addr for span, 64 writers
+// sharing the ticks; it returns the acknowledged writes and their latency.
+func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, span time.Duration) (int, Latency, error) {
+	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
+	defer ld.hc.CloseIdleConnections()
+	ticks := make(chan int, 64)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range ticks {
+				began := time.Now()
+				code, err := ld.register(ctx, addr, fmt.Sprintf("%s-%d", prefix, k%100), strconv.Itoa(k))
+				if err != nil || code != http.StatusCreated {
+					continue
+				}
+				mu.Lock()
+				lat = append(lat, time.Since(began))
+				mu.Unlock()
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	end := time.After(span)
+	for k := 0; ; k++ {
+		select {
+		case <-ctx.Done():
+		case <-end:
+		case <-tick.C:
+			select {
+			case ticks <- k:
+			default: // every writer busy: the tick is missed, as a client would
+			}
+			continue
+		}
+		break
+	}
+	tick.Stop()
+	close(ticks)
+	wg.Wait()
+	return len(lat), summarise(lat), ctx.Err()
 }

@@ -30,7 +30,8 @@ type SuiteOptions struct {
 	// shows the median (default 3). Kills is the number of kill runs
 	// (default 5).
 	Runs, Kills int
-	// GossipSizes are the in-process gossip pools measured (default 50, 200).
+	// GossipSizes are the in-process gossip pools measured (default 100,
+	// 200, 500; up to the first that does not form on this machine).
 	GossipSizes []int
 }
 
@@ -56,7 +57,7 @@ func (o *SuiteOptions) defaults() error {
 		o.Kills = 5
 	}
 	if len(o.GossipSizes) == 0 {
-		o.GossipSizes = []int{50, 200}
+		o.GossipSizes = []int{100, 200, 500}
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

@@ -118,7 +118,7 @@ func newBenchSuiteCmd(g *globals) *cobra.Command {
 		Long: `Start a three-node cluster of agent processes on loopback (LAN timings, real fsync) in a
 temporary directory and measure: the disk's fsync ceiling, registrations through a follower
 (1 and 64 clients), local and consistent reads, leader kill -9 to first write, node kill -9 to
-dead everywhere, gossip propagation in 50- and 200-node pools, RSS at 20,000 and 100,000
+dead everywhere, gossip propagation, bandwidth and death spread in 100-, 200- and 500-member pools, client agents (3 servers + 0, 20, 50), RSS at 20,000 and 100,000
 instances, snapshot and restore at 100,000. Everything it starts it stops.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -168,6 +168,6 @@ instances, snapshot and restore at 100,000. Everything it starts it stops.`,
 	fl.Float64Var(&o.Scale, "scale", 1, "multiply instance counts, durations, repeats, kills and gossip pool sizes (0.1 for a quick look)")
 	fl.IntVar(&o.Runs, "runs", 3, "repeats of each throughput figure (the median is shown)")
 	fl.IntVar(&o.Kills, "kills", 5, "kill -9 runs for the failover rows")
-	fl.IntSliceVar(&o.GossipSizes, "gossip-nodes", []int{50, 200}, "in-process gossip pool sizes")
+	fl.IntSliceVar(&o.GossipSizes, "gossip-nodes", []int{100, 200, 500}, "in-process gossip pool sizes (all members share this machine; 1000 is measured where it fits)")
 	return cmd
 }

@@ -83,6 +83,10 @@ type Node struct {
 	// replicaSnapshots the whole catalogs sent to them.
 	replicaStreams   atomic.Int64
 	replicaSnapshots atomic.Uint64
+	// logs is Raft's log as Raft reads it: the newest entries from memory,
+	// the rest from bolt. Replica streams read it too, so a server's
+	// clients following the tip do not each read bolt for every entry.
+	logs raft.LogStore
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
@@ -193,6 +197,7 @@ func (n *Node) start() error {
 	// megabytes of encoded commands live on the leader; 128 still covers a
 	// follower a few round trips behind, and one further back reads bolt.
 	logs, err := raft.NewLogCache(128, parts.store)
+	n.logs = logs
 	if err == nil {
 		err = guard(n.cfg.DataDir, "reading the Raft log and snapshots", func() (err error) {
 			n.raft, err = raft.NewRaft(rc, raftFSM{n}, logs, parts.store, parts.snaps, parts.transport)

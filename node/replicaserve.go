@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // replicaHeartbeatEvery is how often an idle replica stream says it is
@@ -30,13 +32,14 @@ const (
 // a lagging server does not go back in time.
 func (n *Node) ServeReplica(ctx context.Context, after uint64, w io.Writer, flush func()) error {
 	if !n.IsServer() {
-		return fmt.Errorf("%w: node %s is a client agent, not a server: stream from a server", ErrNotLeader, n.id)
+		return &api.Error{Code: api.CodeNotLeader, Message: fmt.Sprintf("node %s is a client agent, not a server: stream from a server", n.id)}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := n.WaitApplied(wctx, after)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w: this server has applied index %d, the client %d", ErrCatchingUp, n.fsm.AppliedIndex(), after)
+		return &api.Error{Code: api.CodeCatchingUp, Field: "after", Message: fmt.Sprintf(
+			"this server has applied index %d, the client %d: it cannot serve a client ahead of it", n.fsm.AppliedIndex(), after)}
 	}
 	n.replicaStreams.Add(1)
 	defer n.replicaStreams.Add(-1)
@@ -132,7 +135,7 @@ func (n *Node) readLogs(from, to uint64) ([]*raft.Log, error) {
 	size := 0
 	for i := from; i <= to && len(out) < maxEntriesCount && size < maxEntriesBytes; i++ {
 		l := new(raft.Log)
-		if err := n.parts.store.GetLog(i, l); err != nil {
+		if err := n.logs.GetLog(i, l); err != nil {
 			return nil, err
 		}
 		out = append(out, l)
