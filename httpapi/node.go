@@ -49,7 +49,6 @@ type Node interface {
 	Keyring() api.NodeKeyring
 	ChangeKeyring(api.KeyringChange) error
 	// ServeReplica streams this server's committed log to a client agent
-	// (node/replicaserve.go); Roles maps each server to its role.
+	// (node/replicaserve.go).
 	ServeReplica(ctx context.Context, after uint64, w io.Writer, flush func()) error
-	Roles() map[string]string
 }

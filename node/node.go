@@ -491,23 +491,10 @@ func (n *Node) Leave(timeout time.Duration) error {
 		n.log.Warn("gossip leave", "err", err)
 	}
 	// Wait until the leader has removed us, as far as this node can tell.
-	for time.Now().Before(deadline) && n.inConfiguration() && n.voterCount() > 1 {
+	for time.Now().Before(deadline) && n.IsServer() && n.voterCount() > 1 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return n.Close()
-}
-
-func (n *Node) inConfiguration() bool {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return false
-	}
-	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == n.id {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *Node) voterCount() int {

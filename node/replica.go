@@ -120,8 +120,11 @@ func (n *Node) followServers() {
 			return
 		case errors.Is(err, errPromoted), errors.Is(err, errLeaderPeer):
 			continue
-		case err != nil:
-			n.log.Info("replica stream ended", "server", srv.Name, "err", err)
+		default:
+			// nil: the server ended the stream (it is no longer one).
+			if err != nil {
+				n.log.Info("replica stream ended", "server", srv.Name, "err", err)
+			}
 			failed[srv.Name] = time.Now()
 			n.sleep(100 * time.Millisecond)
 		}

@@ -44,9 +44,6 @@ func (n *Node) servers() []raft.Server {
 	return n.replica.serverSet()
 }
 
-// Roles maps every server's ID to its role; a node not in it is a client.
-func (n *Node) Roles() map[string]string { return n.roles() }
-
 // gossipMode is the --server setting as gossip meta carries it.
 func gossipMode(mode string) string {
 	if mode == gossip.ServerAlways || mode == gossip.ServerNever {
