@@ -52,7 +52,7 @@ func TestSuiteProducesEveryRow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("suite: %v\n%s", err, log.String())
 	}
-	want := []string{"1", "7a", "2a", "2b", "3a", "3b", "4", "4b", "4c", "5", "7d", "7e", "7f", "7b", "6", "7c", "2b'", "3a'", "3b'", "2bᵗ", "3aᵗ", "3bᵗ"}
+	want := []string{"1", "7a", "2a", "2b", "3a", "3b", "4", "4b", "4c", "5", "7d", "7e", "7f", "7b", "8c", "8d", "8a", "8b", "6", "6b", "6c", "7c", "2b'", "3a'", "3b'", "2bᵗ", "3aᵗ", "3bᵗ"}
 	var got []string
 	for _, r := range rows {
 		got = append(got, r.ID)
