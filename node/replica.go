@@ -140,8 +140,9 @@ func (n *Node) sleep(d time.Duration) {
 
 // pickUpstream chooses the server to stream from: among the servers the
 // last upstream named (else the members that hold Raft state), alive and
-// not failed in the last 5 s, the highest rendezvous hash of (client,
-// server), followers before the leader.
+// not failed in the last 5 s, followers before the leader, then a server
+// in this node's zone, then the highest rendezvous hash of (client,
+// server).
 func (n *Node) pickUpstream(failed map[string]time.Time) (gossip.Member, bool) {
 	known := map[string]bool{}
 	for _, s := range n.replica.serverSet() {
@@ -163,9 +164,12 @@ func (n *Node) pickUpstream(failed map[string]time.Time) (gossip.Member, bool) {
 		}
 		h := fnv.New64a()
 		h.Write([]byte(n.id + "\x00" + m.Name))
-		score := h.Sum64() >> 1
+		score := h.Sum64() >> 2
 		if m.Name != leader {
 			score |= 1 << 63
+		}
+		if m.AZ == n.cfg.AZ {
+			score |= 1 << 62 // a server in this node's zone, among the followers
 		}
 		if !found || score > bestScore {
 			best, bestScore, found = m, score, true
