@@ -83,6 +83,12 @@ type Config struct {
 	// StatusInterval is how often the node samples its CPU, memory, disk and
 	// GPUs and gossips them (default 5s, 100ms-5m).
 	StatusInterval time.Duration
+	// SnapshotThreshold and TrailingLogs, when set, replace Raft's
+	// defaults (a snapshot every 8,192 entries, 10,240 kept after it):
+	// tests make the log compact early to exercise what follows (a
+	// promoted client installing a snapshot, a client resynced with a
+	// whole catalog).
+	SnapshotThreshold, TrailingLogs uint64
 	// EventHistory is how many catalog changes the change stream keeps
 	// (default fsm.DefaultEventHistory).
 	EventHistory int

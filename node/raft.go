@@ -101,6 +101,12 @@ func (n *Node) openRaft() (*raftParts, *raft.Config, error) {
 	// if it is still alive; pre-vote keeps it from disrupting the cluster.
 	rc.ShutdownOnRemove = false
 	rc.NotifyCh = n.leaderCh
+	if n.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold, rc.SnapshotInterval = n.cfg.SnapshotThreshold, time.Second
+	}
+	if n.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = n.cfg.TrailingLogs
+	}
 	return &raftParts{store: store, snaps: snaps, transport: transport, hasState: hasState}, rc, nil
 }
 

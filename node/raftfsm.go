@@ -49,7 +49,10 @@ func (w raftFSM) Restore(rc io.ReadCloser) error {
 	w.n.applyMu.Lock()
 	defer w.n.applyMu.Unlock()
 	if w.n.replica.fed.Swap(false) {
-		w.n.replica.hold.Store(w.n.fsm.AppliedIndex())
+		reached := w.n.fsm.AppliedIndex()
+		w.n.replica.hold.Store(reached)
+		w.n.log.Info("promoted: installing the leader's snapshot over the replica; local reads wait for Raft's replay",
+			"replica_index", reached)
 		return w.n.fsm.Reload(rc)
 	}
 	return w.n.fsm.Restore(rc)
