@@ -102,6 +102,8 @@ func Start(c Config) (*Agent, error) {
 	if opts.Forwarder == nil {
 		opts.Forwarder = httpapi.NewForwarder(n, 0, log.With("component", "forward", "node", n.ID()))
 	}
+	// A client agent's replica streams travel the same road.
+	n.FollowServers(opts.Forwarder.OpenReplica)
 	// Instances on loopback are only for a cluster of one machine; the
 	// proxy and the checks share one target policy.
 	settings.Targets.Loopback = n.LoopbackOnly()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -137,10 +136,11 @@ func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clie
 	if err != nil {
 		return clientResult{}, err
 	}
-	ok, lat, err := s.pacedWrites(ctx, pc.URL(f), fmt.Sprintf("p%d", clients), pacedRate, s.o.span(10*time.Second))
-	if err != nil {
-		return clientResult{}, err
+	pr := s.pacedWrites(ctx, pc.URL(f), fmt.Sprintf("p%d", clients), pacedRate, s.o.span(10*time.Second), nil)
+	if ctx.Err() != nil {
+		return clientResult{}, ctx.Err()
 	}
+	ok, lat := len(pr.lat), summarise(pr.lat)
 	after, err := cpuSeconds(pc.PID(l))
 	if err != nil {
 		return clientResult{}, err
@@ -316,50 +316,4 @@ func cpuSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: %v %v", pid, err1, err2)
 	}
 	return (utime + stime) / 100, nil
-}
-
-// pacedWrites registers at rate writes/s through addr for span, 64 writers
-// sharing the ticks; it returns the acknowledged writes and their latency.
-func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, span time.Duration) (int, Latency, error) {
-	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
-	defer ld.hc.CloseIdleConnections()
-	ticks := make(chan int, 64)
-	var mu sync.Mutex
-	var lat []time.Duration
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range ticks {
-				began := time.Now()
-				code, err := ld.register(ctx, addr, fmt.Sprintf("%s-%d", prefix, k%100), strconv.Itoa(k))
-				if err != nil || code != http.StatusCreated {
-					continue
-				}
-				mu.Lock()
-				lat = append(lat, time.Since(began))
-				mu.Unlock()
-			}
-		}()
-	}
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	end := time.After(span)
-	for k := 0; ; k++ {
-		select {
-		case <-ctx.Done():
-		case <-end:
-		case <-tick.C:
-			select {
-			case ticks <- k:
-			default: // every writer busy: the tick is missed, as a client would
-			}
-			continue
-		}
-		break
-	}
-	tick.Stop()
-	close(ticks)
-	wg.Wait()
-	return len(lat), summarise(lat), ctx.Err()
 }

@@ -133,49 +133,11 @@ func (s *suite) streamRow(ctx context.Context, id, name string, rate int, perSlu
 
 	// Writes at a steady rate through the leader (not the follower that
 	// serves the streams), with the ticks shared by 64 writers.
-	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
-	span := s.o.span(10 * time.Second)
-	ticks := make(chan int, 64)
-	var wrote, writeErrs atomic.Int64
-	var wmu sync.Mutex
-	var writeLat []time.Duration
-	var writers sync.WaitGroup
-	for range 64 {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for k := range ticks {
-				slug := fmt.Sprintf("%s-%d", prefix, k%100)
-				key := fmt.Sprintf("%d", k)
-				began := time.Now()
-				sent.Store(fmt.Sprintf("http://10.255.0.1:8080/%s/%s", prefix, key), began)
-				if code, err := ld.register(sctx, s.pc.URL(l), slug, key); err != nil || code != http.StatusCreated {
-					writeErrs.Add(1)
-					continue
-				}
-				wrote.Add(1)
-				wmu.Lock()
-				writeLat = append(writeLat, time.Since(began))
-				wmu.Unlock()
-			}
-		}()
-	}
-	every := time.Second / time.Duration(rate)
-	start := time.Now()
-	var late int
-	for k := 0; time.Since(start) < span; k++ {
-		next := start.Add(time.Duration(k) * every)
-		time.Sleep(time.Until(next))
-		select {
-		case ticks <- k:
-		default:
-			late++ // every writer busy: the rate is not held
-		}
-	}
-	close(ticks)
-	writers.Wait()
-	elapsed := time.Since(start)
-	s.registered += int(wrote.Load())
+	pr := s.pacedWrites(sctx, s.pc.URL(l), prefix, rate, s.o.span(10*time.Second), func(key string, at time.Time) {
+		sent.Store(fmt.Sprintf("http://10.255.0.1:8080/%s/%s", prefix, key), at)
+	})
+	wrote := len(pr.lat)
+	s.registered += wrote
 	time.Sleep(2 * time.Second) // the last changes reach the readers
 	peak, _, err := rssMB(s.pc.PID(f))
 	if err != nil {
@@ -187,13 +149,13 @@ func (s *suite) streamRow(ctx context.Context, id, name string, rate int, perSlu
 	deliveries := len(lat)
 	if deliveries == 0 {
 		return fmt.Errorf("%d streams open (%d failed: %v), %d writes (%d failed), %d lines read, and no change reached a reader",
-			opened.Load(), failed.Load(), firstErr.Load(), wrote.Load(), writeErrs.Load(), lines.Load())
+			opened.Load(), failed.Load(), firstErr.Load(), wrote, pr.failed, lines.Load())
 	}
 	s.add(id, name,
 		fmt.Sprintf("p99 %s", got.P99.Round(time.Millisecond)),
 		fmt.Sprintf("from the start of the write (whose own answer took p50 %s, p99 %s) to a reader: p50 %s, max %s, %d deliveries; %d streams open (%d failed); %.0f writes/s held (%d failed, %d ticks missed); RSS %.0f MB before, %.0f with the streams open, %.0f at the end",
-			summarise(writeLat).P50.Round(time.Millisecond), summarise(writeLat).P99.Round(time.Millisecond),
+			summarise(pr.lat).P50.Round(time.Millisecond), summarise(pr.lat).P99.Round(time.Millisecond),
 			got.P50.Round(time.Millisecond), got.Max.Round(time.Millisecond), deliveries, opened.Load(), failed.Load(),
-			float64(wrote.Load())/elapsed.Seconds(), writeErrs.Load(), late, before, during, peak))
+			float64(wrote)/pr.elapsed.Seconds(), pr.failed, pr.late, before, during, peak))
 	return nil
 }

@@ -49,7 +49,8 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return append([]byte{metaVersion}, b...)
 	}
-	ok := Meta{ID: "node1", URL: "http://127.0.0.1:11337", RaftAddr: "127.0.0.1:11339", Region: "eu", AZ: "eu-1"}
+	ok := Meta{ID: "node1", URL: "http://127.0.0.1:11337", RaftAddr: "127.0.0.1:11339", Region: "eu", AZ: "eu-1",
+		ServerMode: ServerNever, Upstream: "node2"}
 	if _, err := DecodeMeta(raw(ok)); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +66,9 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		"raft port":         func(m *Meta) { m.RaftAddr = "127.0.0.1:99999" },
 		"control in region": func(m *Meta) { m.Region = "eu\x1b[31m" },
 		"expectation":       func(m *Meta) { m.BootstrapExpect = -3 },
+		"server mode":       func(m *Meta) { m.ServerMode = "sometimes" },
+		"server mode auto":  func(m *Meta) { m.ServerMode = "auto" }, // auto travels as nothing
+		"upstream":          func(m *Meta) { m.Upstream = "node2\n[ERR] forged" },
 	} {
 		m := ok
 		bad(&m)

@@ -87,15 +87,12 @@ func (s *Server) events(c *gin.Context) {
 	c.Header("X-Accel-Buffering", "no")
 	setIndex(c, last)
 	c.Status(http.StatusOK)
-	rc := http.NewResponseController(c.Writer)
-	// Each write must be taken within the write timeout: a reader that
-	// stops reading is cut off instead of holding the handler.
+	w := s.perWrite(c)
 	write := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-		if _, err := c.Writer.Write(b); err != nil {
+		if _, err := w.Write(b); err != nil {
 			return false
 		}
-		return rc.Flush() == nil
+		return w.rc.Flush() == nil
 	}
 	if !write(nil) {
 		return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,4 +51,24 @@ func (s *Server) extendWriteDeadline(c *gin.Context, wait time.Duration) {
 // liftWriteDeadline removes it, for proxied answers.
 func liftWriteDeadline(c *gin.Context) {
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+}
+
+// perWrite gives a stream's answer the write timeout per write rather than
+// for the whole answer: a stream lasts as long as its reader follows it,
+// and a reader that stops reading is cut off instead of holding the
+// handler (change streams, client agents' replica streams).
+func (s *Server) perWrite(c *gin.Context) deadlineWriter {
+	return deadlineWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), timeout: s.writeTimeout}
+}
+
+// deadlineWriter sets the write deadline before every write.
+type deadlineWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(p)
 }

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,11 +30,7 @@ func (s *Server) replicaStream(c *gin.Context) {
 		}
 	}()
 	c.Header("Content-Type", "application/octet-stream")
-	// The stream lasts as long as the client follows it: each write, not
-	// the answer, gets the write timeout (a client that stops reading is
-	// cut off after it).
-	w := deadlineWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), timeout: s.writeTimeout}
-	err = s.n.ServeReplica(ctx, after, w, func() { c.Writer.Flush() })
+	err = s.n.ServeReplica(ctx, after, s.perWrite(c), func() { c.Writer.Flush() })
 	if err != nil && !c.Writer.Written() {
 		c.Writer.Header().Del("Content-Type")
 		s.writeError(c, err)
@@ -45,16 +39,4 @@ func (s *Server) replicaStream(c *gin.Context) {
 	if !c.Writer.Written() {
 		c.Status(http.StatusOK)
 	}
-}
-
-// deadlineWriter sets the write deadline before every write.
-type deadlineWriter struct {
-	w       io.Writer
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.w.Write(p)
 }

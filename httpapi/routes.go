@@ -7,7 +7,6 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
-	"github.com/rosterhq/roster/node"
 )
 
 // Route is one public route and the permission it takes with ACLs on (""
@@ -64,7 +63,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	e.POST(forward.WritesPath, s.nodesOnly, s.internalWrites)
 	e.GET(forward.ReadIndexPath, s.nodesOnly, s.internalReadIndex)
 	e.PUT(forward.StatusesPath, s.nodesOnly, s.setStatuses) // the checkers' batches: no token, the cluster's own writes
-	e.GET(node.ReplicaPath, s.nodesOnly, s.replicaStream)
+	e.GET(forward.ReplicaPath, s.nodesOnly, s.replicaStream)
 	e.GET(keyringPath, s.nodesOnly, s.localKeyring)
 	e.PUT(keyringPath, s.nodesOnly, s.changeLocalKeyring)
 

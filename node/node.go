@@ -79,6 +79,9 @@ type Node struct {
 	// agent, the replica stream (raftfsm.go, replica.go).
 	applyMu sync.Mutex
 	replica replicaState
+	// openReplica is the road's call that opens a replica stream (set by
+	// FollowServers).
+	openReplica ReplicaOpener
 	// replicaStreams counts the clients streaming from this server now;
 	// replicaSnapshots the whole catalogs sent to them.
 	replicaStreams   atomic.Int64
@@ -229,7 +232,6 @@ func (n *Node) start() error {
 	n.gossip.Join(n.ctx, n.cfg.Join)
 	n.goLoop(n.monitorLeadership)
 	n.goLoop(n.followNodes)
-	n.goLoop(n.followServers)
 	n.goLoop(n.announceUpstream)
 	n.boot.st.Expect = n.cfg.BootstrapExpect
 	switch {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +92,20 @@ func (n *Node) Upstream() string {
 
 // ReplicaStreams is how many client agents stream from this server now.
 func (n *Node) ReplicaStreams() int { return int(n.replicaStreams.Load()) }
+
+// ReplicaOpener opens a server's replica stream after an index: the leader
+// road's call (forward.Forwarder.OpenReplica), which holds the peer
+// transport and its mutual TLS.
+type ReplicaOpener func(ctx context.Context, serverURL string, after uint64) (io.ReadCloser, error)
+
+// FollowServers starts keeping this node's catalog current from a server
+// whenever it is a client agent, opening streams with open. The agent calls
+// it once, with its road to the leader; a node never given one (a server
+// set by hand in a test) is only ever a server.
+func (n *Node) FollowServers(open ReplicaOpener) {
+	n.openReplica = open
+	n.goLoop(n.followServers)
+}
 
 // followServers keeps a client agent's catalog current: it streams the
 // committed log from one server at a time, picked by rendezvous hashing so
@@ -185,28 +197,15 @@ func (n *Node) pickUpstream(failed map[string]time.Time) (gossip.Member, bool) {
 func (n *Node) streamFrom(srv gossip.Member) error {
 	ctx, cancel := context.WithCancelCause(n.ctx)
 	defer cancel(nil)
-	hc := &http.Client{Transport: &http.Transport{DialContext: n.DialContext, TLSClientConfig: n.PeerTLS(srv.Name),
-		ResponseHeaderTimeout: 15 * time.Second}}
-	defer hc.CloseIdleConnections()
-	u := srv.URL + ReplicaPath + "?after=" + strconv.FormatUint(n.fsm.AppliedIndex(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := n.openReplica(ctx, srv.URL, n.fsm.AppliedIndex())
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", srv.Name, err)
 	}
-	req.Header.Set("X-Registry-Forwarded-By", n.id)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return fmt.Errorf("%s answered HTTP %d: %s", srv.Name, resp.StatusCode, msg)
-	}
+	defer body.Close()
 	n.setUpstream(srv.Name)
 	silence := time.AfterFunc(replicaSilence, func() { cancel(errSilentPeer) })
 	defer silence.Stop()
-	fr := newFrameReader(resp.Body)
+	fr := newFrameReader(body)
 	for {
 		t, p, err := fr.next()
 		if err != nil {

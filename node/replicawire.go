@@ -11,10 +11,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// ReplicaPath is the route between nodes that streams a server's committed
-// log to a client agent (served by the HTTP layer with ServeReplica).
-const ReplicaPath = "/registry-svc/internal/replica"
-
 // The replica stream is a sequence of frames: a type byte, a uvarint
 // length and that many bytes.
 const (

@@ -36,9 +36,11 @@ func (n *Node) Role() string {
 // servers is the server set as this node knows it: Raft's configuration on
 // a server, the one its upstream last sent on a client.
 func (n *Node) servers() []raft.Server {
-	if n.IsServer() {
-		if f := n.raft.GetConfiguration(); f.Error() == nil {
-			return f.Configuration().Servers
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) == n.id {
+				return f.Configuration().Servers
+			}
 		}
 	}
 	return n.replica.serverSet()

@@ -1,0 +1,67 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// paced is what a steady write load did.
+type paced struct {
+	// lat holds the latency of each acknowledged write.
+	lat []time.Duration
+	// failed writes, and ticks missed because every writer was busy (the
+	// rate was not held).
+	failed, late int
+	elapsed      time.Duration
+}
+
+// pacedWrites registers at rate writes/s through addr for span, 64 writers
+// sharing ticks laid out from the start (a late tick does not push the
+// later ones back). before, when set, is told each write's key and start.
+func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, span time.Duration, before func(key string, at time.Time)) paced {
+	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
+	defer ld.hc.CloseIdleConnections()
+	ticks := make(chan int, 64)
+	var mu sync.Mutex
+	var out paced
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range ticks {
+				key := strconv.Itoa(k)
+				began := time.Now()
+				if before != nil {
+					before(key, began)
+				}
+				code, err := ld.register(ctx, addr, fmt.Sprintf("%s-%d", prefix, k%100), key)
+				mu.Lock()
+				if err != nil || code != http.StatusCreated {
+					out.failed++
+				} else {
+					out.lat = append(out.lat, time.Since(began))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	every := time.Second / time.Duration(rate)
+	start := time.Now()
+	for k := 0; time.Since(start) < span && ctx.Err() == nil; k++ {
+		time.Sleep(time.Until(start.Add(time.Duration(k) * every)))
+		select {
+		case ticks <- k:
+		default:
+			out.late++ // every writer busy: the rate is not held
+		}
+	}
+	close(ticks)
+	wg.Wait()
+	out.elapsed = time.Since(start)
+	return out
+}
