@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/node"
 )
@@ -59,12 +60,23 @@ func (s *Server) bearer(c *gin.Context) (*api.Token, error) {
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return nil, api.Unauthorized("the Authorization header must be \"Bearer SECRET\"")
 	}
-	tok, err := s.n.FSM().TokenBySecret(api.HashSecret(secret))
+	hash := api.HashSecret(secret)
+	tok, err := s.n.FSM().TokenBySecret(hash)
+	confirmed := true
+	if err == nil && tok == nil && c.GetHeader(forward.Header) == "" {
+		// A forwarded request is not confirmed again: its sender knew the
+		// token, so the leader, which applied it first, does too.
+		if confirmed = s.caughtUpForToken(c.Request.Context()); confirmed {
+			tok, err = s.n.FSM().TokenBySecret(hash)
+		}
+	}
 	switch {
 	case err != nil:
 		return nil, err
+	case tok == nil && confirmed:
+		return nil, api.Unauthorized("the token is not known to this cluster (removed or mistyped)")
 	case tok == nil:
-		return nil, api.Unauthorized("the token is not known to this node (removed, mistyped, or made a moment ago and not yet replicated here)")
+		return nil, api.Unauthorized("the token is not known to this node and the leader could not be reached to look further (no leader, or this node is far behind)")
 	case tok.Expired(time.Now()):
 		return nil, api.Unauthorized("the token expired at %s", tok.ExpiresAt.Format(time.RFC3339))
 	}

@@ -103,6 +103,8 @@ type Server struct {
 	closeOnce sync.Once
 	// parked holds a slot per blocking read waiting for a change.
 	parked chan struct{}
+	// tokens confirms unknown tokens with the leader (tokenconfirm.go).
+	tokens *tokenConfirmer
 }
 
 // New builds the API over n.
@@ -122,6 +124,7 @@ func New(n Node, o Options) *Server {
 	s.parked = make(chan struct{}, o.MaxBlockingReads)
 	s.done = make(chan struct{})
 	s.restoring = make(chan struct{}, 1)
+	s.tokens = newTokenConfirmer(s)
 	s.writeTimeout = o.WriteTimeout
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = 30 * time.Second
@@ -163,6 +166,7 @@ func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forward
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.done) }) // ends change streams
 	s.road.Close()
+	s.tokens.close()
 	s.proxy.transport.CloseIdleConnections()
 }
 

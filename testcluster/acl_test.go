@@ -318,3 +318,29 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A token works on every node as soon as it is made, also on one the log
+// has not reached yet: before it answers 401 the node asks the leader how
+// far the log goes and applies that far. A made-up token still gets 401.
+func TestATokenWorksEverywhereTheMomentItIsMade(t *testing.T) {
+	c := aclCluster(t)
+	l := c.Leader()
+	f := follower(c)
+	// The log reaches f 300 ms late; f's road to the leader is not slowed.
+	c.SlowOneWay(300*time.Millisecond, l, f, Raft)
+	defer c.Heal()
+	for range 3 {
+		tok := mint(t, c, l, api.CreateTokenRequest{Permissions: []string{api.PermInstanceView}})
+		if known, _ := c.Agent(f).Node.FSM().TokenBySecret(api.HashSecret(tok)); known != nil {
+			t.Fatal("the follower applied the token before it was used: the test proves nothing")
+		}
+		if _, _, err := as(t, c, f, tok).ListInstances(t.Context(), api.InstanceFilter{}, client.ListOptions{}); err != nil {
+			t.Fatalf("a token made on the leader, used at once on a follower: %v", err)
+		}
+	}
+	_, _, err := as(t, c, f, "rst_"+strings.Repeat("0", 64)).ListInstances(t.Context(), api.InstanceFilter{}, client.ListOptions{})
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || !strings.Contains(ae.Body.Error, "not known to this cluster") {
+		t.Fatalf("a made-up token: %v", err)
+	}
+}

@@ -95,6 +95,11 @@ func (c *Cluster) Slow(d time.Duration, i, j int) {
 	c.Member(j).Config.Faults.Slow(d, c.addrs(i, AllLayers)...)
 }
 
+// SlowOneWay delays what node i sends node j on the given layers by d.
+func (c *Cluster) SlowOneWay(d time.Duration, i, j int, l Layer) {
+	c.Member(i).Config.Faults.Slow(d, c.addrs(j, l)...)
+}
+
 // Heal removes every partition and delay.
 func (c *Cluster) Heal() {
 	for i := range c.Size() {
