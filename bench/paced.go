@@ -22,7 +22,16 @@ type paced struct {
 // pacedWrites registers at rate writes/s through addr for span, 64 writers
 // sharing ticks laid out from the start (a late tick does not push the
 // later ones back). before, when set, is told each write's key and start.
+// Write k goes to slug prefix-(k%100) with a new key.
 func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, span time.Duration, before func(key string, at time.Time)) paced {
+	return s.pacedTo(ctx, addr, prefix, rate, span, before, func(k int) (string, string) {
+		return fmt.Sprintf("%s-%d", prefix, k%100), strconv.Itoa(k)
+	})
+}
+
+// pacedTo is pacedWrites with write k going to target(k) = (slug, key):
+// an existing key rewrites that instance.
+func (s *suite) pacedTo(ctx context.Context, addr, prefix string, rate int, span time.Duration, before func(key string, at time.Time), target func(k int) (slug, key string)) paced {
 	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
 	defer ld.hc.CloseIdleConnections()
 	ticks := make(chan int, 64)
@@ -34,12 +43,12 @@ func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, 
 		go func() {
 			defer wg.Done()
 			for k := range ticks {
-				key := strconv.Itoa(k)
+				slug, key := target(k)
 				began := time.Now()
 				if before != nil {
 					before(key, began)
 				}
-				code, err := ld.register(ctx, addr, fmt.Sprintf("%s-%d", prefix, k%100), key)
+				code, err := ld.register(ctx, addr, slug, key)
 				mu.Lock()
 				if err != nil || code != http.StatusCreated {
 					out.failed++

@@ -33,6 +33,11 @@ type SuiteOptions struct {
 	// GossipSizes are the in-process gossip pools measured (default 100,
 	// 200, 500; up to the first that does not form on this machine).
 	GossipSizes []int
+	// Etcd is the etcd executable of the peer rows (default: etcd on
+	// PATH) and EtcdLoad the etcdload executable that loads it (default:
+	// beside Binary). Without either the peer rows say why they were
+	// skipped.
+	Etcd, EtcdLoad string
 }
 
 // Row is one line of the table.
@@ -122,6 +127,8 @@ func Suite(ctx context.Context, o SuiteOptions) ([]Row, error) {
 		// The rows below run in this process: the agents, busy with a
 		// 100,000-instance catalog, would only take CPU from them.
 		{"stop the cluster", s.stopClusterStep},
+		// Roster and etcd side by side, interleaved (etcd_rows.go).
+		{"beside etcd", s.etcdRows},
 		{"client agents", s.clientRows},
 		{"gossip propagation", s.gossipRows},
 		{"snapshot and restore", s.snapshotRow},

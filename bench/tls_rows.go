@@ -15,29 +15,10 @@ import (
 // without TLS and gossip encryption, and states what TLS costs. (The TLS
 // rows ran earlier in the suite; the same load, on the same machine.)
 func (s *suite) insecureRows(ctx context.Context) error {
-	base, err := testcluster.FreeBasePort(9)
-	if err != nil {
-		return err
-	}
-	pc, err := testcluster.StartProcesses(testcluster.ProcOptions{
-		Binary: s.o.Binary, Nodes: 3, Dir: filepath.Join(s.dir, "cluster-insecure"), BasePort: base, Timing: "lan", Insecure: true,
-	})
-	if err != nil {
-		return err
-	}
-	saved, savedTLS := s.pc, s.tls
-	s.pc, s.tls = pc, nil
-	defer func() {
-		pc.Stop(10 * time.Second)
-		s.pc, s.tls = saved, savedTLS
-	}()
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := s.waitFull(wctx); err != nil {
-		return err
-	}
-	return s.againstTLSRows(ctx, "'", "without TLS", "plain", func(rate, withTLS float64, id string) string {
-		return fmt.Sprintf("row %s with TLS: %.0f/s (%s)", id, withTLS, costOf(withTLS, rate))
+	return s.onPlainCluster(ctx, "cluster-insecure", func() error {
+		return s.againstTLSRows(ctx, "'", "without TLS", "plain", func(rate, withTLS float64, id string) string {
+			return fmt.Sprintf("row %s with TLS: %.0f/s (%s)", id, withTLS, costOf(withTLS, rate))
+		})
 	})
 }
 

@@ -119,7 +119,9 @@ func newBenchSuiteCmd(g *globals) *cobra.Command {
 temporary directory and measure: the disk's fsync ceiling, registrations through a follower
 (1 and 64 clients), local and consistent reads, leader kill -9 to first write, node kill -9 to
 dead everywhere, gossip propagation, bandwidth and death spread in 100-, 200- and 500-member pools, client agents (3 servers + 0, 20, 50), RSS at 20,000 and 100,000
-instances, snapshot and restore at 100,000. Everything it starts it stops.`,
+instances, snapshot and restore at 100,000, and rows beside a three-member etcd cluster (writes,
+RSS, reads under writes; skipped with the reason when etcd or etcdload is missing). Everything
+it starts it stops.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("table", "json"); err != nil {
@@ -168,6 +170,8 @@ instances, snapshot and restore at 100,000. Everything it starts it stops.`,
 	fl.Float64Var(&o.Scale, "scale", 1, "multiply instance counts, durations, repeats, kills and gossip pool sizes (0.1 for a quick look)")
 	fl.IntVar(&o.Runs, "runs", 3, "repeats of each throughput figure (the median is shown)")
 	fl.IntVar(&o.Kills, "kills", 5, "kill -9 runs for the failover rows")
+	fl.StringVar(&o.Etcd, "etcd", "", "etcd executable for the rows beside etcd (default: etcd on PATH)")
+	fl.StringVar(&o.EtcdLoad, "etcdload", "", "etcdload executable that loads etcd (default: beside --binary; make bench builds it)")
 	fl.IntSliceVar(&o.GossipSizes, "gossip-nodes", []int{100, 200, 500}, "in-process gossip pool sizes (all members share this machine; 1000 is measured where it fits)")
 	return cmd
 }
