@@ -82,17 +82,24 @@ func applyBatchEach(db *memdb.MemDB, index uint64, cmds []Command, record func(*
 	return out
 }
 
-// EncodeBatch is what (&Command{Type: CmdBatch, Batch: cmds}).Encode()
-// returns, built from each command's own Encode: the leader encodes every
-// write of a follower's batch once to size it, and this spares encoding
-// them all again for the Raft entry.
+// EncodeBatch is what (&Command{Type: CmdBatch, Batch: cmds}).EncodeAs(f)
+// returns, built from each command's own encoding in f (their first byte):
+// the leader encodes every write of a follower's batch once to size it,
+// and this spares encoding them all again for the Raft entry.
 func EncodeBatch(encoded [][]byte) []byte {
 	n := 32
 	for _, e := range encoded {
 		n += len(e)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, commandVersion)
+	if len(encoded) > 0 && Format(encoded[0][0]) == FormatBinary {
+		b = appendBinaryBatchHeader(b, len(encoded))
+		for _, e := range encoded {
+			b = append(b, e[1:]...)
+		}
+		return appendBinaryBatchTrailer(b)
+	}
+	b = append(b, byte(FormatJSON))
 	b = append(b, `{"type":`...)
 	b = strconv.AppendUint(b, uint64(CmdBatch), 10)
 	b = append(b, `,"batch":[`...)
@@ -100,7 +107,7 @@ func EncodeBatch(encoded [][]byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, e[1:]...) // without its version byte
+		b = append(b, e[1:]...) // without its format byte
 	}
 	return append(b, "]}"...)
 }

@@ -83,22 +83,33 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 		{Type: CmdRegisterInstance, Register: &RegisterCommand{Instance: Instance{URL: "http://a:1", Slug: "s", Tags: []string{"x"}}, NewID: "inst-1", Now: now}},
 		{Type: CmdDeregisterInstance, ID: "inst-2"},
 	}
-	var parts [][]byte
-	for i := range cmds {
-		b, err := cmds[i].Encode()
-		if err != nil {
-			t.Fatal(err)
+	// Both formats, and the binary array's three length encodings.
+	for _, f := range []Format{FormatJSON, FormatBinary} {
+		for _, n := range []int{2, 40, 70000} {
+			var batch []Command
+			var parts [][]byte
+			for i := range n {
+				c := cmds[i%2]
+				b, err := c.EncodeAs(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch, parts = append(batch, c), append(parts, b)
+			}
+			whole, err := (&Command{Type: CmdBatch, Batch: batch}).EncodeAs(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := EncodeBatch(parts); string(got) != string(whole) {
+				t.Fatalf("format %d, %d writes: EncodeBatch:\n%.200x\nEncodeAs:\n%.200x", f, n, got, whole)
+			}
+			if n > MaxBatch {
+				continue // too many to decode, and right to be
+			}
+			back, err := DecodeCommand(EncodeBatch(parts))
+			if err != nil || len(back.Batch) != n {
+				t.Fatalf("format %d, %d writes: %v", f, n, err)
+			}
 		}
-		parts = append(parts, b)
-	}
-	whole, err := (&Command{Type: CmdBatch, Batch: cmds}).Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := EncodeBatch(parts); string(got) != string(whole) {
-		t.Fatalf("EncodeBatch:\n%s\nEncode:\n%s", got, whole)
-	}
-	if _, err := DecodeCommand(EncodeBatch(parts)); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -61,9 +61,23 @@ func (t CommandType) String() string {
 	return fmt.Sprintf("command-%d", uint8(t))
 }
 
-// commandVersion is the first byte of every encoded command; a replica that
-// meets a newer version refuses it instead of misreading it.
-const commandVersion byte = 1
+// Format is the first byte of every encoded command: how the rest is
+// encoded. A replica that meets a format it does not know refuses the
+// entry instead of misreading it, so a leader writes a newer format only
+// once every member says it reads it (node.LogFormat); this build reads
+// both.
+type Format byte
+
+const (
+	// FormatJSON is the command as JSON: every log written before format 2,
+	// and what a leader writes while some member reads only that.
+	FormatJSON Format = 1
+	// FormatBinary is the same command as MessagePack, fields named by their
+	// JSON names: about a third of JSON's decoding cost and garbage.
+	FormatBinary Format = 2
+	// NewestFormat is the newest format this build reads and writes.
+	NewestFormat = FormatBinary
+)
 
 // MaxCommandSize bounds one encoded command, well under what Raft and the
 // HTTP body limit allow.
@@ -101,29 +115,49 @@ type RegisterCommand struct {
 	DefaultCheck *Check `json:"defaultCheck,omitempty"`
 }
 
-// Encode serialises a command for the Raft log.
-func (c *Command) Encode() ([]byte, error) {
-	b, err := json.Marshal(c)
+// Encode serialises a command for the Raft log in the newest format.
+func (c *Command) Encode() ([]byte, error) { return c.EncodeAs(NewestFormat) }
+
+// EncodeAs serialises a command for the Raft log in format f.
+func (c *Command) EncodeAs(f Format) ([]byte, error) {
+	var b []byte
+	var err error
+	switch f {
+	case FormatJSON:
+		b, err = json.Marshal(c)
+		b = append([]byte{byte(FormatJSON)}, b...)
+	case FormatBinary:
+		b, err = encodeBinary(c)
+	default:
+		return nil, fmt.Errorf("encode %s: unknown format %d", c.Type, f)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", c.Type, err)
 	}
-	return append([]byte{commandVersion}, b...), nil
+	return b, nil
 }
 
-// DecodeCommand parses a log entry written by Encode.
+// DecodeCommand parses a log entry written by Encode, in any format this
+// build reads.
 func DecodeCommand(b []byte) (*Command, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("empty command")
-	}
-	if b[0] != commandVersion {
-		return nil, fmt.Errorf("command format version %d is not supported (this build reads %d)", b[0], commandVersion)
 	}
 	if len(b) > MaxCommandSize+1 {
 		return nil, fmt.Errorf("command of %d bytes exceeds %d", len(b), MaxCommandSize)
 	}
 	var c Command
-	if err := json.Unmarshal(b[1:], &c); err != nil {
-		return nil, fmt.Errorf("decode command: %w", err)
+	switch Format(b[0]) {
+	case FormatJSON:
+		if err := json.Unmarshal(b[1:], &c); err != nil {
+			return nil, fmt.Errorf("decode command: %w", err)
+		}
+	case FormatBinary:
+		if err := decodeBinary(b[1:], &c); err != nil {
+			return nil, fmt.Errorf("decode command: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("command format version %d is not supported (this build reads %d to %d)", b[0], FormatJSON, NewestFormat)
 	}
 	if err := c.checkPayload(); err != nil {
 		return nil, err

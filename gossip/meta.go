@@ -37,6 +37,10 @@ type Meta struct {
 	// Upstream is the server a client agent's replica streams from ("" on
 	// servers and while a client looks for one).
 	Upstream string `json:"up,omitempty"`
+	// LogFormat is the newest Raft command format this node reads
+	// (fsm.Format); absent (0) on builds that read only the first, JSON.
+	// The leader writes a format only once every member reads it.
+	LogFormat int `json:"lf,omitempty"`
 }
 
 // Server modes a node may gossip (auto is the empty string).
@@ -111,6 +115,9 @@ func (m Meta) validate() error {
 		if err := checkID(m.Upstream); err != nil {
 			return fmt.Errorf("node %s: upstream: %w", m.ID, err)
 		}
+	}
+	if m.LogFormat < 0 || m.LogFormat > 255 {
+		return fmt.Errorf("node %s: log format %d out of range", m.ID, m.LogFormat)
 	}
 	if m.BootstrapExpect < 0 || m.BootstrapExpect > 9 {
 		return fmt.Errorf("node %s: bootstrap expectation %d out of range", m.ID, m.BootstrapExpect)

@@ -36,6 +36,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 	var slots []int    // group[k] answers answers[slots[k]]
 	size := 0
 	now := time.Now().UTC()
+	format := s.n.LogFormat() // one for the whole batch: EncodeBatch needs it
 	// apply commits the group as one Raft entry. After a failure the rest
 	// of the batch is not applied and its writes get that error; the ones
 	// committed before keep their answers.
@@ -64,7 +65,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		cmd, err := s.batchCommand(w, now)
 		var enc []byte
 		if err == nil {
-			enc, err = encodeWrite(&cmd)
+			enc, err = encodeWrite(&cmd, format)
 		}
 		if err != nil {
 			answers[i] = errorAnswer(err)
@@ -93,8 +94,8 @@ const batchEntryBudget = fsm.MaxCommandSize - 4096
 // encodeWrite encodes a command once, for its size and for the batch
 // (fsm.EncodeBatch); one over the budget is refused (413) rather than
 // committed for every replica to skip.
-func encodeWrite(cmd *fsm.Command) ([]byte, error) {
-	b, err := cmd.Encode()
+func encodeWrite(cmd *fsm.Command, f fsm.Format) ([]byte, error) {
+	b, err := cmd.EncodeAs(f)
 	if err != nil {
 		return nil, err
 	}

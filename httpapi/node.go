@@ -26,6 +26,9 @@ type Node interface {
 	WaitCaughtUp(ctx context.Context) error
 	VerifyLeader(ctx context.Context) error
 	ReadIndex(ctx context.Context) (uint64, error)
+	// LogFormat is the command format every member reads: the one the
+	// leader writes.
+	LogFormat() fsm.Format
 	Status() api.ClusterStatus
 	Nodes() []resource.Node
 	// NodeView numbers this node's view of the nodes for blocking node

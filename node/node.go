@@ -90,6 +90,9 @@ type Node struct {
 	// the rest from bolt. Replica streams read it too, so a server's
 	// clients following the tip do not each read bolt for every entry.
 	logs raft.LogStore
+	// logFormat caches LogFormat for logFormatTTL from logFormatAt (unix ns).
+	logFormat   atomic.Uint32
+	logFormatAt atomic.Int64
 }
 
 // Open starts a node: data dir, gossip, Raft, and the background loops.
@@ -188,6 +191,7 @@ func (n *Node) start() error {
 			Region: n.cfg.Region, AZ: n.cfg.AZ, Version: n.cfg.Version,
 			BootstrapExpect: n.cfg.BootstrapExpect, InCluster: parts.hasState,
 			ServerMode: gossipMode(n.cfg.ServerMode),
+			LogFormat:  int(fsm.NewestFormat),
 		},
 	})
 	if err != nil {
@@ -425,7 +429,7 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (any, error) {
 	if !n.IsLeader() {
 		return nil, ErrNotLeader
 	}
-	b, err := cmd.Encode()
+	b, err := cmd.EncodeAs(n.LogFormat())
 	if err != nil {
 		return nil, err
 	}
