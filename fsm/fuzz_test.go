@@ -22,8 +22,11 @@ func seedCommands() [][]byte {
 		{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: "i2", Status: StatusHealthy, From: StatusUnknown, At: time.Unix(3, 0), Heartbeat: time.Unix(3, 0)},
 			{ID: "i2", Remove: true, IfModifyIndex: 1}}},
 	} {
-		b, _ := c.Encode()
-		out = append(out, b)
+		// Both formats a log may hold.
+		for _, f := range []Format{FormatJSON, FormatBinary} {
+			b, _ := c.EncodeAs(f)
+			out = append(out, b)
+		}
 	}
 	return out
 }
