@@ -116,6 +116,19 @@ func expandFiles(args []string) ([]string, error) {
 	return out, nil
 }
 
+// decodeYAML is dec.Decode that turns a panic of the YAML library into an
+// error: go-yaml v1.19.2 dereferences nil on a tag before a scalar where a
+// list belongs (`internalPorts: !000`, goccy/go-yaml#735, fixed after
+// that release), and a mistyped file must get an answer, not a crash.
+func decodeYAML(dec *yaml.Decoder, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML parser failed on this input (%v); check the tags (!...) and the types of the values", r)
+		}
+	}()
+	return dec.Decode(v)
+}
+
 // loadDefinitions parses every document of a YAML or JSON file strictly:
 // an unknown or mistyped key fails the whole file with its line, so nothing
 // is saved from a file with a mistake in it.
@@ -128,7 +141,7 @@ func loadDefinitions(file string) ([]*api.Definition, error) {
 	var out []*api.Definition
 	for doc := 1; ; doc++ {
 		var d api.Definition
-		err := dec.Decode(&d)
+		err := decodeYAML(dec, &d)
 		if errors.Is(err, io.EOF) {
 			break
 		}
