@@ -67,11 +67,7 @@ func (s *suite) onPlainCluster(ctx context.Context, dir string, fn func() error)
 // etcdWriteRows: 9a writes through a follower with 64 clients, 9b and 9c
 // the largest server's RSS once each holds 20,000 and 100,000 records.
 func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
-	f, err := s.follower(ctx)
-	if err != nil {
-		return err
-	}
-	ef, err := peer.follower(ctx)
+	f, ef, err := s.followers(ctx, peer)
 	if err != nil {
 		return err
 	}
@@ -80,7 +76,7 @@ func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
 	var ours, theirs []*Result
 	var rss20 [2]float64
 	for run := range s.o.Runs {
-		r, err := s.load(ctx, LoadConfig{Addrs: []string{s.pc.URL(f)}, Mode: ModeRegister, Clients: 64, Total: total,
+		r, err := s.load(ctx, LoadConfig{Addrs: []string{f}, Mode: ModeRegister, Clients: 64, Total: total,
 			Prefix: fmt.Sprintf("e64-%d", run)})
 		if err != nil {
 			return err
@@ -104,7 +100,7 @@ func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
 	// Both up to 100,000 records.
 	held := s.o.Runs * total
 	if more := s.o.count(100000) - held; more > 0 {
-		r, err := s.load(ctx, LoadConfig{Addrs: []string{s.pc.URL(f)}, Mode: ModeRegister, Clients: 64, Total: more, Prefix: "e64-fill"})
+		r, err := s.load(ctx, LoadConfig{Addrs: []string{f}, Mode: ModeRegister, Clients: 64, Total: more, Prefix: "e64-fill"})
 		if err != nil {
 			return err
 		}
@@ -119,6 +115,17 @@ func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
 	}
 	s.rssVersus("9c", held, rss)
 	return nil
+}
+
+// followers are the URLs of a Roster server and an etcd member that do not
+// lead: every row here goes through a follower on both sides.
+func (s *suite) followers(ctx context.Context, peer *etcdPeer) (roster, etcd string, err error) {
+	f, err := s.follower(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	etcd, err = peer.follower(ctx)
+	return s.pc.URL(f), etcd, err
 }
 
 // bothRSS is the largest Roster server's RSS and the largest etcd
@@ -170,11 +177,7 @@ const mixedOtherRate, mixedSameRate = 500, 50
 // ?consistent reads against its linearizable range, under the mixed load;
 // each row also says how many writes got through on each side.
 func (s *suite) etcdMixedRows(ctx context.Context, peer *etcdPeer) error {
-	f, err := s.follower(ctx)
-	if err != nil {
-		return err
-	}
-	ef, err := peer.follower(ctx)
+	f, ef, err := s.followers(ctx, peer)
 	if err != nil {
 		return err
 	}
@@ -184,7 +187,7 @@ func (s *suite) etcdMixedRows(ctx context.Context, peer *etcdPeer) error {
 		var ourWrites, theirWrites []float64
 		for run := range s.o.Runs {
 			prefix := fmt.Sprintf("mix%d-%t", run, consistent)
-			r, w, err := s.mixedRun(ctx, s.pc.URL(f), prefix, consistent, span)
+			r, w, err := s.mixedRun(ctx, f, prefix, consistent, span)
 			if err != nil {
 				return err
 			}

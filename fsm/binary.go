@@ -9,8 +9,8 @@ import (
 
 // FormatBinary is MessagePack through the codec Raft itself uses
 // (hashicorp/go-msgpack): a command's struct with its JSON field names and
-// omitempty, times as the MessagePack timestamp extension (in UTC, as every
-// time the cluster stores is).
+// omitempty, times as the MessagePack timestamp extension (they decode in
+// UTC; every replica decodes the same bytes the same way).
 
 var binaryHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
@@ -25,14 +25,21 @@ var encoders = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, bin
 var decoders = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, binaryHandle) }}
 
 func encodeBinary(c *Command) ([]byte, error) {
-	var body []byte // the encoder writes from the start of its buffer
+	// The encoder writes from the start of the slice it is given and
+	// grows it; the format byte goes in first as MessagePack's nil, one
+	// byte that is then overwritten.
+	b := make([]byte, 0, 512)
 	enc := encoders.Get().(*codec.Encoder)
 	defer encoders.Put(enc)
-	enc.ResetBytes(&body)
+	enc.ResetBytes(&b)
+	if err := enc.Encode(nil); err != nil {
+		return nil, err
+	}
 	if err := enc.Encode(c); err != nil {
 		return nil, err
 	}
-	return append([]byte{byte(FormatBinary)}, body...), nil
+	b[0] = byte(FormatBinary)
+	return b, nil
 }
 
 func decodeBinary(b []byte, c *Command) error {

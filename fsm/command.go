@@ -73,7 +73,7 @@ const (
 	// and what a leader writes while some member reads only that.
 	FormatJSON Format = 1
 	// FormatBinary is the same command as MessagePack, fields named by their
-	// JSON names: about a third of JSON's decoding cost and garbage.
+	// JSON names: about a third of JSON's decoding CPU, no more to encode.
 	FormatBinary Format = 2
 	// NewestFormat is the newest format this build reads and writes.
 	NewestFormat = FormatBinary

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,37 @@ func TestAnUnknownFormatIsRefused(t *testing.T) {
 	b[0] = byte(NewestFormat) + 1
 	if _, err := DecodeCommand(b); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Fatalf("format %d: %v", b[0], err)
+	}
+}
+
+// Hostile format-2 entries (lengths past the input, nesting past any
+// command, wrong types) are refused with an error and a bounded
+// allocation, as JSON ones are.
+func TestHostileBinaryEntriesAreRefused(t *testing.T) {
+	deep := []byte{byte(FormatBinary)}
+	for range 5000 {
+		deep = append(deep, 0x81, 0xa5, 'b', 'a', 't', 'c', 'h', 0x91) // {"batch": [ ...
+	}
+	deep = append(deep, 0x80)
+	for name, b := range map[string][]byte{
+		"an array of 4 billion writes": {byte(FormatBinary), 0x81, 0xa5, 'b', 'a', 't', 'c', 'h', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x80},
+		"a string of 4 GB":             {byte(FormatBinary), 0x81, 0xa2, 'i', 'd', 0xdb, 0xff, 0xff, 0xff, 0xff, 'x'},
+		"a map of 4 billion pairs":     {byte(FormatBinary), 0xdf, 0xff, 0xff, 0xff, 0xff},
+		"5,000 nested batches":         deep,
+		"cut short":                    {byte(FormatBinary), 0x82, 0xa4, 't'},
+		"a string for the command":     {byte(FormatBinary), 0xa3, 'a', 'b', 'c'},
+		"text for the type":            {byte(FormatBinary), 0x81, 0xa4, 't', 'y', 'p', 'e', 0xa1, 'x'},
+		"an empty command":             {byte(FormatBinary), 0x80},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := DecodeCommand(b)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: decoded %+v", name, c)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+			t.Errorf("%s: allocated %d bytes", name, grew)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		return append([]byte{metaVersion}, b...)
 	}
 	ok := Meta{ID: "node1", URL: "http://127.0.0.1:11337", RaftAddr: "127.0.0.1:11339", Region: "eu", AZ: "eu-1",
-		ServerMode: ServerNever, Upstream: "node2"}
+		ServerMode: ServerNever, Upstream: "node2", LogFormat: 2}
 	if _, err := DecodeMeta(raw(ok)); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,8 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		"server mode":       func(m *Meta) { m.ServerMode = "sometimes" },
 		"server mode auto":  func(m *Meta) { m.ServerMode = "auto" }, // auto travels as nothing
 		"upstream":          func(m *Meta) { m.Upstream = "node2\n[ERR] forged" },
+		"log format":        func(m *Meta) { m.LogFormat = -1 },
+		"log format 256":    func(m *Meta) { m.LogFormat = 256 },
 	} {
 		m := ok
 		bad(&m)

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/forward"
@@ -30,8 +29,9 @@ type tokenConfirmer struct {
 	// stopped ends a round under way when the server closes.
 	stopped context.Context
 	stop    context.CancelFunc
-	mu      sync.Mutex
-	last    time.Time
+	// last is when the last round began; rounds run one at a time, so
+	// only the round under way touches it.
+	last time.Time
 }
 
 func newTokenConfirmer(s *Server) *tokenConfirmer {
@@ -55,8 +55,6 @@ func (tc *tokenConfirmer) close() {
 // pace waits until tokenConfirmSpacing has passed since the last round
 // began.
 func (tc *tokenConfirmer) pace() {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
 	if wait := time.Until(tc.last.Add(tokenConfirmSpacing)); wait > 0 {
 		time.Sleep(wait)
 	}
