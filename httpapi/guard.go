@@ -95,11 +95,8 @@ func (s *Server) checkTarget(in *api.Instance) error {
 	if reserved[in.Slug] {
 		return api.Invalid("slug", "%q is reserved: /%s/ is one of Roster's own routes", in.Slug, in.Slug)
 	}
-	hp := hostPort(in.URL)
-	for _, m := range s.n.Nodes() {
-		if m.URL != "" && hostPort(m.URL) == hp {
-			return api.Invalid("url", "%s is node %s of this cluster: the proxy would send requests to itself", in.URL, m.ID)
-		}
+	if id, ok := s.nodeAt(hostPort(in.URL)); ok {
+		return api.Invalid("url", "%s is node %s of this cluster: the proxy would send requests to itself", in.URL, id)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -105,6 +106,8 @@ type Server struct {
 	parked chan struct{}
 	// tokens confirms unknown tokens with the leader (tokenconfirm.go).
 	tokens *tokenConfirmer
+	// addrs are the nodes' URLs by host:port (nodeaddrs.go).
+	addrs atomic.Pointer[nodeAddrs]
 }
 
 // New builds the API over n.

@@ -52,6 +52,7 @@ func TestProxyCannotBeTurnedInward(t *testing.T) {
 		{`{"url":"javascript:alert(1)","slug":"x"}`, "url"},
 		{fmt.Sprintf(`{"url":%q,"slug":"x"}`, n1), "node node1"},
 		{fmt.Sprintf(`{"url":%q,"slug":"x"}`, strings.Replace(n1, "127.0.0.1", "[::ffff:127.0.0.1]", 1)), "node node1"},
+		{fmt.Sprintf(`{"url":%q,"slug":"x"}`, strings.Replace(c.Member(2).URL, "127.0.0.1", "localhost", 1)), "node node3"},
 		{fmt.Sprintf(`{"url":%q,"slug":"registry-svc"}`, secret.URL), "reserved"},
 		{fmt.Sprintf(`{"url":%q,"slug":"healthz"}`, secret.URL), "reserved"},
 		{fmt.Sprintf(`{"url":%q,"slug":"x","details":"a\n[ERR] forged"}`, secret.URL), "control character"},
