@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
+	"github.com/rosterhq/roster/node"
 )
 
 // backend is a real HTTP server that can be stopped and started again on
@@ -195,6 +196,49 @@ func TestTTLCheckAndHeartbeatsThroughAnyNode(t *testing.T) {
 			t.Errorf("heartbeat %s: %v, want %s", id, err, code)
 		}
 	}
+}
+
+// Checkers follow the catalog by its change history, and read the whole
+// catalog again when the history has turned over before they looked: with
+// a history of 3 changes, every one of 12 ttl instances registered in a
+// burst through all three nodes is checked (each runs out Unhealthy), and
+// heartbeats keep the ones that get them Healthy.
+func TestChecksFollowTheCatalogPastTheChangeHistory(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 3, Configure: func(_ int, cfg *node.Config) { cfg.EventHistory = 3 }})
+	var ids []string
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for k := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := registerChecked(t, c, k%3, client.RegisterRequest{URL: fmt.Sprintf("http://10.1.3.%d:80", k+1), Slug: "burst",
+				Check: &api.Check{Type: api.CheckTTL, TTL: secs(2), Interval: secs(1)}})
+			mu.Lock()
+			ids = append(ids, in.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	kept := ids[0]
+	stop := make(chan struct{})
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		for {
+			c.Client(1).Heartbeat(t.Context(), kept)
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { close(stop); <-beating }()
+	for _, id := range ids[1:] {
+		waitStatus(t, c, 0, id, api.StatusUnhealthy, 10*time.Second)
+	}
+	waitStatus(t, c, 2, kept, api.StatusHealthy, 5*time.Second)
 }
 
 // Passing checks cost no Raft writes, and a leader failover flips nothing.
