@@ -37,6 +37,11 @@ type Meta struct {
 	// Upstream is the server a client agent's replica streams from ("" on
 	// servers and while a client looks for one).
 	Upstream string `json:"up,omitempty"`
+	// Server is true while the node's own Raft configuration lists it. A
+	// server removed while it was down comes back with a configuration
+	// older than its removal and still holds itself a server: the leader
+	// adds it again, so that the log tells it where it stands.
+	Server bool `json:"sv,omitempty"`
 	// LogFormat is the newest Raft command format this node reads
 	// (fsm.Format); absent (0) on builds that read only the first, JSON.
 	// The leader writes a format only once every member reads it.

@@ -137,7 +137,7 @@ func Open(cfg Config) (*Node, error) {
 		ctx: ctx, cancel: cancel, lock: lock,
 	}
 	n.readRounds = rounds.New(n.confirmLeadership)
-	n.replica.announce = make(chan string, 1)
+	n.replica.announce = make(chan roleNews, 1)
 	n.disk = &diskGuard{dir: cfg.DataDir, reserve: cfg.DiskReserve}
 	n.fsm = fsm.New(n.log.With("component", "fsm"))
 	if cfg.EventHistory > 0 {

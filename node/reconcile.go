@@ -19,10 +19,23 @@ type reconciler struct {
 	deadSince map[string]time.Time
 	// nonvoterSince is when this leader first saw a non-voter alive.
 	nonvoterSince map[string]time.Time
+	// staleSince is when this leader first saw an alive member that holds
+	// itself a server outside the configuration (gossip.Meta.Server).
+	staleSince map[string]time.Time
 }
 
+// staleServerAfter is how long a member may hold itself a server outside
+// the configuration before the leader adds it again: longer than a
+// demoted server takes to gossip that it no longer is one.
+const staleServerAfter = 10 * time.Second
+
+// spareSettle is how long a server added as a spare stays one before it
+// may be returned to client: time to catch up, so that the removal
+// reaches it and it knows it is a client.
+const spareSettle = 10 * time.Second
+
 func newReconciler(n *Node) *reconciler {
-	return &reconciler{n: n, deadSince: map[string]time.Time{}, nonvoterSince: map[string]time.Time{}}
+	return &reconciler{n: n, deadSince: map[string]time.Time{}, nonvoterSince: map[string]time.Time{}, staleSince: map[string]time.Time{}}
 }
 
 // change is one configuration change the reconciler wants.
@@ -132,10 +145,25 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 			}
 			continue
 		}
+		if in || !m.Server || m.State != gossip.StateAlive {
+			delete(r.staleSince, m.Name)
+		}
 		switch m.State {
 		case gossip.StateAlive:
 			delete(r.deadSince, m.Name)
 			switch {
+			case !in && m.Server && m.ServerMode != gossip.ServerNever:
+				// Removed while it was down, it came back with a
+				// configuration from before its removal: it campaigns in
+				// vain and serves no catalog. Added again, it receives
+				// the log; the server set below returns the surplus to
+				// client, and the removal then reaches it.
+				if since, seen := r.staleSince[m.Name]; !seen {
+					r.staleSince[m.Name] = now
+				} else if now.Sub(since) >= staleServerAfter {
+					delete(r.staleSince, m.Name)
+					out = append(out, r.join(m.Name, byID, now))
+				}
 			case !in && m.ServerMode != gossip.ServerNever:
 				// A client agent: the server set below decides.
 				joiners = append(joiners, m.Name)
@@ -269,7 +297,7 @@ func (r *reconciler) serverSet(cfg raft.Configuration, byID map[string]gossip.Me
 		}
 		count++
 		azs[m.AZ]++
-		if id != r.n.id && s.Suffrage != raft.Voter && m.State == gossip.StateAlive && m.ServerMode == "" {
+		if id != r.n.id && s.Suffrage != raft.Voter && m.State == gossip.StateAlive && m.ServerMode == "" && r.settled(id, now) {
 			spares = append(spares, id)
 		}
 	}
@@ -312,6 +340,12 @@ func (r *reconciler) serverSet(cfg raft.Configuration, byID map[string]gossip.Me
 		azs[byID[id].AZ]--
 	}
 	return out
+}
+
+// settled reports a spare this leader has seen alive for spareSettle.
+func (r *reconciler) settled(id string, now time.Time) bool {
+	since, seen := r.nonvoterSince[id]
+	return seen && now.Sub(since) >= spareSettle
 }
 
 func (r *reconciler) join(id string, byID map[string]gossip.Member, now time.Time) change {

@@ -199,12 +199,23 @@ func TestPlanKeepsTheServerSetAndLeavesTheRestClients(t *testing.T) {
 	if got := ops(r.plan(cfg, members, t0.Add(40*time.Second))); !slices.Equal(got, []string{"remove d", "add-nonvoter f"}) {
 		t.Fatalf("dead spare: %v", got)
 	}
-	// Too many servers (d came back while f joined): the surplus spare of
-	// the most crowded zone, highest ID first, returns to client.
+	// Too many servers (d came back while f joined): a surplus spare
+	// returns to client, of the most crowded zone, highest ID first,
+	// among those that have been spares for spareSettle (time to catch
+	// up, so that the removal reaches them): first only e.
 	members[3].State = gossip.StateAlive
 	cfg.Servers = append(cfg.Servers, server("f", raft.Nonvoter))
-	if got := ops(r.plan(cfg, members, t0.Add(41*time.Second))); !slices.Equal(got, []string{"demote f"}) {
+	if got := ops(r.plan(cfg, members, t0.Add(41*time.Second))); !slices.Equal(got, []string{"demote e"}) {
 		t.Fatalf("surplus: %v", got)
+	}
+	cfg.Servers = slices.DeleteFunc(cfg.Servers, func(s raft.Server) bool { return s.ID == "e" })
+	cfg.Servers = append(cfg.Servers, server("g", raft.Nonvoter))
+	members = append(members, member("g", "", gossip.StateAlive))
+	if got := ops(r.plan(cfg, members, t0.Add(42*time.Second))); len(got) != 0 {
+		t.Fatalf("demoted a spare that has not settled: %v", got)
+	}
+	if got := ops(r.plan(cfg, members, t0.Add(41*time.Second+spareSettle))); !slices.Equal(got, []string{"demote f"}) {
+		t.Fatalf("surplus after settling: %v", got)
 	}
 }
 
@@ -224,7 +235,8 @@ func TestPlanHonoursServerAlwaysAndNever(t *testing.T) {
 	// Four servers for three places (e was added before d came): only an
 	// auto spare may go, never d.
 	cfg.Servers = append(cfg.Servers, server("d", raft.Nonvoter), server("e", raft.Nonvoter))
-	if got := ops(r.plan(cfg, members, t0.Add(time.Second))); !slices.Equal(got, []string{"demote e"}) {
+	r.plan(cfg, members, t0.Add(time.Second))
+	if got := ops(r.plan(cfg, members, t0.Add(time.Second+spareSettle))); !slices.Contains(got, "demote e") || slices.Contains(got, "demote d") {
 		t.Fatalf("surplus: %v", got)
 	}
 	// A voter restarted with --server never is replaced one for one by a
@@ -236,5 +248,45 @@ func TestPlanHonoursServerAlwaysAndNever(t *testing.T) {
 	r.plan(cfg, members, t0)
 	if got := ops(r.plan(cfg, members, t0.Add(5*time.Second))); !slices.Equal(got, []string{"remove f", "remove c", "promote d"}) {
 		t.Fatalf("never: %v", got)
+	}
+}
+
+// A server removed while it was down comes back holding itself a server
+// (gossip meta sv): after staleServerAfter the leader adds it again, so
+// that the log tells it where it stands; once it has settled, the surplus
+// returns to client. A member that gossips sv only briefly (a demoted
+// server that has not yet said so) is left alone.
+func TestPlanAddsAgainAServerRemovedWhileDown(t *testing.T) {
+	r := testReconciler(3)
+	r.n.cfg.Servers = 3
+	t0 := time.Unix(1000, 0)
+	stale := member("d", "", gossip.StateAlive)
+	stale.Server = true
+	members := []gossip.Member{member("a", "", gossip.StateAlive), member("b", "", gossip.StateAlive), member("c", "", gossip.StateAlive), stale}
+	cfg := raft.Configuration{Servers: []raft.Server{server("a", raft.Voter), server("b", raft.Voter), server("c", raft.Voter)}}
+	if got := ops(r.plan(cfg, members, t0)); len(got) != 0 {
+		t.Fatalf("at once: %v", got)
+	}
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter-time.Second))); len(got) != 0 {
+		t.Fatalf("before the window: %v", got)
+	}
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter))); !slices.Equal(got, []string{"add-nonvoter d"}) {
+		t.Fatalf("after the window: %v", got)
+	}
+	cfg.Servers = append(cfg.Servers, server("d", raft.Nonvoter))
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+time.Second))); len(got) != 0 {
+		t.Fatalf("an unsettled spare: %v", got)
+	}
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+spareSettle))); !slices.Equal(got, []string{"demote d"}) {
+		t.Fatalf("the surplus: %v", got)
+	}
+	// Demoted, it gossips sv for a moment longer: not added again.
+	cfg.Servers = cfg.Servers[:3]
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+spareSettle+time.Second))); len(got) != 0 {
+		t.Fatalf("just demoted: %v", got)
+	}
+	members[3].Server = false
+	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+spareSettle+20*time.Second))); len(got) != 0 {
+		t.Fatalf("a client: %v", got)
 	}
 }

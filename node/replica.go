@@ -23,6 +23,9 @@ type replicaState struct {
 	hb       replicaHeartbeat // the newest heartbeat of the upstream
 	contact  time.Time        // when the upstream last sent anything
 	upstream string           // the server streamed from ("" while none)
+	// server is whether this node's own Raft configuration lists it, as
+	// last gossiped.
+	server bool
 
 	// fed is set when the replica stream applied to the catalog, and
 	// cleared when Raft, as a server's, does (raftfsm.go).
@@ -34,8 +37,8 @@ type replicaState struct {
 	// for its first sync (synced) rather than answer from an empty
 	// catalog.
 	expected, synced atomic.Bool
-	// announce carries the upstream to gossip meta (announceUpstream).
-	announce chan string
+	// announce carries the role to gossip meta (announceUpstream).
+	announce chan roleNews
 }
 
 var (
@@ -115,13 +118,13 @@ func (n *Node) followServers() {
 	failed := map[string]time.Time{}
 	for n.ctx.Err() == nil {
 		if n.IsServer() {
-			n.setUpstream("")
+			n.setUpstream("", true)
 			n.sleep(500 * time.Millisecond)
 			continue
 		}
 		srv, ok := n.pickUpstream(failed)
 		if !ok {
-			n.setUpstream("")
+			n.setUpstream("", false)
 			n.sleep(500 * time.Millisecond)
 			continue
 		}
@@ -202,7 +205,7 @@ func (n *Node) streamFrom(srv gossip.Member) error {
 		return fmt.Errorf("%s: %w", srv.Name, err)
 	}
 	defer body.Close()
-	n.setUpstream(srv.Name)
+	n.setUpstream(srv.Name, false)
 	silence := time.AfterFunc(replicaSilence, func() { cancel(errSilentPeer) })
 	defer silence.Stop()
 	fr := newFrameReader(body)
@@ -350,11 +353,19 @@ func (n *Node) restoreReplicated(fr *frameReader, index uint64) error {
 	}
 }
 
-// setUpstream records the server streamed from and gossips it.
-func (n *Node) setUpstream(id string) {
+// roleNews is what a node gossips of its role: the server its replica
+// streams from, and whether its own Raft configuration lists it.
+type roleNews struct {
+	upstream string
+	server   bool
+}
+
+// setUpstream records the server streamed from and whether this node is a
+// server, and gossips both.
+func (n *Node) setUpstream(id string, server bool) {
 	n.replica.mu.Lock()
-	same := n.replica.upstream == id
-	n.replica.upstream = id
+	same := n.replica.upstream == id && n.replica.server == server
+	n.replica.upstream, n.replica.server = id, server
 	n.replica.mu.Unlock()
 	if same {
 		return
@@ -363,18 +374,18 @@ func (n *Node) setUpstream(id string) {
 	case <-n.replica.announce: // drop the older news
 	default:
 	}
-	n.replica.announce <- id
+	n.replica.announce <- roleNews{upstream: id, server: server}
 }
 
-// announceUpstream puts the upstream into gossip meta off the stream's
-// path (UpdateMeta waits until memberlist has sent the news).
+// announceUpstream puts the role into gossip meta off the stream's path
+// (UpdateMeta waits until memberlist has sent the news).
 func (n *Node) announceUpstream() {
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
-		case id := <-n.replica.announce:
-			if err := n.gossip.UpdateMeta(func(m *gossip.Meta) { m.Upstream = id }); err != nil && n.ctx.Err() == nil {
+		case r := <-n.replica.announce:
+			if err := n.gossip.UpdateMeta(func(m *gossip.Meta) { m.Upstream, m.Server = r.upstream, r.server }); err != nil && n.ctx.Err() == nil {
 				n.log.Warn("gossiping the replica's upstream", "err", err)
 			}
 		}

@@ -171,6 +171,31 @@ func TestClientAgentsServeAndOneReplacesADeadServer(t *testing.T) {
 	if got, _, err := c.Client(other).ListInstances(ctx, api.InstanceFilter{ID: in.ID}, client.ListOptions{Consistent: true}); err != nil || len(got) != 1 {
 		t.Fatalf("the promoted server's write on a client: %d, %v", len(got), err)
 	}
+
+	// The dead server comes back: its Raft configuration, from before its
+	// removal, still lists it. The leader adds it again so that the log
+	// tells it, and it ends a client that streams the catalog.
+	v := index(c, victim)
+	if err := c.Restart(v); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 60*time.Second, "the removed server returns as a client", func() error {
+		now, up, err := serverSet(c)
+		if err != nil {
+			return err
+		}
+		if _, still := now[victim]; still || len(now) != 3 {
+			return fmt.Errorf("servers %v", now)
+		}
+		if r := now[up[victim]]; r == "" || r == "leader" {
+			return fmt.Errorf("%s streams from %q", victim, up[victim])
+		}
+		if c.Agent(v).Node.IsServer() {
+			return fmt.Errorf("%s still holds itself a server", victim)
+		}
+		return nil
+	})
+	sameCatalog(t, c, v)
 }
 
 func mapKeys(m map[string]string) func(func(string) bool) {
