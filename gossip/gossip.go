@@ -168,14 +168,19 @@ func memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	switch cfg.Timing {
 	case "", "lan":
 		// memberlist's LAN defaults (Consul's: 1 s probes, suspicion x4)
-		// take about 6 s to declare a crashed node dead. Probing twice as
-		// often with suspicion x3 brings that under 3 s; Lifeguard's
-		// awareness still stretches timeouts on a node that is itself slow,
-		// which is what keeps a loaded node from false alarms.
+		// take about 6 s to declare a crashed node dead. Probes every 300
+		// ms (150 ms to answer: LAN round trips are well under 1 ms),
+		// suspicion x3 and gossip every 100 ms bring that to about 1.5 s
+		// (make bench row 5: 1,522 ms median, was 2,415 ms at 500/250 ms),
+		// with no false suspicion in 60,000 writes at full load nor with
+		// 53 agents on 2 cores. Lifeguard's awareness still stretches
+		// timeouts on a node that is itself slow, which is what keeps a
+		// loaded node from false alarms.
 		mc = memberlist.DefaultLANConfig()
-		mc.ProbeInterval = 500 * time.Millisecond
-		mc.ProbeTimeout = 250 * time.Millisecond
+		mc.ProbeInterval = 300 * time.Millisecond
+		mc.ProbeTimeout = 150 * time.Millisecond
 		mc.SuspicionMult = 3
+		mc.GossipInterval = 100 * time.Millisecond
 	case "local":
 		mc = memberlist.DefaultLocalConfig()
 		mc.ProbeInterval = 400 * time.Millisecond
