@@ -46,7 +46,15 @@ var (
 	errReplicaGap = errors.New("the replica stream skipped entries")
 	errSilentPeer = errors.New("the upstream server sent nothing for 5s")
 	errLeaderPeer = errors.New("the upstream server leads now: a follower takes its clients")
+	errBetterPeer = errors.New("the server this client prefers is back: it moves there")
 )
+
+// rebalanceAfter is how long a client streams from a server before it
+// looks again for the one it prefers (its zone's, then its rendezvous
+// hash). Clients move only when their stream ends, so after a server
+// failure they would all stay on the survivors, and a replacement or a
+// returned server would get none.
+const rebalanceAfter = 30 * time.Second
 
 func (r *replicaState) serverSet() []raft.Server {
 	r.mu.Lock()
@@ -133,7 +141,7 @@ func (n *Node) followServers() {
 		switch {
 		case n.ctx.Err() != nil:
 			return
-		case errors.Is(err, errPromoted), errors.Is(err, errLeaderPeer):
+		case errors.Is(err, errPromoted), errors.Is(err, errLeaderPeer), errors.Is(err, errBetterPeer):
 			continue
 		default:
 			// nil: the server ended the stream (it is no longer one).
@@ -209,6 +217,7 @@ func (n *Node) streamFrom(srv gossip.Member) error {
 	silence := time.AfterFunc(replicaSilence, func() { cancel(errSilentPeer) })
 	defer silence.Stop()
 	fr := newFrameReader(body)
+	nextLook := time.Now().Add(rebalanceAfter)
 	for {
 		t, p, err := fr.next()
 		if err != nil {
@@ -246,6 +255,13 @@ func (n *Node) streamFrom(srv gossip.Member) error {
 				// The leader's CPU is the cluster's write rate: its
 				// clients move to a follower.
 				return errLeaderPeer
+			}
+			if time.Now().After(nextLook) {
+				nextLook = time.Now().Add(rebalanceAfter)
+				if best, ok := n.pickUpstream(map[string]time.Time{}); ok && best.Name != srv.Name {
+					n.log.Info("moving to the preferred server", "from", srv.Name, "to", best.Name)
+					return errBetterPeer
+				}
 			}
 		default:
 			return fmt.Errorf("replica stream: unknown frame %q", t)

@@ -172,6 +172,25 @@ func TestClientAgentsServeAndOneReplacesADeadServer(t *testing.T) {
 		t.Fatalf("the promoted server's write on a client: %d, %v", len(got), err)
 	}
 
+	// The clients that moved off the dead server return to the one they
+	// prefer, a follower of their own zone, now the promoted client:
+	// without that every client would stay on the surviving follower.
+	azOf := func(id string) string { return c.Member(index(c, id)).Config.AZ }
+	within(t, 2*rebalanceWait, "clients back on their zone's follower", func() error {
+		now, up, err := serverSet(c)
+		if err != nil {
+			return err
+		}
+		for cl, srv := range up {
+			for s, role := range now {
+				if role != "leader" && azOf(s) == azOf(cl) && azOf(srv) != azOf(cl) {
+					return fmt.Errorf("client %s (%s) streams from %s (%s), not from %s of its zone", cl, azOf(cl), srv, azOf(srv), s)
+				}
+			}
+		}
+		return nil
+	})
+
 	// The dead server comes back: its Raft configuration, from before its
 	// removal, still lists it. The leader adds it again so that the log
 	// tells it, and it ends a client that streams the catalog.
@@ -197,6 +216,10 @@ func TestClientAgentsServeAndOneReplacesADeadServer(t *testing.T) {
 	})
 	sameCatalog(t, c, v)
 }
+
+// rebalanceWait is how long a client streams from a server before it looks
+// for the one it prefers (node.rebalanceAfter).
+const rebalanceWait = 30 * time.Second
 
 func mapKeys(m map[string]string) func(func(string) bool) {
 	return func(yield func(string) bool) {
