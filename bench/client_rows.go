@@ -128,10 +128,11 @@ func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clie
 		if err != nil {
 			return clientResult{}, err
 		}
-		first, err := s.lastLogIndex(ctx, l)
+		st, err := s.pc.Client(l).ClusterStatus(ctx)
 		if err != nil {
 			return clientResult{}, err
 		}
+		first := st.LastLogIndex
 		// Bounded in time too: a cluster that takes the cores (50 client
 		// agents on 2) writes a few hundred a second.
 		began := time.Now()
@@ -145,8 +146,7 @@ func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clie
 		if err != nil {
 			return clientResult{}, err
 		}
-		st, err := s.pc.Client(l).ClusterStatus(ctx)
-		if err != nil {
+		if st, err = s.pc.Client(l).ClusterStatus(ctx); err != nil {
 			return clientResult{}, err
 		}
 		last := st.LastLogIndex
@@ -161,15 +161,6 @@ func (s *suite) withClients(ctx context.Context, clients int, detail bool) (clie
 	res.leaderCPU, res.aboveIdle, res.leaderIdle, res.writesPerEntry = median(cpu), median(above), idlePerSecond*100, median(writesPerEntry)
 	res.rate, _, _, _ = s.medians(rs)
 	return res, nil
-}
-
-// lastLogIndex is the index of node i's newest Raft log entry.
-func (s *suite) lastLogIndex(ctx context.Context, i int) (uint64, error) {
-	st, err := s.pc.Client(i).ClusterStatus(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return st.LastLogIndex, nil
 }
 
 // waitClients waits until the cluster has its 3 servers and every other

@@ -71,6 +71,7 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		"upstream":          func(m *Meta) { m.Upstream = "node2\n[ERR] forged" },
 		"log format":        func(m *Meta) { m.LogFormat = -1 },
 		"log format 256":    func(m *Meta) { m.LogFormat = 256 },
+		"server upstream":   func(m *Meta) { m.Server = true }, // ok names an upstream
 	} {
 		m := ok
 		bad(&m)
@@ -79,6 +80,13 @@ func TestDecodeMetaRefusesForgedIdentities(t *testing.T) {
 		}
 		if _, err := m.Encode(); err == nil {
 			t.Errorf("%s: this node would send %+v", name, m)
+		}
+	}
+	// The server flag is a JSON boolean, nothing else.
+	for _, sv := range []string{`"yes"`, `1`, `null1`, `{}`} {
+		b := append([]byte{metaVersion}, `{"id":"node1","url":"http://127.0.0.1:11337","sv":`+sv+`}`...)
+		if m, err := DecodeMeta(b); err == nil {
+			t.Errorf("sv %s: accepted %+v", sv, m)
 		}
 	}
 }

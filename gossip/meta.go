@@ -121,6 +121,11 @@ func (m Meta) validate() error {
 			return fmt.Errorf("node %s: upstream: %w", m.ID, err)
 		}
 	}
+	if m.Server && m.Upstream != "" {
+		// A server's catalog is its own log: one that streams from
+		// another is a client, whatever it says.
+		return fmt.Errorf("node %s: a server has no upstream (it names %s)", m.ID, m.Upstream)
+	}
 	if m.LogFormat < 0 || m.LogFormat > 255 {
 		return fmt.Errorf("node %s: log format %d out of range", m.ID, m.LogFormat)
 	}

@@ -13,17 +13,12 @@ type nodeAddrs struct {
 }
 
 // nodeAt returns the node whose URL is at hp. The addresses are rebuilt
-// when the view moves on (a join, a leave, a new sample); before the first
-// view is made the live member list is read.
+// when the view moves on (a join, a leave, a new sample); before the view
+// is first made, it is made now.
 func (s *Server) nodeAt(hp string) (string, bool) {
 	v := s.n.NodeView(false)
 	if v.Seq == 0 {
-		for _, m := range s.n.Nodes() {
-			if m.URL != "" && hostPort(m.URL) == hp {
-				return m.ID, true
-			}
-		}
-		return "", false
+		v = s.n.NodeView(true)
 	}
 	a := s.addrs.Load()
 	if a == nil || a.seq != v.Seq {

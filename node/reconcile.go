@@ -20,8 +20,13 @@ type reconciler struct {
 	// nonvoterSince is when this leader first saw a non-voter alive.
 	nonvoterSince map[string]time.Time
 	// staleSince is when this leader first saw an alive member that holds
-	// itself a server outside the configuration (gossip.Meta.Server).
+	// itself a server outside the configuration (gossip.Meta.Server), and
+	// staleTries how often it was added again for that: each time it
+	// waits twice as long, so a member that never catches up (unreachable,
+	// or a forged one on a cluster without gossip encryption) costs a
+	// configuration change every 10 minutes at most, not every 20 s.
 	staleSince map[string]time.Time
+	staleTries map[string]int
 }
 
 // staleServerAfter is how long a member may hold itself a server outside
@@ -35,7 +40,8 @@ const staleServerAfter = 10 * time.Second
 const spareSettle = 10 * time.Second
 
 func newReconciler(n *Node) *reconciler {
-	return &reconciler{n: n, deadSince: map[string]time.Time{}, nonvoterSince: map[string]time.Time{}, staleSince: map[string]time.Time{}}
+	return &reconciler{n: n, deadSince: map[string]time.Time{}, nonvoterSince: map[string]time.Time{},
+		staleSince: map[string]time.Time{}, staleTries: map[string]int{}}
 }
 
 // change is one configuration change the reconciler wants.
@@ -148,6 +154,9 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 		if in || !m.Server || m.State != gossip.StateAlive {
 			delete(r.staleSince, m.Name)
 		}
+		if !m.Server && m.State == gossip.StateAlive {
+			delete(r.staleTries, m.Name) // it knows where it stands
+		}
 		switch m.State {
 		case gossip.StateAlive:
 			delete(r.deadSince, m.Name)
@@ -158,10 +167,12 @@ func (r *reconciler) plan(cfg raft.Configuration, members []gossip.Member, now t
 				// vain and serves no catalog. Added again, it receives
 				// the log; the server set below returns the surplus to
 				// client, and the removal then reaches it.
+				tries := r.staleTries[m.Name]
 				if since, seen := r.staleSince[m.Name]; !seen {
 					r.staleSince[m.Name] = now
-				} else if now.Sub(since) >= staleServerAfter {
+				} else if now.Sub(since) >= staleServerAfter<<min(tries, 6) {
 					delete(r.staleSince, m.Name)
+					r.staleTries[m.Name] = tries + 1
 					out = append(out, r.join(m.Name, byID, now))
 				}
 			case !in && m.ServerMode != gossip.ServerNever:

@@ -285,8 +285,20 @@ func TestPlanAddsAgainAServerRemovedWhileDown(t *testing.T) {
 	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+spareSettle+time.Second))); len(got) != 0 {
 		t.Fatalf("just demoted: %v", got)
 	}
+	// Still claiming (the removal did not reach it, or it is not a Roster
+	// node at all): added again only after twice the wait.
+	t1 := t0.Add(staleServerAfter + spareSettle + time.Second)
+	if got := ops(r.plan(cfg, members, t1.Add(staleServerAfter))); len(got) != 0 {
+		t.Fatalf("again after one window: %v", got)
+	}
+	if got := ops(r.plan(cfg, members, t1.Add(2*staleServerAfter))); !slices.Equal(got, []string{"add-nonvoter d"}) {
+		t.Fatalf("again after two windows: %v", got)
+	}
 	members[3].Server = false
-	if got := ops(r.plan(cfg, members, t0.Add(staleServerAfter+spareSettle+20*time.Second))); len(got) != 0 {
+	if got := ops(r.plan(cfg, members, t1.Add(time.Hour))); len(got) != 0 {
 		t.Fatalf("a client: %v", got)
+	}
+	if r.staleTries["d"] != 0 {
+		t.Fatalf("a client keeps %d tries", r.staleTries["d"])
 	}
 }
