@@ -10,6 +10,7 @@ package rounds
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 type result[T any] struct {
@@ -24,7 +25,12 @@ type Group[T any] struct {
 	waiting []chan result[T]
 	running bool
 	wg      sync.WaitGroup
+	// callers is how many calls of Do have not returned.
+	callers atomic.Int64
 }
+
+// Callers is how many calls of Do are waiting for an answer now.
+func (g *Group[T]) Callers() int { return int(g.callers.Load()) }
 
 // New returns a Group whose rounds call fn.
 func New[T any](fn func() (T, error)) *Group[T] { return &Group[T]{fn: fn} }
@@ -32,6 +38,8 @@ func New[T any](fn func() (T, error)) *Group[T] { return &Group[T]{fn: fn} }
 // Do joins the next round and returns its answer, or ctx's error when ctx
 // ends first (the round goes on for the others).
 func (g *Group[T]) Do(ctx context.Context) (T, error) {
+	g.callers.Add(1)
+	defer g.callers.Add(-1)
 	ch := make(chan result[T], 1)
 	g.mu.Lock()
 	g.waiting = append(g.waiting, ch)
