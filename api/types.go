@@ -63,7 +63,7 @@ type Instance struct {
 }
 
 // Clone returns a copy that shares nothing mutable with i: rows stored in
-// go-memdb must never be modified in place.
+// the catalog must never be modified in place.
 func (i *Instance) Clone() *Instance {
 	c := *i
 	c.Tags = append([]string(nil), i.Tags...)

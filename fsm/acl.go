@@ -144,7 +144,7 @@ func deleteToken(txn *memdb.Txn, index uint64, accessor string) error {
 
 // TokenBySecret returns the token whose secret hashes to hash, or nil.
 func (f *FSM) TokenBySecret(hash string) (*api.Token, error) {
-	row, err := tokenBy(f.state().Txn(false), "secret", hash)
+	row, err := tokenBy(f.state().db.Txn(false), "secret", hash)
 	if row == nil || err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (f *FSM) TokenBySecret(hash string) (*api.Token, error) {
 
 // Tokens lists every token (never a secret) and the tokens table's index.
 func (f *FSM) Tokens() ([]api.Token, uint64, error) {
-	txn := f.state().Txn(false)
+	txn := f.state().db.Txn(false)
 	it, err := txn.Get(tableTokens, "id")
 	if err != nil {
 		return nil, 0, err
@@ -169,6 +169,6 @@ func (f *FSM) Tokens() ([]api.Token, uint64, error) {
 // ACLBootstrapped reports whether the cluster's first management token was
 // made.
 func (f *FSM) ACLBootstrapped() bool {
-	raw, err := f.state().Txn(false).First(tableIndex, "id", aclBootstrapKey)
+	raw, err := f.state().db.Txn(false).First(tableIndex, "id", aclBootstrapKey)
 	return err == nil && raw != nil
 }

@@ -10,17 +10,13 @@ import (
 
 // registerInstance upserts by URL. Every check runs before the first write so
 // that a refused command changes nothing.
-func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *TokenRow, q *api.Quota) (*Instance, error) {
+func registerInstance(txn *tx, index uint64, rc *RegisterCommand, tok *TokenRow, q *api.Quota) (*Instance, error) {
 	req := rc.Instance.Clone()
-	byURL, err := firstInstance(txn, "url", req.URL)
-	if err != nil {
-		return nil, err
-	}
+	insts := txn.instances()
+	byURL := insts.getURL(req.URL)
 	var byID *Instance
 	if req.ID != "" {
-		if byID, err = firstInstance(txn, "id", req.ID); err != nil {
-			return nil, err
-		}
+		byID = insts.get(req.ID)
 	}
 	if byURL != nil && req.ID != "" && byURL.ID != req.ID {
 		return nil, Conflict("url", "%s is already registered as instance %s", req.URL, byURL.ID)
@@ -78,13 +74,11 @@ func registerInstance(txn *memdb.Txn, index uint64, rc *RegisterCommand, tok *To
 	if existing == nil {
 		added = 1
 	}
-	if err := account(txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
+	if err := account(txn.Txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
 		return nil, err
 	}
-	if err := txn.Insert(tableInstances, row); err != nil {
-		return nil, fmt.Errorf("insert instance: %w", err)
-	}
-	return row, bumpIndex(txn, tableInstances, index)
+	txn.inst.put(existing, row)
+	return row, bumpIndex(txn.Txn, tableInstances, index)
 }
 
 // mergeInstance applies a re-registration: fields the request sets replace
@@ -117,21 +111,16 @@ func mergeInstance(old, req *Instance) *Instance {
 	return row
 }
 
-func deregisterInstance(txn *memdb.Txn, index uint64, id string, tok *TokenRow) error {
-	row, err := firstInstance(txn, "id", id)
-	if err != nil {
-		return err
-	}
+func deregisterInstance(txn *tx, index uint64, id string, tok *TokenRow) error {
+	row := txn.instances().get(id)
 	if row == nil || !inScope(tok, row) {
 		return NotFound("instance %s not found", id)
 	}
-	if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+	if err := account(txn.Txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 		return err
 	}
-	if err := txn.Delete(tableInstances, row); err != nil {
-		return fmt.Errorf("delete instance: %w", err)
-	}
-	return bumpIndex(txn, tableInstances, index)
+	txn.inst.remove(row)
+	return bumpIndex(txn.Txn, tableInstances, index)
 }
 
 func saveDefinition(txn *memdb.Txn, index uint64, d *Definition, q *api.Quota) (*Definition, error) {
@@ -174,14 +163,6 @@ func deleteDefinition(txn *memdb.Txn, index uint64, id string) error {
 		return fmt.Errorf("delete definition: %w", err)
 	}
 	return bumpIndex(txn, tableDefinitions, index)
-}
-
-func firstInstance(txn *memdb.Txn, index, value string) (*Instance, error) {
-	raw, err := txn.First(tableInstances, index, value)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return raw.(*Instance), nil
 }
 
 func bumpIndex(txn *memdb.Txn, table string, index uint64) error {

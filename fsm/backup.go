@@ -13,11 +13,11 @@ import (
 // Backups (roster snapshot save|restore) carry the same stream as Raft's
 // snapshots: a header line and one JSON line a row.
 
-// Backup captures the catalog as it is now (a go-memdb snapshot, O(1)):
+// Backup captures the catalog as it is now (a store snapshot, O(1)):
 // the index it holds, and a function that writes it.
 func (f *FSM) Backup() (uint64, func(io.Writer) error) {
 	f.pairMu.Lock()
-	s := &snapshot{db: f.state().Snapshot(), applied: f.applied.Load()}
+	s := &snapshot{st: f.state().snapshot(), applied: f.applied.Load()}
 	f.pairMu.Unlock()
 	return s.applied, s.write
 }
@@ -38,14 +38,14 @@ type SnapshotSummary struct {
 // and its usage row must be what its rows add up to (a forged one would
 // lift or jam the quota).
 func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
-	db := newDB()
-	applied, err := readSnapshot(r, db)
+	st := newStore()
+	applied, err := readSnapshot(r, st)
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
-	txn := db.Txn(true)
+	txn := st.write()
 	defer txn.Abort()
-	stated, err := usageOf(txn)
+	stated, err := usageOf(txn.Txn)
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
@@ -55,7 +55,7 @@ func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 	if err := recountUsage(txn); err != nil {
 		return SnapshotSummary{}, err
 	}
-	u, err := usageOf(txn)
+	u, err := usageOf(txn.Txn)
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
@@ -67,16 +67,22 @@ func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 
 // checkRows validates every instance, definition and token of a scratch
 // catalog as a write would have.
-func checkRows(txn *memdb.Txn) error {
-	for _, t := range rowTables {
+func checkRows(txn *tx) error {
+	var bad error
+	txn.instances().each(func(in *Instance) bool {
+		bad = ValidateInstance(in)
+		return bad == nil
+	})
+	if bad != nil {
+		return fmt.Errorf("%s row: %w", tableInstances, bad)
+	}
+	for _, t := range memdbRowTables {
 		it, err := txn.Get(t, "id")
 		if err != nil {
 			return err
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			switch row := raw.(type) {
-			case *Instance:
-				err = ValidateInstance(row)
 			case *Definition:
 				err = ValidateDefinition(row)
 			case *TokenRow:

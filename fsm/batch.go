@@ -3,8 +3,6 @@ package fsm
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/hashicorp/go-memdb"
 )
 
 // MaxBatch bounds the writes in one batch command.
@@ -51,7 +49,7 @@ type BatchResult struct {
 // applyBatch applies each write of a batch in txn. A typed refusal is that
 // write's result; any other error fails the whole entry, so the caller can
 // fall back to applyBatchEach.
-func applyBatch(txn *memdb.Txn, index uint64, cmds []Command) ([]BatchResult, error) {
+func applyBatch(txn *tx, index uint64, cmds []Command) ([]BatchResult, error) {
 	out := make([]BatchResult, len(cmds))
 	for i := range cmds {
 		row, err := applyOne(txn, index, &cmds[i])
@@ -65,11 +63,10 @@ func applyBatch(txn *memdb.Txn, index uint64, cmds []Command) ([]BatchResult, er
 
 // applyBatchEach applies each write of a batch in its own transaction, for
 // when one of them failed inside a shared one.
-func applyBatchEach(db *memdb.MemDB, index uint64, cmds []Command, record func(*memdb.Txn, uint64)) []BatchResult {
+func applyBatchEach(st *store, index uint64, cmds []Command, record func(*tx, uint64)) []BatchResult {
 	out := make([]BatchResult, len(cmds))
 	for i := range cmds {
-		txn := db.Txn(true)
-		txn.TrackChanges()
+		txn := st.write()
 		row, err := applyOne(txn, index, &cmds[i])
 		if err != nil {
 			txn.Abort()

@@ -7,15 +7,13 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hashicorp/go-memdb"
-
 	"github.com/rosterhq/roster/api"
 )
 
 // The change stream (GET /registry-svc/events) reads a bounded history of
 // the catalog's changes that every replica keeps in memory as it applies
 // the log. A change is the net effect of one applied batch on one row
-// (go-memdb's change tracking), at the row's modify index, or for a
+// (the store's change tracking), at the row's modify index, or for a
 // removal the batch's last index. The history starts afresh at a restart
 // or a snapshot restore; a reader asking for older changes is told where
 // it starts and lists again.
@@ -114,9 +112,9 @@ func (f *FSM) eventLog() *eventLog {
 }
 
 // record turns a committed transaction's changes into events.
-func (f *FSM) record(txn *memdb.Txn, lastIndex uint64) {
+func (f *FSM) record(txn *tx, lastIndex uint64) {
 	var evs []api.Event
-	for _, ch := range txn.Changes() {
+	for _, ch := range txn.changes() {
 		row, op := ch.After, api.EventUpsert
 		if row == nil {
 			row, op = ch.Before, api.EventDelete

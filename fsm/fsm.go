@@ -16,10 +16,10 @@ import (
 type FSM struct {
 	log *slog.Logger
 
-	// mu guards the swap of db and abandon on Restore; the data itself is
-	// protected by go-memdb's MVCC.
+	// mu guards the swap of st and abandon on Restore; the data itself is
+	// versioned (go-memdb's MVCC, immutable instance tables).
 	mu      sync.RWMutex
-	db      *memdb.MemDB
+	st      *store
 	abandon chan struct{}
 
 	// applied is the Raft index of the last entry applied here, and
@@ -48,7 +48,7 @@ func New(log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{log: log, db: newDB(), abandon: make(chan struct{}), appliedCh: make(chan struct{}),
+	return &FSM{log: log, st: newStore(), abandon: make(chan struct{}), appliedCh: make(chan struct{}),
 		events: newEventLog(DefaultEventHistory, 0), history: DefaultEventHistory}
 }
 
@@ -69,10 +69,10 @@ func newDB() *memdb.MemDB {
 	return db
 }
 
-func (f *FSM) state() *memdb.MemDB {
+func (f *FSM) state() *store {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.db
+	return f.st
 }
 
 // AbandonCh is closed when a Restore replaces the whole state: blocking
@@ -88,16 +88,15 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch applies committed entries in order, in one go-memdb
+// ApplyBatch applies committed entries in order, in one store
 // transaction: one copy of each changed tree path and one wake-up of
 // blocking readers per batch rather than per entry. A command that is
 // refused (a typed *Error) is refused before it writes anything, so the
 // others in the batch still apply. The result for an entry is the stored
 // row, nil, or an error for its caller.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
-	db := f.state()
-	txn := db.Txn(true)
-	txn.TrackChanges()
+	st := f.state()
+	txn := st.write()
 	defer txn.Abort()
 	out := make([]any, len(logs))
 	for i, l := range logs {
@@ -106,7 +105,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			// An internal failure may have left part of a command in the
 			// transaction: drop it and apply entry by entry instead.
 			txn.Abort()
-			return f.applyEach(db, logs)
+			return f.applyEach(st, logs)
 		}
 		out[i] = res
 		if err != nil {
@@ -150,7 +149,7 @@ func (f *FSM) AppliedCh() <-chan struct{} {
 
 // applyEach applies every entry in its own transaction, so one failure
 // cannot take the others with it.
-func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
+func (f *FSM) applyEach(st *store, logs []*raft.Log) []any {
 	f.pairMu.Lock()
 	defer f.pairMu.Unlock()
 	out := make([]any, len(logs))
@@ -163,11 +162,10 @@ func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 		case cmd == nil:
 			continue
 		case cmd.Type == CmdBatch:
-			out[i] = applyBatchEach(db, l.Index, cmd.Batch, f.record)
+			out[i] = applyBatchEach(st, l.Index, cmd.Batch, f.record)
 			continue
 		}
-		txn := db.Txn(true)
-		txn.TrackChanges()
+		txn := st.write()
 		res, err := applyOne(txn, l.Index, cmd)
 		if err != nil {
 			txn.Abort()
@@ -183,7 +181,7 @@ func (f *FSM) applyEach(db *memdb.MemDB, logs []*raft.Log) []any {
 }
 
 // applyLog applies one entry inside txn.
-func (f *FSM) applyLog(txn *memdb.Txn, l *raft.Log) (any, error) {
+func (f *FSM) applyLog(txn *tx, l *raft.Log) (any, error) {
 	cmd, err := f.decodeLog(l)
 	if cmd == nil || err != nil {
 		return nil, err
@@ -215,8 +213,8 @@ func (f *FSM) decodeLog(l *raft.Log) (*Command, error) {
 
 // applyOne applies one (non-batch) command inside txn, once its token (if
 // it was made with one) still allows it.
-func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
-	tok, err := authorize(txn, cmd.Auth)
+func applyOne(txn *tx, index uint64, cmd *Command) (any, error) {
+	tok, err := authorize(txn.Txn, cmd.Auth)
 	if err != nil {
 		return nil, err
 	}
@@ -226,21 +224,21 @@ func applyOne(txn *memdb.Txn, index uint64, cmd *Command) (any, error) {
 	case CmdDeregisterInstance:
 		return nil, deregisterInstance(txn, index, cmd.ID, tok)
 	case CmdSaveDefinition:
-		return nilIfError(saveDefinition(txn, index, cmd.Definition, cmd.Quota))
+		return nilIfError(saveDefinition(txn.Txn, index, cmd.Definition, cmd.Quota))
 	case CmdDeleteDefinition:
-		return nil, deleteDefinition(txn, index, cmd.ID)
+		return nil, deleteDefinition(txn.Txn, index, cmd.ID)
 	case CmdSetStatuses:
 		return nilIfError(setStatuses(txn, index, cmd.Statuses, tok))
 	case CmdACLBootstrap, CmdCreateToken:
-		return nilIfError(createToken(txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
+		return nilIfError(createToken(txn.Txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
 	case CmdDeleteToken:
-		return nil, deleteToken(txn, index, cmd.ID)
+		return nil, deleteToken(txn.Txn, index, cmd.ID)
 	case CmdTouch:
-		return nil, touchTables(txn, index)
+		return nil, touchTables(txn.Txn, index)
 	case CmdKVSet:
-		return nilIfError(kvSet(txn, index, cmd.KV, cmd.Quota))
+		return nilIfError(kvSet(txn.Txn, index, cmd.KV, cmd.Quota))
 	case CmdKVDelete:
-		n, err := kvDelete(txn, index, cmd.KV)
+		n, err := kvDelete(txn.Txn, index, cmd.KV)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +262,7 @@ func nilIfError[T any](row *T, err error) (any, error) {
 	return row, nil
 }
 
-// Snapshot captures the state for Raft. go-memdb snapshots are O(1), so Apply
+// Snapshot captures the state for Raft. Store snapshots are O(1), so Apply
 // is blocked only for an instant; Persist streams while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	// Raft calls Snapshot between batches on the FSM goroutine, so applied
@@ -273,7 +271,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	// pair is taken under pairMu all the same.
 	f.pairMu.Lock()
 	defer f.pairMu.Unlock()
-	return &snapshot{db: f.state().Snapshot(), applied: f.applied.Load()}, nil
+	return &snapshot{st: f.state().snapshot(), applied: f.applied.Load()}, nil
 }
 
 // Restore replaces the whole state with a snapshot's.
@@ -289,8 +287,8 @@ func (f *FSM) Reload(rc io.ReadCloser) error { return f.restore(rc, true) }
 
 func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	defer rc.Close()
-	db := newDB()
-	applied, err := readSnapshot(rc, db)
+	st := newStore()
+	applied, err := readSnapshot(rc, st)
 	if err != nil {
 		return err
 	}
@@ -300,7 +298,7 @@ func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	// catalog: its indexes must not take X-Registry-Index back. A
 	// snapshot Raft installs on a follower or restores at start is never
 	// behind this replica, so for those the maximum is the snapshot's.
-	if err := keepIndexes(f.state(), db); err != nil {
+	if err := keepIndexes(f.state().db, st.db); err != nil {
 		return err
 	}
 	if !exact {
@@ -308,7 +306,7 @@ func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	}
 	f.mu.Lock()
 	old := f.abandon
-	f.db, f.abandon = db, make(chan struct{})
+	f.st, f.abandon = st, make(chan struct{})
 	// The history does not span a restore: a reader from before lists again.
 	oldEvents := f.events
 	f.events = newEventLog(f.history, applied)

@@ -147,7 +147,7 @@ func kvDelete(txn *memdb.Txn, index uint64, c *KVCommand) (int, error) {
 // (a blocking read of it wakes for its own changes), or the tree's when
 // the key is absent.
 func (f *FSM) KV(ws memdb.WatchSet, key string) (*KVEntry, uint64, error) {
-	txn := f.state().Txn(false)
+	txn := f.state().db.Txn(false)
 	ch, raw, err := txn.FirstWatch(tableKV, "id", key)
 	if err != nil {
 		return nil, 0, err
@@ -164,7 +164,7 @@ func (f *FSM) KV(ws memdb.WatchSet, key string) (*KVEntry, uint64, error) {
 
 // KVList reads every key under prefix, in key order.
 func (f *FSM) KVList(ws memdb.WatchSet, prefix string) ([]*KVEntry, uint64, error) {
-	txn := f.state().Txn(false)
+	txn := f.state().db.Txn(false)
 	it, err := txn.Get(tableKV, "id_prefix", prefix)
 	if err != nil {
 		return nil, 0, err

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 )
 
-// bestIndex picks the most selective go-memdb index the filter can use.
+// bestIndex picks the most selective index the filter can use.
 // host, ip, deploymentId, nodeUrl and status have no index of their own: a filter
 // on them alone scans the table (make bench's fsm rows measure it) and the
 // catalog stays small in memory, where every index costs each row a tree
@@ -31,26 +31,20 @@ func bestIndex(f InstanceFilter) (string, string) {
 // the index of the last write to the table. With a non-nil ws, a later change
 // to the result fires one of the set's channels (blocking reads).
 func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, uint64, error) {
-	txn := f.state().Txn(false)
-	index := maxIndex(txn, tableInstances)
+	st := f.state()
+	if ws != nil {
+		ws.Add(st.watch.ch(filter.Slug)) // before the read: see slugWatch
+	}
+	r := st.read()
+	index := maxIndex(r.Txn, tableInstances)
 	name, value := bestIndex(filter)
-	var it memdb.ResultIterator
-	var err error
-	if value == "" {
-		it, err = txn.Get(tableInstances, "id_prefix", "")
-	} else {
-		it, err = txn.Get(tableInstances, name, value)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	ws.Add(it.WatchCh())
 	out := []*Instance{}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if in := raw.(*Instance); filter.Match(in) {
+	r.insts.lookup(name, value, func(in *Instance) bool {
+		if filter.Match(in) {
 			out = append(out, in.Clone())
 		}
-	}
+		return true
+	})
 	slices.SortFunc(out, func(a, b *Instance) int {
 		if c := strings.Compare(a.Slug, b.Slug); c != 0 {
 			return c
@@ -62,20 +56,17 @@ func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, 
 
 // Instance returns one instance by ID, or a NotFound error.
 func (f *FSM) Instance(id string) (*Instance, uint64, error) {
-	txn := f.state().Txn(false)
-	in, err := firstInstance(txn, "id", id)
-	if err != nil {
-		return nil, 0, err
-	}
+	r := f.state().read()
+	in := r.insts.get(id)
 	if in == nil {
 		return nil, 0, NotFound("instance %s not found", id)
 	}
-	return in.Clone(), maxIndex(txn, tableInstances), nil
+	return in.Clone(), maxIndex(r.Txn, tableInstances), nil
 }
 
 // Definitions returns every definition sorted by ID, and the table's index.
 func (f *FSM) Definitions(ws memdb.WatchSet) ([]*Definition, uint64, error) {
-	txn := f.state().Txn(false)
+	txn := f.state().db.Txn(false)
 	it, err := txn.Get(tableDefinitions, "id")
 	if err != nil {
 		return nil, 0, err
@@ -92,12 +83,12 @@ func (f *FSM) Definitions(ws memdb.WatchSet) ([]*Definition, uint64, error) {
 // InstancesIndex returns the index of the last write to the instances
 // table, without reading any row.
 func (f *FSM) InstancesIndex() uint64 {
-	return maxIndex(f.state().Txn(false), tableInstances)
+	return maxIndex(f.state().db.Txn(false), tableInstances)
 }
 
 // Index returns the highest write index across the catalog's tables.
 func (f *FSM) Index() uint64 {
-	txn := f.state().Txn(false)
+	txn := f.state().db.Txn(false)
 	return max(maxIndex(txn, tableInstances), maxIndex(txn, tableDefinitions))
 }
 
@@ -114,13 +105,10 @@ func maxIndex(txn *memdb.Txn, table string) uint64 {
 // modified row: rows are shared with every reader. It is for loops that
 // read the whole catalog often (the health checker) and must not copy it.
 func (f *FSM) ScanInstances(fn func(*Instance)) (uint64, error) {
-	txn := f.state().Txn(false)
-	it, err := txn.Get(tableInstances, "id")
-	if err != nil {
-		return 0, err
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		fn(raw.(*Instance))
-	}
-	return maxIndex(txn, tableInstances), nil
+	r := f.state().read()
+	r.insts.each(func(in *Instance) bool {
+		fn(in)
+		return true
+	})
+	return maxIndex(r.Txn, tableInstances), nil
 }

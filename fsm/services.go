@@ -10,15 +10,13 @@ import (
 // Services returns one row per slug, sorted by slug, and the instances
 // table's index; ws watches for changes as Instances does.
 func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {
-	txn := f.state().Txn(false)
-	it, err := txn.Get(tableInstances, "id")
-	if err != nil {
-		return nil, 0, err
+	st := f.state()
+	if ws != nil {
+		ws.Add(st.watch.ch("")) // before the read: see slugWatch
 	}
-	ws.Add(it.WatchCh())
+	r := st.read()
 	bySlug := map[string]*Service{}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		in := raw.(*Instance)
+	r.insts.each(func(in *Instance) bool {
 		s := bySlug[in.Slug]
 		if s == nil {
 			s = &Service{Slug: in.Slug, ByStatus: map[Status]int{}, Tags: []string{}, Nodes: []string{}}
@@ -34,7 +32,8 @@ func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {
 		if in.NodeURL != "" && !slices.Contains(s.Nodes, in.NodeURL) {
 			s.Nodes = append(s.Nodes, in.NodeURL)
 		}
-	}
+		return true
+	})
 	out := make([]*Service, 0, len(bySlug))
 	for _, s := range bySlug {
 		slices.Sort(s.Tags)
@@ -42,5 +41,5 @@ func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b *Service) int { return strings.Compare(a.Slug, b.Slug) })
-	return out, maxIndex(txn, tableInstances), nil
+	return out, maxIndex(r.Txn, tableInstances), nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 )
 
@@ -34,7 +33,7 @@ type snapshotRecord struct {
 }
 
 type snapshot struct {
-	db      *memdb.MemDB
+	st      *store
 	applied uint64
 }
 
@@ -53,8 +52,17 @@ func (s *snapshot) write(w io.Writer) error {
 	if err := enc.Encode(snapshotHeader{Format: snapshotFormat, Applied: s.applied}); err != nil {
 		return err
 	}
-	txn := s.db.Txn(false)
-	for _, table := range append(slices.Clone(rowTables), tableUsage, tableIndex) {
+	r := s.st.read()
+	var err error
+	r.insts.each(func(in *Instance) bool {
+		err = enc.Encode(&snapshotRecord{Instance: in})
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	txn := r.Txn
+	for _, table := range append(slices.Clone(memdbRowTables), tableUsage, tableIndex) {
 		it, err := txn.Get(table, "id")
 		if err != nil {
 			return err
@@ -62,8 +70,6 @@ func (s *snapshot) write(w io.Writer) error {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			var rec snapshotRecord
 			switch row := raw.(type) {
-			case *Instance:
-				rec.Instance = row
 			case *Definition:
 				rec.Definition = row
 			case *indexEntry:
@@ -83,13 +89,13 @@ func (s *snapshot) write(w io.Writer) error {
 	return bw.Flush()
 }
 
-// Release is a no-op: the go-memdb snapshot is garbage collected.
+// Release is a no-op: the store snapshot is garbage collected.
 func (s *snapshot) Release() {}
 
-// readSnapshot loads a snapshot written by Persist into an empty db and
+// readSnapshot loads a snapshot written by Persist into an empty store and
 // returns the Raft index it was taken at (for snapshots of older builds,
 // the highest write index of its tables, which is no later).
-func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
+func readSnapshot(r io.Reader, st *store) (uint64, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	dec.DisallowUnknownFields()
 	var h snapshotHeader
@@ -101,7 +107,7 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 	}
 	applied := h.Applied
 	sawUsage := false
-	txn := db.Txn(true)
+	txn := st.write()
 	defer txn.Abort()
 	for n := 1; ; n++ {
 		var rec snapshotRecord
@@ -116,7 +122,10 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 		var row any
 		switch {
 		case rec.Instance != nil:
-			table, row = tableInstances, rec.Instance
+			if err := restoreInstance(txn, rec.Instance); err != nil {
+				return 0, fmt.Errorf("restore snapshot record %d: %w", n, err)
+			}
+			continue
 		case rec.Definition != nil:
 			table, row = tableDefinitions, rec.Definition
 		case rec.Token != nil:
@@ -145,4 +154,19 @@ func readSnapshot(r io.Reader, db *memdb.MemDB) (uint64, error) {
 	}
 	txn.Commit()
 	return applied, nil
+}
+
+// restoreInstance adds a snapshot's instance row. Two rows with one ID or
+// one URL are refused: no catalog holds them, and the URL index keeps one
+// row a URL.
+func restoreInstance(txn *tx, in *Instance) error {
+	insts := txn.instances()
+	if insts.get(in.ID) != nil {
+		return fmt.Errorf("instance %s appears twice", in.ID)
+	}
+	if other := insts.getURL(in.URL); other != nil {
+		return fmt.Errorf("instance %s has URL %s of instance %s", in.ID, in.URL, other.ID)
+	}
+	txn.inst.put(nil, in)
+	return nil
 }

@@ -3,8 +3,6 @@ package fsm
 import (
 	"fmt"
 
-	"github.com/hashicorp/go-memdb"
-
 	"github.com/rosterhq/roster/api"
 )
 
@@ -58,14 +56,11 @@ func validateStatusUpdate(u *StatusUpdate) *Error {
 // setStatuses applies a batch in one transaction. Updates that no longer
 // apply are skipped, never an error for the batch: they come from checkers
 // whose view may be a moment old.
-func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow) (*StatusResult, error) {
+func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*StatusResult, error) {
 	res := &StatusResult{Applied: []string{}, Skipped: []string{}, Missing: []string{}}
 	for i := range us {
 		u := &us[i]
-		row, err := firstInstance(txn, "id", u.ID)
-		if err != nil {
-			return nil, err
-		}
+		row := txn.instances().get(u.ID)
 		switch {
 		case row == nil, !inScope(tok, row):
 			res.Missing = append(res.Missing, u.ID)
@@ -79,12 +74,10 @@ func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow)
 			res.Skipped = append(res.Skipped, u.ID)
 			continue
 		case u.Remove:
-			if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+			if err := account(txn.Txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 				return nil, err
 			}
-			if err := txn.Delete(tableInstances, row); err != nil {
-				return nil, fmt.Errorf("delete instance: %w", err)
-			}
+			txn.inst.remove(row)
 			res.Applied = append(res.Applied, u.ID)
 			continue
 		}
@@ -102,17 +95,15 @@ func setStatuses(txn *memdb.Txn, index uint64, us []StatusUpdate, tok *TokenRow)
 			continue
 		}
 		next.ModifyIndex = index
-		if err := account(txn, nil, 0, 0, 0, instanceSize(next)-instanceSize(row)); err != nil {
+		if err := account(txn.Txn, nil, 0, 0, 0, instanceSize(next)-instanceSize(row)); err != nil {
 			return nil, err
 		}
-		if err := txn.Insert(tableInstances, next); err != nil {
-			return nil, fmt.Errorf("update instance: %w", err)
-		}
+		txn.inst.put(row, next)
 		res.Applied = append(res.Applied, u.ID)
 		res.Rows = append(res.Rows, next)
 	}
 	if len(res.Applied) == 0 {
 		return res, nil
 	}
-	return res, bumpIndex(txn, tableInstances, index)
+	return res, bumpIndex(txn.Txn, tableInstances, index)
 }

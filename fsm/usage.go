@@ -104,24 +104,26 @@ func jsonSize(v any) (int64, error) {
 
 // Usage is the catalog's usage now, without its quota (a node's own).
 func (f *FSM) Usage() api.CatalogUsage {
-	u, _ := usageOf(f.state().Txn(false))
+	u, _ := usageOf(f.state().db.Txn(false))
 	return api.CatalogUsage{Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens, KV: u.KV, Bytes: u.Bytes}
 }
 
 // recountUsage rebuilds the usage row from the tables, for a snapshot of a
 // build that did not keep one.
-func recountUsage(txn *memdb.Txn) error {
+func recountUsage(txn *tx) error {
 	u := usageRow{ID: usageKey}
-	for _, t := range rowTables {
+	txn.instances().each(func(in *Instance) bool {
+		u.Instances++
+		u.Bytes += instanceSize(in)
+		return true
+	})
+	for _, t := range memdbRowTables {
 		it, err := txn.Get(t, "id")
 		if err != nil {
 			return err
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			switch row := raw.(type) {
-			case *Instance:
-				u.Instances++
-				u.Bytes += instanceSize(row)
 			case *Definition:
 				u.Definitions++
 				u.Bytes += definitionSize(row)

@@ -1,0 +1,236 @@
+package fsm
+
+import (
+	"slices"
+
+	"github.com/google/btree"
+)
+
+// The instances table is the catalog's big one (a million rows by quota),
+// so it is not kept in go-memdb: go-memdb's radix trees cost each row about
+// 1.4 KB on every replica (a tree path per index, a watch channel per tree
+// node and leaf), against a few dozen bytes in copy-on-write B-trees.
+// instTable is one version of the table; a published version is never
+// written again, so readers use it without a lock while the FSM writes the
+// next one (btree's Clone shares the nodes and copies only those a write
+// touches).
+
+// instDegree is the B-trees' degree: nodes of up to 15 rows keep the
+// copies a write makes small (a node a level) at ~5 levels for 100,000 rows.
+const instDegree = 8
+
+// The trees hold their keys beside the row pointer: a comparison reads the
+// node's own array rather than following a pointer to each row, and a
+// lookup builds its probe on the stack.
+type (
+	idRef struct {
+		id string
+		in *Instance
+	}
+	urlRef struct {
+		url string
+		in  *Instance
+	}
+	slugRef struct {
+		slug, id string
+		in       *Instance
+	} // also (tag, id) in the tag index
+)
+
+type instTable struct {
+	byID   *btree.BTreeG[idRef]   // every row, by ID
+	byURL  *btree.BTreeG[urlRef]  // every row, by URL (unique)
+	bySlug *btree.BTreeG[slugRef] // rows with a slug, by slug then ID
+	byTag  *btree.BTreeG[slugRef] // one entry per distinct tag of a row, by tag then ID
+}
+
+func lessID(a, b idRef) bool     { return a.id < b.id }
+func lessURL(a, b urlRef) bool   { return a.url < b.url }
+func lessPair(a, b slugRef) bool { return a.slug < b.slug || (a.slug == b.slug && a.id < b.id) }
+
+func newInstTable() *instTable {
+	return &instTable{
+		byID:   btree.NewG(instDegree, lessID),
+		byURL:  btree.NewG(instDegree, lessURL),
+		bySlug: btree.NewG(instDegree, lessPair),
+		byTag:  btree.NewG(instDegree, lessPair),
+	}
+}
+
+// clone returns a version to write; t stays as it is for its readers.
+func (t *instTable) clone() *instTable {
+	return &instTable{byID: t.byID.Clone(), byURL: t.byURL.Clone(), bySlug: t.bySlug.Clone(), byTag: t.byTag.Clone()}
+}
+
+func (t *instTable) len() int { return t.byID.Len() }
+
+// get returns the row with this ID, or nil.
+func (t *instTable) get(id string) *Instance {
+	r, _ := t.byID.Get(idRef{id: id})
+	return r.in
+}
+
+// getURL returns the row with this URL, or nil.
+func (t *instTable) getURL(url string) *Instance {
+	r, _ := t.byURL.Get(urlRef{url: url})
+	return r.in
+}
+
+// put stores row in place of old (nil for a new row); old and row have the
+// same ID.
+func (t *instTable) put(old, row *Instance) {
+	if old != nil {
+		t.unindex(old)
+	}
+	t.byID.ReplaceOrInsert(idRef{row.ID, row})
+	t.byURL.ReplaceOrInsert(urlRef{row.URL, row})
+	if row.Slug != "" {
+		t.bySlug.ReplaceOrInsert(slugRef{row.Slug, row.ID, row})
+	}
+	for _, tag := range distinctTags(row) {
+		t.byTag.ReplaceOrInsert(slugRef{tag, row.ID, row})
+	}
+}
+
+// remove takes a stored row out of every index.
+func (t *instTable) remove(row *Instance) {
+	t.unindex(row)
+	t.byID.Delete(idRef{id: row.ID})
+}
+
+// unindex takes row out of the secondary indexes (by its own URL, slug and
+// tags: a row's new version may change them).
+func (t *instTable) unindex(row *Instance) {
+	t.byURL.Delete(urlRef{url: row.URL})
+	if row.Slug != "" {
+		t.bySlug.Delete(slugRef{slug: row.Slug, id: row.ID})
+	}
+	for _, tag := range distinctTags(row) {
+		t.byTag.Delete(slugRef{slug: tag, id: row.ID})
+	}
+}
+
+// distinctTags returns a row's non-empty tags without repeats.
+func distinctTags(row *Instance) []string {
+	switch len(row.Tags) {
+	case 0:
+		return nil
+	case 1:
+		if row.Tags[0] == "" {
+			return nil
+		}
+		return row.Tags
+	}
+	tags := slices.DeleteFunc(slices.Clone(row.Tags), func(s string) bool { return s == "" })
+	slices.Sort(tags)
+	return slices.Compact(tags)
+}
+
+// each calls fn with every row in ID order until fn returns false.
+func (t *instTable) each(fn func(*Instance) bool) {
+	t.byID.Ascend(func(r idRef) bool { return fn(r.in) })
+}
+
+// eachOfSlug calls fn with the rows of one slug, in ID order.
+func (t *instTable) eachOfSlug(slug string, fn func(*Instance) bool) {
+	t.bySlug.AscendGreaterOrEqual(slugRef{slug: slug}, func(r slugRef) bool {
+		return r.slug == slug && fn(r.in)
+	})
+}
+
+// eachWithTag calls fn with the rows that carry tag, in ID order.
+func (t *instTable) eachWithTag(tag string, fn func(*Instance) bool) {
+	t.byTag.AscendGreaterOrEqual(slugRef{slug: tag}, func(r slugRef) bool {
+		return r.slug == tag && fn(r.in)
+	})
+}
+
+// lookup calls fn with the rows an index finds for value: the index names
+// are go-memdb's ("id", "url", "slug", "tag"); "" lists every row.
+func (t *instTable) lookup(index, value string, fn func(*Instance) bool) {
+	switch {
+	case value == "":
+		t.each(fn)
+	case index == "id":
+		if in := t.get(value); in != nil {
+			fn(in)
+		}
+	case index == "url":
+		if in := t.getURL(value); in != nil {
+			fn(in)
+		}
+	case index == "slug":
+		t.eachOfSlug(value, fn)
+	case index == "tag":
+		t.eachWithTag(value, fn)
+	}
+}
+
+// instChange is the net change of one row in a transaction (go-memdb's
+// Change, for the instances table).
+type instChange struct {
+	before, after *Instance
+}
+
+// instTxn is a transaction's writes to the table: the version it writes is
+// made at the first write, and published by the store at commit.
+type instTxn struct {
+	base, work *instTable
+	changes    map[string]*instChange // by ID
+	order      []string               // IDs in the order of their first change
+	slugs      map[string]struct{}    // slugs whose rows changed (watches)
+}
+
+func (x *instTxn) table() *instTable {
+	if x.work != nil {
+		return x.work
+	}
+	return x.base
+}
+
+func (x *instTxn) writable() *instTable {
+	if x.work == nil {
+		x.work = x.base.clone()
+		x.changes = map[string]*instChange{}
+		x.slugs = map[string]struct{}{}
+	}
+	return x.work
+}
+
+// put stores row in place of old (nil: a new row).
+func (x *instTxn) put(old, row *Instance) {
+	x.writable().put(old, row)
+	x.track(row.ID, old, row)
+}
+
+// remove deletes a stored row.
+func (x *instTxn) remove(row *Instance) {
+	x.writable().remove(row)
+	x.track(row.ID, row, nil)
+}
+
+func (x *instTxn) track(id string, before, after *Instance) {
+	for _, r := range []*Instance{before, after} {
+		if r != nil {
+			x.slugs[r.Slug] = struct{}{}
+		}
+	}
+	if c, ok := x.changes[id]; ok {
+		c.after = after // the row's first before stays: the net change
+		return
+	}
+	x.changes[id] = &instChange{before: before, after: after}
+	x.order = append(x.order, id)
+}
+
+// netChanges returns the transaction's changes in the order of their first
+// write, without rows added and removed again (go-memdb's Changes rule).
+func (x *instTxn) netChanges() []instChange {
+	out := make([]instChange, 0, len(x.order))
+	for _, id := range x.order {
+		if c := x.changes[id]; c.before != nil || c.after != nil {
+			out = append(out, *c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Every index of the instances table agrees with a plain map of the rows
+// after a long run of random writes: new rows, rows that change URL, slug
+// and tags, and removals, in transactions that commit or abort.
+func TestInstanceIndexesFollowRandomWrites(t *testing.T) {
+	st := newStore()
+	model := map[string]*Instance{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(prefix string, n int) string { return fmt.Sprintf("%s%d", prefix, rng.IntN(n)) }
+	for round := range 400 {
+		txn := st.write()
+		next := map[string]*Instance{}
+		for id, in := range model {
+			next[id] = in
+		}
+		for range 1 + rng.IntN(8) {
+			id := pick("i", 60)
+			old := txn.instances().get(id)
+			if old != nil && rng.IntN(4) == 0 {
+				txn.inst.remove(old)
+				delete(next, id)
+				continue
+			}
+			row := &Instance{ID: id, URL: "http://h/" + id + "/" + pick("v", 3), Slug: pick("s", 4)}
+			if rng.IntN(5) == 0 {
+				row.Slug = ""
+			}
+			for range rng.IntN(4) {
+				row.Tags = append(row.Tags, pick("t", 3)) // repeats too
+			}
+			if rng.IntN(6) == 0 {
+				row.Tags = append(row.Tags, "")
+			}
+			txn.inst.put(old, row)
+			next[id] = row
+		}
+		if round%7 == 3 {
+			txn.Abort()
+		} else {
+			txn.Commit()
+			model = next
+		}
+		checkIndexes(t, st.read().insts, model)
+	}
+}
+
+func checkIndexes(t *testing.T, tab *instTable, model map[string]*Instance) {
+	t.Helper()
+	ids := func(index, value string) []string {
+		var out []string
+		tab.lookup(index, value, func(in *Instance) bool {
+			out = append(out, in.ID)
+			return true
+		})
+		return out
+	}
+	want := func(match func(*Instance) bool) []string {
+		out := []string{}
+		for id, in := range model {
+			if match(in) {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	same := func(what string, got, exp []string) {
+		t.Helper()
+		if got == nil {
+			got = []string{}
+		}
+		if !slices.Equal(got, exp) {
+			t.Fatalf("%s: got %v, want %v", what, got, exp)
+		}
+	}
+	same("all", ids("id", ""), want(func(*Instance) bool { return true }))
+	if tab.len() != len(model) {
+		t.Fatalf("len %d, want %d", tab.len(), len(model))
+	}
+	for _, in := range model {
+		same("url "+in.URL, ids("url", in.URL), []string{in.ID})
+		same("id "+in.ID, ids("id", in.ID), []string{in.ID})
+	}
+	same("gone url", ids("url", "http://h/none"), nil)
+	for s := range 4 {
+		slug := fmt.Sprintf("s%d", s)
+		same("slug "+slug, ids("slug", slug), want(func(in *Instance) bool { return in.Slug == slug }))
+	}
+	for g := range 3 {
+		tag := fmt.Sprintf("t%d", g)
+		same("tag "+tag, ids("tag", tag), want(func(in *Instance) bool { return slices.Contains(in.Tags, tag) }))
+	}
+	if tab.byTag.Len() != len(tagPairs(model)) {
+		t.Fatalf("tag index holds %d pairs, want %d", tab.byTag.Len(), len(tagPairs(model)))
+	}
+}
+
+func tagPairs(model map[string]*Instance) map[string]bool {
+	out := map[string]bool{}
+	for _, in := range model {
+		for _, tag := range in.Tags {
+			if tag != "" {
+				out[tag+"\x00"+in.ID] = true
+			}
+		}
+	}
+	return out
+}
+
+// A reader keeps the version it started with while writes go on, and an
+// aborted transaction publishes nothing.
+func TestInstanceReadersKeepTheirVersion(t *testing.T) {
+	a := newApplier(t)
+	a.mustRegister(Instance{URL: "http://a:1", Slug: "s"}, "i1")
+	before := a.f.state().read()
+	a.mustRegister(Instance{URL: "http://a:2", Slug: "s"}, "i2")
+	if _, err := a.register(Instance{ID: "i1", URL: "http://a:2", Slug: "s"}, "x"); err == nil {
+		t.Fatal("a URL held by another instance was taken")
+	}
+	if n := before.insts.len(); n != 1 {
+		t.Fatalf("the earlier reader sees %d rows", n)
+	}
+	if n := a.f.state().read().insts.len(); n != 2 {
+		t.Fatalf("a new reader sees %d rows", n)
+	}
+	txn := a.f.state().write()
+	txn.inst.remove(txn.instances().get("i1"))
+	txn.Abort()
+	if a.f.state().read().insts.get("i1") == nil {
+		t.Fatal("an aborted removal was published")
+	}
+}
+
+// A blocking read of one slug wakes for a change to that slug (a row
+// added, a row moved away), not for another slug's; a read of the whole
+// table wakes for any.
+func TestInstanceWatchesAreBySlug(t *testing.T) {
+	a := newApplier(t)
+	a.mustRegister(Instance{URL: "http://a:1", Slug: "a"}, "i1")
+	watch := func(slug string) memdb.WatchSet {
+		ws := memdb.NewWatchSet()
+		if _, _, err := a.f.Instances(ws, InstanceFilter{Slug: slug}); err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	fired := func(ws memdb.WatchSet) bool { return !ws.Watch(time.After(50 * time.Millisecond)) }
+	wa, wb, wall := watch("a"), watch("b"), watch("")
+	a.mustRegister(Instance{URL: "http://b:1", Slug: "b"}, "i2")
+	if fired(wa) {
+		t.Fatal("a write to slug b woke a reader of slug a")
+	}
+	if !fired(wb) || !fired(wall) {
+		t.Fatal("a write to slug b did not wake its readers")
+	}
+	wa, wb = watch("a"), watch("b")
+	if _, err := a.register(Instance{ID: "i1", URL: "http://a:1", Slug: "b"}, "x"); err == nil {
+		t.Fatal("a slug owned by another was taken")
+	}
+	if fired(wa) || fired(wb) {
+		t.Fatal("a refused write woke readers")
+	}
+	res := a.apply(&Command{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: "i1", Remove: true}}})
+	if r, ok := res.(*StatusResult); !ok || len(r.Applied) != 1 {
+		t.Fatalf("%#v", res)
+	}
+	if !fired(wa) || fired(wb) {
+		t.Fatal("removing slug a's row woke the wrong readers")
+	}
+}
+
+// A snapshot that holds two instances with one ID or one URL is refused
+// (the URL index keeps one row a URL), and nothing of it is kept.
+func TestRestoreRefusesInstancesSharingAnIDOrURL(t *testing.T) {
+	a := newApplier(t)
+	a.mustRegister(Instance{URL: "http://a:1", Slug: "s"}, "i1")
+	good := snapshotBytes(t, a.f)
+	row := func(id, url string) string {
+		return fmt.Sprintf(`{"instance":{"id":%q,"url":%q,"status":"Unknown","lastHeartbeat":"2026-11-22T10:00:00Z","createIndex":1,"modifyIndex":1}}`, id, url)
+	}
+	for name, extra := range map[string]string{
+		"same id":  row("i1", "http://b:1"),
+		"same url": row("i9", "http://a:1"),
+	} {
+		in := strings.Replace(string(good), "\n", "\n"+extra+"\n", 1)
+		f := New(nil)
+		err := f.Restore(io.NopCloser(bytes.NewReader([]byte(in))))
+		if err == nil {
+			t.Fatalf("%s: restored", name)
+		}
+		if n := f.state().read().insts.len(); n != 0 {
+			t.Fatalf("%s: %d rows kept after a refused restore", name, n)
+		}
+	}
+	if _, err := CheckSnapshot(bytes.NewReader(good)); err != nil {
+		t.Fatalf("the good snapshot: %v", err)
+	}
+}

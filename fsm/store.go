@@ -1,0 +1,148 @@
+package fsm
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// store is one lineage of the catalog's state: go-memdb for the small
+// tables (definitions, tokens, KV, usage, table indexes) and an instTable
+// for the instances. A write transaction spans both; its commit publishes
+// the new instances version before go-memdb's commit, and a reader takes
+// go-memdb's snapshot before the instances version: a reader may see rows
+// newer than the table index it reports, never the other way round (a
+// blocking read at that index then wakes at once, it never misses a write).
+type store struct {
+	db    *memdb.MemDB
+	insts atomic.Pointer[instTable]
+	watch slugWatch
+}
+
+func newStore() *store {
+	s := &store{db: newDB()}
+	s.insts.Store(newInstTable())
+	s.watch.chans = map[string]chan struct{}{}
+	return s
+}
+
+// view is a consistent read of the store.
+type view struct {
+	*memdb.Txn
+	insts *instTable
+}
+
+func (s *store) read() view {
+	txn := s.db.Txn(false) // first: see the type's comment
+	return view{Txn: txn, insts: s.insts.Load()}
+}
+
+// snapshot is an O(1) copy of the store as it is now, for a Raft snapshot
+// or a backup: it is never written.
+func (s *store) snapshot() *store {
+	c := &store{db: s.db.Snapshot()}
+	c.insts.Store(s.insts.Load())
+	c.watch.chans = map[string]chan struct{}{}
+	return c
+}
+
+// tx is a write transaction. One at a time: go-memdb's write transaction
+// holds its writer lock, and the instances version is taken after it.
+type tx struct {
+	*memdb.Txn
+	st   *store
+	inst instTxn
+	done bool
+}
+
+func (s *store) write() *tx {
+	txn := s.db.Txn(true)
+	txn.TrackChanges()
+	return &tx{Txn: txn, st: s, inst: instTxn{base: s.insts.Load()}}
+}
+
+// instances is the table as this transaction sees it.
+func (t *tx) instances() *instTable { return t.inst.table() }
+
+// Commit publishes the transaction and wakes the readers of what changed.
+func (t *tx) Commit() {
+	if t.done {
+		return
+	}
+	t.done = true
+	if t.inst.work != nil {
+		t.st.insts.Store(t.inst.work)
+	}
+	t.Txn.Commit()
+	if t.inst.work != nil {
+		t.st.watch.fire(t.inst.slugs)
+	}
+}
+
+// Abort drops the transaction; after Commit it does nothing.
+func (t *tx) Abort() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.Txn.Abort()
+	t.inst = instTxn{}
+}
+
+// changes are the transaction's net changes to every table, go-memdb's
+// shape (instances after the other tables; events sort by index).
+func (t *tx) changes() memdb.Changes {
+	out := t.Txn.Changes()
+	if t.inst.work == nil {
+		return out
+	}
+	for _, c := range t.inst.netChanges() {
+		ch := memdb.Change{Table: tableInstances}
+		if c.before != nil {
+			ch.Before = c.before
+		}
+		if c.after != nil {
+			ch.After = c.after
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// slugWatch wakes blocking reads of instances: a reader takes the channel
+// of its slug ("" for a read of the whole table) before it reads, and a
+// commit closes the channels of the slugs it changed and of "". go-memdb
+// gave each tree node a channel for this; one per slug read is enough here,
+// as a read lists a slug or the table.
+type slugWatch struct {
+	mu    sync.Mutex
+	chans map[string]chan struct{}
+}
+
+// ch returns the channel closed at the next change to slug ("" any change).
+func (w *slugWatch) ch(slug string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.chans[slug]
+	if !ok {
+		c = make(chan struct{})
+		w.chans[slug] = c
+	}
+	return c
+}
+
+func (w *slugWatch) fire(slugs map[string]struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.chans[""]; ok {
+		close(c)
+		delete(w.chans, "")
+	}
+	for s := range slugs {
+		if c, ok := w.chans[s]; ok && s != "" {
+			close(c)
+			delete(w.chans, s)
+		}
+	}
+}
