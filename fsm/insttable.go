@@ -21,7 +21,8 @@ const instDegree = 8
 
 // The trees hold their keys beside the row pointer: a comparison reads the
 // node's own array rather than following a pointer to each row, and a
-// lookup builds its probe on the stack.
+// lookup builds its probe on the stack. The slug and tag trees order by (key, row's ID) but keep only the key:
+// the ID is read through the pointer when keys tie.
 type (
 	idRef struct {
 		id string
@@ -31,22 +32,25 @@ type (
 		url string
 		in  *Instance
 	}
-	slugRef struct {
-		slug, id string
-		in       *Instance
-	} // also (tag, id) in the tag index
+	keyRef struct { // (slug, row) or (tag, row)
+		key string
+		in  *Instance
+	}
 )
 
+// noRow sorts before every row of a key: a probe for the first of them.
+var noRow = &Instance{}
+
 type instTable struct {
-	byID   *btree.BTreeG[idRef]   // every row, by ID
-	byURL  *btree.BTreeG[urlRef]  // every row, by URL (unique)
-	bySlug *btree.BTreeG[slugRef] // rows with a slug, by slug then ID
-	byTag  *btree.BTreeG[slugRef] // one entry per distinct tag of a row, by tag then ID
+	byID   *btree.BTreeG[idRef]  // every row, by ID
+	byURL  *btree.BTreeG[urlRef] // every row, by URL (unique)
+	bySlug *btree.BTreeG[keyRef] // rows with a slug, by slug then ID
+	byTag  *btree.BTreeG[keyRef] // one entry per distinct tag of a row, by tag then ID
 }
 
-func lessID(a, b idRef) bool     { return a.id < b.id }
-func lessURL(a, b urlRef) bool   { return a.url < b.url }
-func lessPair(a, b slugRef) bool { return a.slug < b.slug || (a.slug == b.slug && a.id < b.id) }
+func lessID(a, b idRef) bool    { return a.id < b.id }
+func lessURL(a, b urlRef) bool  { return a.url < b.url }
+func lessPair(a, b keyRef) bool { return a.key < b.key || (a.key == b.key && a.in.ID < b.in.ID) }
 
 func newInstTable() *instTable {
 	return &instTable{
@@ -85,10 +89,10 @@ func (t *instTable) put(old, row *Instance) {
 	t.byID.ReplaceOrInsert(idRef{row.ID, row})
 	t.byURL.ReplaceOrInsert(urlRef{row.URL, row})
 	if row.Slug != "" {
-		t.bySlug.ReplaceOrInsert(slugRef{row.Slug, row.ID, row})
+		t.bySlug.ReplaceOrInsert(keyRef{row.Slug, row})
 	}
 	for _, tag := range distinctTags(row) {
-		t.byTag.ReplaceOrInsert(slugRef{tag, row.ID, row})
+		t.byTag.ReplaceOrInsert(keyRef{tag, row})
 	}
 }
 
@@ -103,10 +107,10 @@ func (t *instTable) remove(row *Instance) {
 func (t *instTable) unindex(row *Instance) {
 	t.byURL.Delete(urlRef{url: row.URL})
 	if row.Slug != "" {
-		t.bySlug.Delete(slugRef{slug: row.Slug, id: row.ID})
+		t.bySlug.Delete(keyRef{row.Slug, row})
 	}
 	for _, tag := range distinctTags(row) {
-		t.byTag.Delete(slugRef{slug: tag, id: row.ID})
+		t.byTag.Delete(keyRef{tag, row})
 	}
 }
 
@@ -133,15 +137,15 @@ func (t *instTable) each(fn func(*Instance) bool) {
 
 // eachOfSlug calls fn with the rows of one slug, in ID order.
 func (t *instTable) eachOfSlug(slug string, fn func(*Instance) bool) {
-	t.bySlug.AscendGreaterOrEqual(slugRef{slug: slug}, func(r slugRef) bool {
-		return r.slug == slug && fn(r.in)
+	t.bySlug.AscendGreaterOrEqual(keyRef{slug, noRow}, func(r keyRef) bool {
+		return r.key == slug && fn(r.in)
 	})
 }
 
 // eachWithTag calls fn with the rows that carry tag, in ID order.
 func (t *instTable) eachWithTag(tag string, fn func(*Instance) bool) {
-	t.byTag.AscendGreaterOrEqual(slugRef{slug: tag}, func(r slugRef) bool {
-		return r.slug == tag && fn(r.in)
+	t.byTag.AscendGreaterOrEqual(keyRef{tag, noRow}, func(r keyRef) bool {
+		return r.key == tag && fn(r.in)
 	})
 }
 
