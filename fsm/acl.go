@@ -82,14 +82,14 @@ func tokenBy(txn *memdb.Txn, index, value string) (*TokenRow, error) {
 	return raw.(*TokenRow), nil
 }
 
-func createToken(txn *memdb.Txn, index uint64, tc *TokenCommand, bootstrap bool) (*api.Token, error) {
+func createToken(txn *tx, index uint64, tc *TokenCommand, bootstrap bool) (*api.Token, error) {
 	if bootstrap {
-		done, err := txn.First(tableIndex, "id", aclBootstrapKey)
+		done, err := txn.indexOf(aclBootstrapKey)
 		if err != nil {
 			return nil, err
 		}
-		if done != nil {
-			return nil, Conflict("acl", "the ACL system was bootstrapped at index %d; ask a holder of an operator token for one", done.(*indexEntry).Index)
+		if done != 0 {
+			return nil, Conflict("acl", "the ACL system was bootstrapped at index %d; ask a holder of an operator token for one", done)
 		}
 	}
 	if err := ValidateID("accessorId", tc.Token.AccessorID); err != nil {
@@ -99,7 +99,7 @@ func createToken(txn *memdb.Txn, index uint64, tc *TokenCommand, bootstrap bool)
 		return nil, Invalid("secretHash", "is not a SHA-256")
 	}
 	for _, idx := range []struct{ name, v string }{{"id", tc.Token.AccessorID}, {"secret", tc.SecretHash}} {
-		old, err := tokenBy(txn, idx.name, idx.v)
+		old, err := tokenBy(txn.Txn, idx.name, idx.v)
 		if err != nil {
 			return nil, err
 		}
@@ -125,8 +125,8 @@ func createToken(txn *memdb.Txn, index uint64, tc *TokenCommand, bootstrap bool)
 	return &out, bumpIndex(txn, tableTokens, index)
 }
 
-func deleteToken(txn *memdb.Txn, index uint64, accessor string) error {
-	row, err := tokenBy(txn, "id", accessor)
+func deleteToken(txn *tx, index uint64, accessor string) error {
+	row, err := tokenBy(txn.Txn, "id", accessor)
 	if err != nil {
 		return err
 	}

@@ -74,11 +74,11 @@ func registerInstance(txn *tx, index uint64, rc *RegisterCommand, tok *TokenRow,
 	if existing == nil {
 		added = 1
 	}
-	if err := account(txn.Txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
+	if err := account(txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
 		return nil, err
 	}
 	txn.inst.put(existing, row)
-	return row, bumpIndex(txn.Txn, tableInstances, index)
+	return row, bumpIndex(txn, tableInstances, index)
 }
 
 // mergeInstance applies a re-registration: fields the request sets replace
@@ -116,14 +116,14 @@ func deregisterInstance(txn *tx, index uint64, id string, tok *TokenRow) error {
 	if row == nil || !inScope(tok, row) {
 		return NotFound("instance %s not found", id)
 	}
-	if err := account(txn.Txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+	if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 		return err
 	}
 	txn.inst.remove(row)
-	return bumpIndex(txn.Txn, tableInstances, index)
+	return bumpIndex(txn, tableInstances, index)
 }
 
-func saveDefinition(txn *memdb.Txn, index uint64, d *Definition, q *api.Quota) (*Definition, error) {
+func saveDefinition(txn *tx, index uint64, d *Definition, q *api.Quota) (*Definition, error) {
 	if err := ValidateDefinition(d); err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func saveDefinition(txn *memdb.Txn, index uint64, d *Definition, q *api.Quota) (
 	return &row, bumpIndex(txn, tableDefinitions, index)
 }
 
-func deleteDefinition(txn *memdb.Txn, index uint64, id string) error {
+func deleteDefinition(txn *tx, index uint64, id string) error {
 	old, err := txn.First(tableDefinitions, "id", id)
 	if err != nil {
 		return err
@@ -165,6 +165,13 @@ func deleteDefinition(txn *memdb.Txn, index uint64, id string) error {
 	return bumpIndex(txn, tableDefinitions, index)
 }
 
-func bumpIndex(txn *memdb.Txn, table string, index uint64) error {
+// bumpIndex sets a table's index at the transaction's commit.
+func bumpIndex(txn *tx, table string, index uint64) error {
+	txn.bump(table, index)
+	return nil
+}
+
+// setIndex writes a table's index now.
+func setIndex(txn *memdb.Txn, table string, index uint64) error {
 	return txn.Insert(tableIndex, &indexEntry{Table: table, Index: index})
 }

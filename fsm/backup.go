@@ -115,7 +115,7 @@ func keepIndexes(cur, next *memdb.MemDB) error {
 	defer txn.Abort()
 	for _, t := range rowTables {
 		if was := maxIndex(old, t); was > maxIndex(txn, t) {
-			if err := bumpIndex(txn, t, was); err != nil {
+			if err := setIndex(txn, t, was); err != nil {
 				return err
 			}
 		}
@@ -125,7 +125,7 @@ func keepIndexes(cur, next *memdb.MemDB) error {
 }
 
 // touchTables marks every table changed at index.
-func touchTables(txn *memdb.Txn, index uint64) error {
+func touchTables(txn *tx, index uint64) error {
 	for _, t := range rowTables {
 		if err := bumpIndex(txn, t, index); err != nil {
 			return err

@@ -224,21 +224,21 @@ func applyOne(txn *tx, index uint64, cmd *Command) (any, error) {
 	case CmdDeregisterInstance:
 		return nil, deregisterInstance(txn, index, cmd.ID, tok)
 	case CmdSaveDefinition:
-		return nilIfError(saveDefinition(txn.Txn, index, cmd.Definition, cmd.Quota))
+		return nilIfError(saveDefinition(txn, index, cmd.Definition, cmd.Quota))
 	case CmdDeleteDefinition:
-		return nil, deleteDefinition(txn.Txn, index, cmd.ID)
+		return nil, deleteDefinition(txn, index, cmd.ID)
 	case CmdSetStatuses:
 		return nilIfError(setStatuses(txn, index, cmd.Statuses, tok))
 	case CmdACLBootstrap, CmdCreateToken:
-		return nilIfError(createToken(txn.Txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
+		return nilIfError(createToken(txn, index, cmd.Token, cmd.Type == CmdACLBootstrap))
 	case CmdDeleteToken:
-		return nil, deleteToken(txn.Txn, index, cmd.ID)
+		return nil, deleteToken(txn, index, cmd.ID)
 	case CmdTouch:
-		return nil, touchTables(txn.Txn, index)
+		return nil, touchTables(txn, index)
 	case CmdKVSet:
-		return nilIfError(kvSet(txn.Txn, index, cmd.KV, cmd.Quota))
+		return nilIfError(kvSet(txn, index, cmd.KV, cmd.Quota))
 	case CmdKVDelete:
-		n, err := kvDelete(txn.Txn, index, cmd.KV)
+		n, err := kvDelete(txn, index, cmd.KV)
 		if err != nil {
 			return nil, err
 		}

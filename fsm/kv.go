@@ -76,11 +76,11 @@ func casHolds(cas *uint64, cur *KVEntry, key string) error {
 	return nil
 }
 
-func kvSet(txn *memdb.Txn, index uint64, c *KVCommand, q *api.Quota) (*KVEntry, error) {
+func kvSet(txn *tx, index uint64, c *KVCommand, q *api.Quota) (*KVEntry, error) {
 	if err := ValidateKV(c, true); err != nil {
 		return nil, err
 	}
-	cur, err := kvGet(txn, c.Key)
+	cur, err := kvGet(txn.Txn, c.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func kvSet(txn *memdb.Txn, index uint64, c *KVCommand, q *api.Quota) (*KVEntry, 
 
 // kvDelete removes a key (404 when absent), or every key under a prefix
 // (none is no error). It returns how many it removed.
-func kvDelete(txn *memdb.Txn, index uint64, c *KVCommand) (int, error) {
+func kvDelete(txn *tx, index uint64, c *KVCommand) (int, error) {
 	if err := ValidateKV(c, false); err != nil {
 		return 0, err
 	}
@@ -117,7 +117,7 @@ func kvDelete(txn *memdb.Txn, index uint64, c *KVCommand) (int, error) {
 			rows = append(rows, raw.(*KVEntry))
 		}
 	} else {
-		cur, err := kvGet(txn, c.Key)
+		cur, err := kvGet(txn.Txn, c.Key)
 		if err != nil {
 			return 0, err
 		}

@@ -74,7 +74,7 @@ func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*Stat
 			res.Skipped = append(res.Skipped, u.ID)
 			continue
 		case u.Remove:
-			if err := account(txn.Txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
+			if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 				return nil, err
 			}
 			txn.inst.remove(row)
@@ -95,7 +95,7 @@ func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*Stat
 			continue
 		}
 		next.ModifyIndex = index
-		if err := account(txn.Txn, nil, 0, 0, 0, instanceSize(next)-instanceSize(row)); err != nil {
+		if err := account(txn, nil, 0, 0, 0, instanceSize(next)-instanceSize(row)); err != nil {
 			return nil, err
 		}
 		txn.inst.put(row, next)
@@ -105,5 +105,5 @@ func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*Stat
 	if len(res.Applied) == 0 {
 		return res, nil
 	}
-	return res, bumpIndex(txn.Txn, tableInstances, index)
+	return res, bumpIndex(txn, tableInstances, index)
 }

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -54,6 +55,12 @@ type tx struct {
 	st   *store
 	inst instTxn
 	done bool
+	// The usage row and the table indexes change at almost every write:
+	// a batch of writes keeps them here and writes each once, at commit,
+	// rather than a go-memdb row (and its tree path) per write.
+	usage      usageRow
+	usageDirty bool
+	bumps      []indexEntry
 }
 
 func (s *store) write() *tx {
@@ -65,10 +72,68 @@ func (s *store) write() *tx {
 // instances is the table as this transaction sees it.
 func (t *tx) instances() *instTable { return t.inst.table() }
 
+// usageNow is the usage row as this transaction has it.
+func (t *tx) usageNow() (usageRow, error) {
+	if t.usageDirty {
+		return t.usage, nil
+	}
+	return usageOf(t.Txn)
+}
+
+func (t *tx) setUsage(u usageRow) { t.usage, t.usageDirty = u, true }
+
+// bump sets a table's index at commit (the last bump of a table wins).
+func (t *tx) bump(table string, index uint64) {
+	for i := range t.bumps {
+		if t.bumps[i].Table == table {
+			t.bumps[i].Index = index
+			return
+		}
+	}
+	t.bumps = append(t.bumps, indexEntry{Table: table, Index: index})
+}
+
+// indexOf is a table's index as this transaction has it (0: never set).
+func (t *tx) indexOf(table string) (uint64, error) {
+	for _, b := range t.bumps {
+		if b.Table == table {
+			return b.Index, nil
+		}
+	}
+	raw, err := t.First(tableIndex, "id", table)
+	if err != nil || raw == nil {
+		return 0, err
+	}
+	return raw.(*indexEntry).Index, nil
+}
+
+// flush writes the usage row and the table indexes the transaction holds.
+func (t *tx) flush() error {
+	if t.usageDirty {
+		u := t.usage
+		if err := t.Insert(tableUsage, &u); err != nil {
+			return err
+		}
+		t.usageDirty = false
+	}
+	for _, b := range t.bumps {
+		if err := setIndex(t.Txn, b.Table, b.Index); err != nil {
+			return err
+		}
+	}
+	t.bumps = nil
+	return nil
+}
+
 // Commit publishes the transaction and wakes the readers of what changed.
 func (t *tx) Commit() {
 	if t.done {
 		return
+	}
+	if err := t.flush(); err != nil {
+		// Both tables are in the schema with the keys written here: only
+		// a programming error gets here.
+		panic(fmt.Sprintf("fsm: write the usage row and table indexes: %v", err))
 	}
 	t.done = true
 	if t.inst.work != nil {

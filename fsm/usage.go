@@ -37,18 +37,18 @@ func usageOf(txn *memdb.Txn) (usageRow, error) {
 
 // account adds a change to the usage row, refusing it (before anything is
 // written) when q is set and it grows the catalog past q.
-func account(txn *memdb.Txn, q *api.Quota, instances, definitions, tokens int, bytes int64) error {
+func account(txn *tx, q *api.Quota, instances, definitions, tokens int, bytes int64) error {
 	return accountDelta(txn, q, usageRow{Instances: instances, Definitions: definitions, Tokens: tokens, Bytes: bytes})
 }
 
 // accountKV is account for keys of the KV tree.
-func accountKV(txn *memdb.Txn, q *api.Quota, keys int, bytes int64) error {
+func accountKV(txn *tx, q *api.Quota, keys int, bytes int64) error {
 	return accountDelta(txn, q, usageRow{KV: keys, Bytes: bytes})
 }
 
-func accountDelta(txn *memdb.Txn, q *api.Quota, d usageRow) error {
+func accountDelta(txn *tx, q *api.Quota, d usageRow) error {
 	instances, bytes := d.Instances, d.Bytes
-	u, err := usageOf(txn)
+	u, err := txn.usageNow()
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,8 @@ func accountDelta(txn *memdb.Txn, q *api.Quota, d usageRow) error {
 	u.Tokens += d.Tokens
 	u.KV += d.KV
 	u.Bytes += d.Bytes
-	return txn.Insert(tableUsage, &u)
+	txn.setUsage(u)
+	return nil
 }
 
 // instanceSize is what an instance counts for against the byte quota: its

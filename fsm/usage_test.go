@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/rosterhq/roster/api"
 )
 
@@ -102,6 +104,71 @@ func TestCheckSnapshotRefusesForgedBackups(t *testing.T) {
 		}
 		if _, err := CheckSnapshot(strings.NewReader(forged)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// Within one applied batch of entries the usage row and the table indexes
+// are kept by the transaction and written at its end: every entry still
+// sees the ones before it (the quota counts them, a second ACL bootstrap
+// is refused), and what is written is what the rows add up to.
+func TestOneBatchCountsEveryEntryBeforeTheNext(t *testing.T) {
+	f := New(nil)
+	q := &api.Quota{MaxInstances: 3}
+	var cmds []*Command
+	for i := range 4 {
+		in := Instance{URL: fmt.Sprintf("http://10.0.0.%d:80", i+1), Slug: "s"}
+		if err := NormalizeInstance(&in); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, &Command{Type: CmdRegisterInstance, Quota: q,
+			Register: &RegisterCommand{Instance: in, NewID: fmt.Sprintf("i%d", i+1), Now: t0}})
+	}
+	boot := func(accessor string) *Command {
+		return &Command{Type: CmdACLBootstrap, Token: &TokenCommand{
+			Token:      api.Token{AccessorID: accessor, Permissions: []string{api.PermAll}, CreatedAt: t0},
+			SecretHash: api.HashSecret(accessor)}}
+	}
+	cmds = append(cmds,
+		&Command{Type: CmdSaveDefinition, Definition: &Definition{ID: "d", Repository: &RepositorySpec{URL: "git@github.com:x/y.git"}}},
+		&Command{Type: CmdKVSet, KV: &KVCommand{Key: "k", Value: []byte("v")}},
+		boot("first"), boot("second"),
+		&Command{Type: CmdDeregisterInstance, ID: "i2"})
+	logs := make([]*raft.Log, len(cmds))
+	for i, c := range cmds {
+		b, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[i] = &raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: b}
+	}
+	res := f.ApplyBatch(logs)
+	if CodeOf(res[3].(error)) != api.CodeQuotaExceeded {
+		t.Fatalf("the fourth register of the batch: %v, want quota_exceeded", res[3])
+	}
+	if err, _ := res[7].(error); CodeOf(err) != CodeConflict {
+		t.Fatalf("the second bootstrap of the batch: %v, want conflict", res[7])
+	}
+	if res[8] != nil {
+		t.Fatalf("deregister: %v", res[8])
+	}
+	u := f.Usage()
+	if u.Instances != 2 || u.Definitions != 1 || u.KV != 1 || u.Tokens != 1 {
+		t.Fatalf("usage %+v", u)
+	}
+	txn := f.state().write()
+	defer txn.Abort()
+	stated, _ := usageOf(txn.Txn)
+	if err := recountUsage(txn); err != nil {
+		t.Fatal(err)
+	}
+	if counted, _ := usageOf(txn.Txn); counted != stated {
+		t.Fatalf("stored usage %+v, the rows add up to %+v", stated, counted)
+	}
+	r := f.state().read()
+	for table, want := range map[string]uint64{tableInstances: 9, tableDefinitions: 5, tableKV: 6, tableTokens: 7} {
+		if got := maxIndex(r.Txn, table); got != want {
+			t.Errorf("index of %s: %d, want %d", table, got, want)
 		}
 	}
 }
