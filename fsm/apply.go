@@ -119,7 +119,7 @@ func deregisterInstance(txn *tx, index uint64, id string, tok *TokenRow) error {
 	if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 		return err
 	}
-	txn.inst.remove(row)
+	txn.inst.remove(row, index)
 	return bumpIndex(txn, tableInstances, index)
 }
 

@@ -301,6 +301,9 @@ func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	if err := keepIndexes(f.state().db, st.db); err != nil {
 		return err
 	}
+	// A slug's index after a restore is at least the table's: never behind
+	// one this node answered with before.
+	st.setFloor(maxIndex(st.db.Txn(false), tableInstances))
 	if !exact {
 		applied = max(applied, f.applied.Load())
 	}

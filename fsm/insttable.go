@@ -41,7 +41,17 @@ type (
 // noRow sorts before every row of a key: a probe for the first of them.
 var noRow = &Instance{}
 
+// slugMark is the index of the last change to a slug's rows.
+type slugMark struct {
+	slug  string
+	index uint64
+}
+
 type instTable struct {
+	// floor is the index of every slug without a mark: the table's index
+	// when the table was loaded from a snapshot (0 for a new one).
+	floor  uint64
+	marks  *btree.BTreeG[slugMark]
 	byID   *btree.BTreeG[idRef]  // every row, by ID
 	byURL  *btree.BTreeG[urlRef] // every row, by URL (unique)
 	bySlug *btree.BTreeG[keyRef] // rows with a slug, by slug then ID
@@ -52,8 +62,11 @@ func lessID(a, b idRef) bool    { return a.id < b.id }
 func lessURL(a, b urlRef) bool  { return a.url < b.url }
 func lessPair(a, b keyRef) bool { return a.key < b.key || (a.key == b.key && a.in.ID < b.in.ID) }
 
+func lessMark(a, b slugMark) bool { return a.slug < b.slug }
+
 func newInstTable() *instTable {
 	return &instTable{
+		marks:  btree.NewG(instDegree, lessMark),
 		byID:   btree.NewG(instDegree, lessID),
 		byURL:  btree.NewG(instDegree, lessURL),
 		bySlug: btree.NewG(instDegree, lessPair),
@@ -63,7 +76,20 @@ func newInstTable() *instTable {
 
 // clone returns a version to write; t stays as it is for its readers.
 func (t *instTable) clone() *instTable {
-	return &instTable{byID: t.byID.Clone(), byURL: t.byURL.Clone(), bySlug: t.bySlug.Clone(), byTag: t.byTag.Clone()}
+	return &instTable{floor: t.floor, marks: t.marks.Clone(),
+		byID: t.byID.Clone(), byURL: t.byURL.Clone(), bySlug: t.bySlug.Clone(), byTag: t.byTag.Clone()}
+}
+
+// slugIndex is the index of the last change to slug's rows: a read of
+// one slug answers with it, so its cached list and its blocking readers
+// are untouched by writes to other slugs (as Consul's per-service index).
+// It is at least 1, so that a blocking read with it waits.
+func (t *instTable) slugIndex(slug string) uint64 {
+	m, ok := t.marks.Get(slugMark{slug: slug})
+	if !ok {
+		return max(t.floor, 1)
+	}
+	return max(m.index, t.floor, 1)
 }
 
 func (t *instTable) len() int { return t.byID.Len() }
@@ -201,22 +227,27 @@ func (x *instTxn) writable() *instTable {
 	return x.work
 }
 
-// put stores row in place of old (nil: a new row).
+// put stores row in place of old (nil: a new row) at row.ModifyIndex.
 func (x *instTxn) put(old, row *Instance) {
 	x.writable().put(old, row)
-	x.track(row.ID, old, row)
+	x.track(row.ID, old, row, row.ModifyIndex)
 }
 
-// remove deletes a stored row.
-func (x *instTxn) remove(row *Instance) {
+// remove deletes a stored row at index.
+func (x *instTxn) remove(row *Instance, index uint64) {
 	x.writable().remove(row)
-	x.track(row.ID, row, nil)
+	x.track(row.ID, row, nil, index)
 }
 
-func (x *instTxn) track(id string, before, after *Instance) {
+// load adds a row of a snapshot (no change, no slug mark: the table's
+// floor covers it).
+func (x *instTxn) load(row *Instance) { x.writable().put(nil, row) }
+
+func (x *instTxn) track(id string, before, after *Instance, index uint64) {
 	for _, r := range []*Instance{before, after} {
 		if r != nil {
 			x.slugs[r.Slug] = struct{}{}
+			x.work.marks.ReplaceOrInsert(slugMark{slug: r.Slug, index: index})
 		}
 	}
 	if c, ok := x.changes[id]; ok {

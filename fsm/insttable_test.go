@@ -31,7 +31,7 @@ func TestInstanceIndexesFollowRandomWrites(t *testing.T) {
 			id := pick("i", 60)
 			old := txn.instances().get(id)
 			if old != nil && rng.IntN(4) == 0 {
-				txn.inst.remove(old)
+				txn.inst.remove(old, uint64(round+1))
 				delete(next, id)
 				continue
 			}
@@ -138,7 +138,7 @@ func TestInstanceReadersKeepTheirVersion(t *testing.T) {
 		t.Fatalf("a new reader sees %d rows", n)
 	}
 	txn := a.f.state().write()
-	txn.inst.remove(txn.instances().get("i1"))
+	txn.inst.remove(txn.instances().get("i1"), 99)
 	txn.Abort()
 	if a.f.state().read().insts.get("i1") == nil {
 		t.Fatal("an aborted removal was published")
@@ -208,5 +208,53 @@ func TestRestoreRefusesInstancesSharingAnIDOrURL(t *testing.T) {
 	}
 	if _, err := CheckSnapshot(bytes.NewReader(good)); err != nil {
 		t.Fatalf("the good snapshot: %v", err)
+	}
+}
+
+// A read of one slug answers with the index of the last change to that
+// slug's rows: writes to other slugs leave it, a removal moves it, and
+// after a snapshot restore it is never behind what it was.
+func TestSlugIndexFollowsOnlyItsOwnRows(t *testing.T) {
+	a := newApplier(t)
+	index := func(slug string) uint64 {
+		t.Helper()
+		_, got, err := a.f.Instances(nil, InstanceFilter{Slug: slug})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other := a.f.InstancesIndexOf(slug); other != got {
+			t.Fatalf("slug %s: the list says %d, InstancesIndexOf %d", slug, got, other)
+		}
+		return got
+	}
+	if got := index("a"); got != 1 {
+		t.Fatalf("a slug never written: %d, want 1", got)
+	}
+	a.mustRegister(Instance{URL: "http://a:1", Slug: "a"}, "i1")
+	atA := a.index
+	a.mustRegister(Instance{URL: "http://b:1", Slug: "b"}, "i2")
+	a.mustRegister(Instance{URL: "http://b:2", Slug: "b"}, "i3")
+	if got := index("a"); got != atA {
+		t.Fatalf("slug a after writes to b: %d, want %d", got, atA)
+	}
+	if got := index("b"); got != a.index {
+		t.Fatalf("slug b: %d, want %d", got, a.index)
+	}
+	if _, all, _ := a.f.Instances(nil, InstanceFilter{}); all != a.index {
+		t.Fatalf("the whole table: %d, want %d", all, a.index)
+	}
+	if res := a.apply(&Command{Type: CmdDeregisterInstance, ID: "i1"}); res != nil {
+		t.Fatal(res)
+	}
+	if got := index("a"); got != a.index {
+		t.Fatalf("slug a after its last row left: %d, want %d", got, a.index)
+	}
+	a.mustRegister(Instance{URL: "http://b:3", Slug: "b"}, "i4")
+	g := New(nil)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, a.f)))); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.InstancesIndexOf("a"); got != a.index {
+		t.Fatalf("slug a after a restore: %d, want the table's %d", got, a.index)
 	}
 }

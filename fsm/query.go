@@ -28,7 +28,8 @@ func bestIndex(f InstanceFilter) (string, string) {
 }
 
 // Instances returns the instances that match, sorted by slug then URL, and
-// the index of the last write to the table. With a non-nil ws, a later change
+// the index of the last write to the table, or for a filter on a slug the
+// last change to that slug's rows (InstancesIndexOf). With a non-nil ws, a later change
 // to the result fires one of the set's channels (blocking reads).
 func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, uint64, error) {
 	st := f.state()
@@ -37,6 +38,9 @@ func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, 
 	}
 	r := st.read()
 	index := maxIndex(r.Txn, tableInstances)
+	if filter.Slug != "" {
+		index = r.insts.slugIndex(filter.Slug)
+	}
 	name, value := bestIndex(filter)
 	out := []*Instance{}
 	r.insts.lookup(name, value, func(in *Instance) bool {
@@ -84,6 +88,15 @@ func (f *FSM) Definitions(ws memdb.WatchSet) ([]*Definition, uint64, error) {
 // table, without reading any row.
 func (f *FSM) InstancesIndex() uint64 {
 	return maxIndex(f.state().db.Txn(false), tableInstances)
+}
+
+// InstancesIndexOf is the index a read of slug's instances answers with
+// (the last change to its rows), or for "" the instances table's.
+func (f *FSM) InstancesIndexOf(slug string) uint64 {
+	if slug == "" {
+		return f.InstancesIndex()
+	}
+	return f.state().read().insts.slugIndex(slug)
 }
 
 // Index returns the highest write index across the catalog's tables.

@@ -167,6 +167,6 @@ func restoreInstance(txn *tx, in *Instance) error {
 	if other := insts.getURL(in.URL); other != nil {
 		return fmt.Errorf("instance %s has URL %s of instance %s", in.ID, in.URL, other.ID)
 	}
-	txn.inst.put(nil, in)
+	txn.inst.load(in)
 	return nil
 }

@@ -77,7 +77,7 @@ func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*Stat
 			if err := account(txn, nil, -1, 0, 0, -instanceSize(row)); err != nil {
 				return nil, err
 			}
-			txn.inst.remove(row)
+			txn.inst.remove(row, index)
 			res.Applied = append(res.Applied, u.ID)
 			continue
 		}

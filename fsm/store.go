@@ -39,6 +39,14 @@ func (s *store) read() view {
 	return view{Txn: txn, insts: s.insts.Load()}
 }
 
+// setFloor sets the index of the slugs that have no mark (a store loaded
+// from a snapshot, before it is read).
+func (s *store) setFloor(index uint64) {
+	t := s.insts.Load().clone()
+	t.floor = index
+	s.insts.Store(t)
+}
+
 // snapshot is an O(1) copy of the store as it is now, for a Raft snapshot
 // or a backup: it is never written.
 func (s *store) snapshot() *store {

@@ -2,18 +2,19 @@ package httpapi
 
 import "sync"
 
-// listCache keeps encoded list answers for the current index of a table.
-// Any write moves the index and empties it, so an entry is never stale:
-// it only saves re-encoding the same list for every reader of a catalog
-// that is read far more than written (a slug polled by many clients).
+// listCache keeps encoded list answers, each for the index it was read at:
+// the index of what the list depends on (a slug's rows, or a whole table).
+// A write moves that index, so an entry is never served stale; it only
+// saves re-encoding the same list for every reader of a catalog that is
+// read far more than written (a slug polled by many clients), and a write
+// to one slug leaves the other slugs' lists in place.
 type listCache struct {
 	mu sync.RWMutex
 	// gen is the FSM state the answers were read from: a snapshot restore
 	// replaces the state, and indexes from before it mean nothing after.
 	gen   <-chan struct{}
-	index uint64
 	size  int
-	byKey map[string][]byte
+	byKey map[string]cachedList
 	// flights are encodings under way: readers of the same list at the
 	// same index wait for the one encoding and share its bytes.
 	flights map[flightKey]*flight
@@ -25,17 +26,23 @@ type flightKey struct {
 	key   string
 }
 
+type cachedList struct {
+	index uint64
+	body  []byte
+}
+
 type flight struct {
 	done chan struct{}
 	body []byte
 	err  error
 }
 
-// maxCacheBytes bounds the encoded answers kept at one index.
+// maxCacheBytes bounds the encoded answers kept; past it the cache starts
+// again empty.
 const maxCacheBytes = 16 << 20
 
 func newListCache() *listCache {
-	return &listCache{byKey: map[string][]byte{}, flights: map[flightKey]*flight{}}
+	return &listCache{byKey: map[string]cachedList{}, flights: map[flightKey]*flight{}}
 }
 
 // encode returns the answer for key at index: the cached one, or the one
@@ -72,27 +79,31 @@ func (lc *listCache) encode(gen <-chan struct{}, index uint64, key string, f fun
 func (lc *listCache) get(gen <-chan struct{}, index uint64, key string) ([]byte, bool) {
 	lc.mu.RLock()
 	defer lc.mu.RUnlock()
-	if lc.gen != gen || lc.index != index {
+	if lc.gen != gen {
 		return nil, false
 	}
-	b, ok := lc.byKey[key]
-	return b, ok
+	e, ok := lc.byKey[key]
+	return e.body, ok && e.index == index
 }
 
-// put keeps body as the answer for key at index, dropping answers of
-// older indexes; an index older than the kept one is ignored.
+// put keeps body as the answer for key at index in place of an older one;
+// an index older than the kept one is ignored.
 func (lc *listCache) put(gen <-chan struct{}, index uint64, key string, body []byte) {
+	if len(body) > maxCacheBytes {
+		return
+	}
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	switch {
-	case gen != lc.gen || index > lc.index:
-		lc.gen, lc.index, lc.size, lc.byKey = gen, index, 0, map[string][]byte{}
-	case index < lc.index:
+	if gen != lc.gen {
+		lc.gen, lc.size, lc.byKey = gen, 0, map[string]cachedList{}
+	}
+	old, ok := lc.byKey[key]
+	if ok && old.index >= index {
 		return
 	}
-	if _, ok := lc.byKey[key]; ok || lc.size+len(body) > maxCacheBytes {
-		return
+	lc.size += len(body) - len(old.body)
+	if lc.size > maxCacheBytes {
+		lc.size, lc.byKey = len(body), map[string]cachedList{}
 	}
-	lc.byKey[key] = body
-	lc.size += len(body)
+	lc.byKey[key] = cachedList{index: index, body: body}
 }

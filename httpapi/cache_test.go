@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestListCacheKeepsOnlyTheCurrentIndex(t *testing.T) {
+func TestListCacheKeepsEachListAtItsIndex(t *testing.T) {
 	lc := newListCache()
 	g1, g2 := make(chan struct{}), make(chan struct{})
 	lc.put(g1, 5, "a", []byte("five"))
@@ -17,20 +17,35 @@ func TestListCacheKeepsOnlyTheCurrentIndex(t *testing.T) {
 	if _, ok := lc.get(g1, 6, "a"); ok {
 		t.Fatal("an answer of index 5 served at 6")
 	}
-	lc.put(g1, 4, "b", []byte("four")) // older: ignored
-	if _, ok := lc.get(g1, 4, "b"); ok {
-		t.Fatal("an older index replaced a newer one")
+	lc.put(g1, 4, "b", []byte("four")) // another list, at its own index
+	if b, ok := lc.get(g1, 4, "b"); !ok || string(b) != "four" {
+		t.Fatalf("another list at its own index: %q %v", b, ok)
 	}
 	lc.put(g1, 6, "a", []byte("six"))
 	if _, ok := lc.get(g1, 5, "a"); ok {
 		t.Fatal("index 5 kept after a write at 6")
 	}
+	lc.put(g1, 5, "a", []byte("late")) // older than the kept one: ignored
+	if b, ok := lc.get(g1, 6, "a"); !ok || string(b) != "six" {
+		t.Fatalf("an older answer replaced a newer one: %q %v", b, ok)
+	}
+	if _, ok := lc.get(g1, 4, "b"); !ok {
+		t.Fatal("a write to one list dropped another")
+	}
 	if _, ok := lc.get(g2, 6, "a"); ok {
 		t.Fatal("an answer served across a snapshot restore")
 	}
-	lc.put(g1, 6, "big", make([]byte, maxCacheBytes))
+	lc.put(g1, 6, "big", make([]byte, maxCacheBytes+1))
 	if _, ok := lc.get(g1, 6, "big"); ok {
 		t.Fatal("the size bound was not kept")
+	}
+	lc.put(g1, 7, "half1", make([]byte, maxCacheBytes/2))
+	lc.put(g1, 7, "half2", make([]byte, maxCacheBytes/2+1)) // over the bound: the cache starts again
+	if _, ok := lc.get(g1, 7, "half1"); ok {
+		t.Fatal("the cache held more than its bound")
+	}
+	if _, ok := lc.get(g1, 7, "half2"); !ok {
+		t.Fatal("the newest answer was not kept")
 	}
 }
 

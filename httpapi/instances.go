@@ -71,7 +71,8 @@ func (s *Server) listInstances(c *gin.Context) {
 		f.Slug = scope
 	}
 	key := fmt.Sprintf("instances %+v", f)
-	s.readCached(c, cached{key: key, index: s.n.FSM().InstancesIndex}, func(ws memdb.WatchSet) (uint64, any, error) {
+	cc := cached{key: key, index: func() uint64 { return s.n.FSM().InstancesIndexOf(f.Slug) }}
+	s.readCached(c, cc, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
 		return index, gin.H{"instances": list}, err
 	})
