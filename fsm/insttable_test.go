@@ -150,7 +150,13 @@ func TestInstanceReadersKeepTheirVersion(t *testing.T) {
 // table wakes for any.
 func TestInstanceWatchesAreBySlug(t *testing.T) {
 	a := newApplier(t)
-	a.mustRegister(Instance{URL: "http://a:1", Slug: "a"}, "i1")
+	// Slugs share channels by hash: pick two that do not.
+	w := &a.f.state().watch
+	sa, sb := "a", "b"
+	for i := 0; w.shard(sa) == w.shard(sb); i++ {
+		sb = fmt.Sprintf("b%d", i)
+	}
+	a.mustRegister(Instance{URL: "http://a:1", Slug: sa}, "i1")
 	watch := func(slug string) memdb.WatchSet {
 		ws := memdb.NewWatchSet()
 		if _, _, err := a.f.Instances(ws, InstanceFilter{Slug: slug}); err != nil {
@@ -159,16 +165,16 @@ func TestInstanceWatchesAreBySlug(t *testing.T) {
 		return ws
 	}
 	fired := func(ws memdb.WatchSet) bool { return !ws.Watch(time.After(50 * time.Millisecond)) }
-	wa, wb, wall := watch("a"), watch("b"), watch("")
-	a.mustRegister(Instance{URL: "http://b:1", Slug: "b"}, "i2")
+	wa, wb, wall := watch(sa), watch(sb), watch("")
+	a.mustRegister(Instance{URL: "http://b:1", Slug: sb}, "i2")
 	if fired(wa) {
 		t.Fatal("a write to slug b woke a reader of slug a")
 	}
 	if !fired(wb) || !fired(wall) {
 		t.Fatal("a write to slug b did not wake its readers")
 	}
-	wa, wb = watch("a"), watch("b")
-	if _, err := a.register(Instance{ID: "i1", URL: "http://a:1", Slug: "b"}, "x"); err == nil {
+	wa, wb = watch(sa), watch(sb)
+	if _, err := a.register(Instance{ID: "i1", URL: "http://a:1", Slug: sb}, "x"); err == nil {
 		t.Fatal("a slug owned by another was taken")
 	}
 	if fired(wa) || fired(wb) {

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -24,7 +25,7 @@ type store struct {
 func newStore() *store {
 	s := &store{db: newDB()}
 	s.insts.Store(newInstTable())
-	s.watch.chans = map[string]chan struct{}{}
+	s.watch.seed = maphash.MakeSeed()
 	return s
 }
 
@@ -52,7 +53,7 @@ func (s *store) setFloor(index uint64) {
 func (s *store) snapshot() *store {
 	c := &store{db: s.db.Snapshot()}
 	c.insts.Store(s.insts.Load())
-	c.watch.chans = map[string]chan struct{}{}
+	c.watch.seed = maphash.MakeSeed()
 	return c
 }
 
@@ -185,37 +186,48 @@ func (t *tx) changes() memdb.Changes {
 
 // slugWatch wakes blocking reads of instances: a reader takes the channel
 // of its slug ("" for a read of the whole table) before it reads, and a
-// commit closes the channels of the slugs it changed and of "". go-memdb
-// gave each tree node a channel for this; one per slug read is enough here,
-// as a read lists a slug or the table.
+// commit closes the channels of the slugs it changed and of "". Slugs share
+// watchShards channels by hash, so that reads of any number of made-up
+// slugs hold no memory: a reader woken for another slug of its shard reads
+// again, finds its slug's index unchanged and waits on.
 type slugWatch struct {
-	mu    sync.Mutex
-	chans map[string]chan struct{}
+	mu     sync.Mutex
+	seed   maphash.Seed
+	all    chan struct{}
+	shards [watchShards]chan struct{}
 }
 
-// ch returns the channel closed at the next change to slug ("" any change).
+const watchShards = 1024
+
+func (w *slugWatch) shard(slug string) *chan struct{} {
+	if slug == "" {
+		return &w.all
+	}
+	return &w.shards[maphash.String(w.seed, slug)%watchShards]
+}
+
+// ch returns a channel closed at the next change to slug ("" any change).
 func (w *slugWatch) ch(slug string) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, ok := w.chans[slug]
-	if !ok {
-		c = make(chan struct{})
-		w.chans[slug] = c
+	c := w.shard(slug)
+	if *c == nil {
+		*c = make(chan struct{})
 	}
-	return c
+	return *c
 }
 
 func (w *slugWatch) fire(slugs map[string]struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if c, ok := w.chans[""]; ok {
-		close(c)
-		delete(w.chans, "")
-	}
-	for s := range slugs {
-		if c, ok := w.chans[s]; ok && s != "" {
-			close(c)
-			delete(w.chans, s)
+	wake := func(c *chan struct{}) {
+		if *c != nil {
+			close(*c)
+			*c = nil
 		}
+	}
+	wake(&w.all)
+	for s := range slugs {
+		wake(w.shard(s))
 	}
 }
