@@ -2,8 +2,11 @@ package fsm
 
 import (
 	"slices"
+	"unique"
 
 	"github.com/google/btree"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // The instances table is the catalog's big one (a million rows by quota),
@@ -268,4 +271,26 @@ func (x *instTxn) netChanges() []instChange {
 		}
 	}
 	return out
+}
+
+// internRow makes a stored row share the text that many rows repeat (the
+// scheme, host and IP of a machine, the slug, the node, the status, the
+// check): one copy each in the process instead of one per row, decoded
+// anew from every log entry.
+func internRow(row *Instance) {
+	for _, s := range []*string{&row.Scheme, &row.Host, &row.IP, &row.Slug, &row.NodeURL, &row.DeploymentID, &row.StatusReason} {
+		*s = intern(*s)
+	}
+	row.Status = Status(intern(string(row.Status)))
+	if row.Check != nil {
+		row.Check.Type = api.CheckType(intern(string(row.Check.Type)))
+		row.Check.Path = intern(row.Check.Path)
+	}
+}
+
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
 }

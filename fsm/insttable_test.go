@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -262,5 +263,20 @@ func TestSlugIndexFollowsOnlyItsOwnRows(t *testing.T) {
 	}
 	if got := g.InstancesIndexOf("a"); got != a.index {
 		t.Fatalf("slug a after a restore: %d, want the table's %d", got, a.index)
+	}
+}
+
+// Rows share the text they repeat: two instances on one host, of one
+// slug, hold one copy of the host and the slug, each decoded from its own
+// log entry.
+func TestStoredRowsShareRepeatedText(t *testing.T) {
+	a := newApplier(t)
+	r1 := a.mustRegister(Instance{URL: "http://10.9.0.1:80/a", Slug: "shared"}, "i1")
+	r2 := a.mustRegister(Instance{URL: "http://10.9.0.1:81/b", Slug: "shared"}, "i2")
+	s1, s2 := a.f.state().read().insts.get(r1.ID), a.f.state().read().insts.get(r2.ID)
+	for name, pair := range map[string][2]string{"host": {s1.Host, s2.Host}, "slug": {s1.Slug, s2.Slug}, "status": {string(s1.Status), string(s2.Status)}} {
+		if pair[0] != pair[1] || unsafe.StringData(pair[0]) != unsafe.StringData(pair[1]) {
+			t.Errorf("%s: %q and %q are two copies", name, pair[0], pair[1])
+		}
 	}
 }
