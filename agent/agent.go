@@ -102,8 +102,10 @@ func Start(c Config) (*Agent, error) {
 	if opts.Forwarder == nil {
 		opts.Forwarder = httpapi.NewForwarder(n, 0, log.With("component", "forward", "node", n.ID()))
 	}
-	// A client agent's replica streams travel the same road.
+	// A client agent's replica streams travel the same road, and a
+	// leader's read indexes are proven by asking the voters on it.
 	n.FollowServers(opts.Forwarder.OpenReplica)
+	n.SetFollowerCheck(opts.Forwarder.CheckFollower)
 	// Instances on loopback are only for a cluster of one machine; the
 	// proxy and the checks share one target policy.
 	settings.Targets.Loopback = n.LoopbackOnly()

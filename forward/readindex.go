@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster/api"
@@ -65,4 +66,19 @@ func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error
 		return 0, errors.New("unreadable read index")
 	}
 	return a.Index, nil
+}
+
+// FollowerCheckPath answers a leader's question on a voter: do you follow
+// me in this term (?term=)? 200 is yes.
+const FollowerCheckPath = "/registry-svc/internal/follower-check"
+
+// CheckFollower asks the voter at url whether it follows this node in term
+// (node.FollowerCheck): the leader's proof for a read index, one request
+// per voter and round instead of a log entry.
+func (f *Forwarder) CheckFollower(ctx context.Context, url string, term uint64) error {
+	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: FollowerCheckPath + "?term=" + strconv.FormatUint(term, 10)})
+	if err != nil {
+		return err
+	}
+	return resp.Err()
 }

@@ -26,6 +26,9 @@ type Node interface {
 	WaitCaughtUp(ctx context.Context) error
 	VerifyLeader(ctx context.Context) error
 	ReadIndex(ctx context.Context) (uint64, error)
+	// Follows answers a leader proving a read index: nil when this server
+	// follows leaderID in term.
+	Follows(leaderID string, term uint64) error
 	// LogFormat is the command format every member reads: the one the
 	// leader writes.
 	LogFormat() fsm.Format

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/node"
 )
@@ -24,6 +26,22 @@ func (s *Server) internalReadIndex(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, forward.ReadIndexAnswer{Index: index})
+}
+
+// internalFollowerCheck answers a leader that proves a read index: 200 when
+// this server follows the asking node (forward.Header) in ?term=, 409 when
+// it does not.
+func (s *Server) internalFollowerCheck(c *gin.Context) {
+	term, err := strconv.ParseUint(c.Query("term"), 10, 64)
+	if err != nil || term == 0 {
+		s.writeError(c, api.Invalid("term", "must be a Raft term (a positive integer), not %q", c.Query("term")))
+		return
+	}
+	if err := s.n.Follows(c.GetHeader(forward.Header), term); err != nil {
+		s.writeError(c, &api.Error{Code: api.CodeConflict, Message: err.Error()})
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // consistentOnFollower serves a ?consistent read from this follower's

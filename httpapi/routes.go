@@ -62,6 +62,7 @@ func (s *Server) routes(e *gin.Engine, o Options) {
 	// hold their own token's accessor).
 	e.POST(forward.WritesPath, s.nodesOnly, s.internalWrites)
 	e.GET(forward.ReadIndexPath, s.nodesOnly, s.internalReadIndex)
+	e.GET(forward.FollowerCheckPath, s.nodesOnly, s.internalFollowerCheck)
 	e.PUT(forward.StatusesPath, s.nodesOnly, s.setStatuses) // the checkers' batches: no token, the cluster's own writes
 	e.GET(forward.ReplicaPath, s.nodesOnly, s.replicaStream)
 	e.GET(keyringPath, s.nodesOnly, s.localKeyring)

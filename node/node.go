@@ -47,8 +47,10 @@ type Node struct {
 	caughtUp  atomic.Bool
 	// catchUp caches catchUpIndex's answer for one target.
 	catchUp atomic.Pointer[[2]uint64]
-	// readRounds shares one leadership check among concurrent reads.
-	readRounds *rounds.Group[uint64]
+	// readRounds shares one leadership check among concurrent reads;
+	// followerCheck, when set, proves it by asking the voters.
+	readRounds    *rounds.Group[uint64]
+	followerCheck atomic.Pointer[FollowerCheck]
 	// disk refuses writes while the data dir's disk is full (disk.go).
 	disk *diskGuard
 	// nodes numbers this node's view of the nodes (nodefeed.go).

@@ -23,15 +23,16 @@ func (n *Node) VerifyLeader(ctx context.Context) error {
 // a quorum to come from the current leader. A follower that has applied the
 // log up to it may answer a read as the leader would.
 //
-// Leadership is confirmed by committing a barrier in this term, not by
+// Leadership is proven each round by a quorum of voters answering that they
+// still follow this node in its term (confirmByQuorum, when the agent has
+// set a FollowerCheck), else by committing a barrier in this term. Never by
 // raft's VerifyLeader: that one counts any successful heartbeat answer read
 // after the check was registered, including an answer to a heartbeat sent
 // before this leader froze (a SIGSTOP, a VM pause, a long GC), so a deposed
 // leader confirmed itself with its followers' stale answers and served a
-// "consistent" read without writes the new leader had acknowledged. A
-// deposed leader cannot commit: its followers have a newer term. Reads that
-// arrive together share one barrier (rounds), so the cost is one small log
-// entry per round trip, not per read.
+// "consistent" read without writes the new leader had acknowledged. Reads
+// that arrive together share one round (rounds), so the cost is one
+// request per voter (or one small log entry) per round trip, not per read.
 func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
@@ -43,10 +44,13 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	return index, err
 }
 
-// confirmLeadership is one round of ReadIndex: a barrier committed in this
-// term, after which the FSM has applied every write acknowledged before the
-// round began.
+// confirmLeadership is one round of ReadIndex: the voters' answers, or a
+// barrier committed in this term after which the FSM has applied every
+// write acknowledged before the round began.
 func (n *Node) confirmLeadership() (uint64, error) {
+	if check := n.followerCheck.Load(); check != nil {
+		return n.confirmByQuorum(*check)
+	}
 	// A barrier is a log entry: on a full disk it would fail the append
 	// and make this leader step down.
 	if err := n.disk.admit(); err != nil {
