@@ -53,12 +53,15 @@ type slugMark struct {
 type instTable struct {
 	// floor is the index of every slug without a mark: the table's index
 	// when the table was loaded from a snapshot (0 for a new one).
-	floor  uint64
-	marks  *btree.BTreeG[slugMark]
-	byID   *btree.BTreeG[idRef]  // every row, by ID
-	byURL  *btree.BTreeG[urlRef] // every row, by URL (unique)
-	bySlug *btree.BTreeG[keyRef] // rows with a slug, by slug then ID
-	byTag  *btree.BTreeG[keyRef] // one entry per distinct tag of a row, by tag then ID
+	floor uint64
+	marks *btree.BTreeG[slugMark]
+	// pruneAt is the number of marks past which the marks of slugs
+	// without rows are dropped (pruneMarks).
+	pruneAt int
+	byID    *btree.BTreeG[idRef]  // every row, by ID
+	byURL   *btree.BTreeG[urlRef] // every row, by URL (unique)
+	bySlug  *btree.BTreeG[keyRef] // rows with a slug, by slug then ID
+	byTag   *btree.BTreeG[keyRef] // one entry per distinct tag of a row, by tag then ID
 }
 
 func lessID(a, b idRef) bool    { return a.id < b.id }
@@ -69,18 +72,47 @@ func lessMark(a, b slugMark) bool { return a.slug < b.slug }
 
 func newInstTable() *instTable {
 	return &instTable{
-		marks:  btree.NewG(instDegree, lessMark),
-		byID:   btree.NewG(instDegree, lessID),
-		byURL:  btree.NewG(instDegree, lessURL),
-		bySlug: btree.NewG(instDegree, lessPair),
-		byTag:  btree.NewG(instDegree, lessPair),
+		marks:   btree.NewG(instDegree, lessMark),
+		pruneAt: minPruneAt,
+		byID:    btree.NewG(instDegree, lessID),
+		byURL:   btree.NewG(instDegree, lessURL),
+		bySlug:  btree.NewG(instDegree, lessPair),
+		byTag:   btree.NewG(instDegree, lessPair),
 	}
 }
 
 // clone returns a version to write; t stays as it is for its readers.
 func (t *instTable) clone() *instTable {
-	return &instTable{floor: t.floor, marks: t.marks.Clone(),
+	return &instTable{floor: t.floor, marks: t.marks.Clone(), pruneAt: t.pruneAt,
 		byID: t.byID.Clone(), byURL: t.byURL.Clone(), bySlug: t.bySlug.Clone(), byTag: t.byTag.Clone()}
+}
+
+// minPruneAt is the fewest marks that start a prune.
+const minPruneAt = 4096
+
+// pruneMarks drops the marks of slugs that no longer have rows once the
+// marks are twice what the last prune kept (slugs created and emptied again
+// would otherwise be remembered without bound), and raises the floor to the
+// newest dropped mark: the slugs without a mark then answer with an index
+// at least as high as before, never a lower one.
+func (t *instTable) pruneMarks() {
+	if t.marks.Len() <= t.pruneAt {
+		return
+	}
+	var gone []slugMark
+	t.marks.Ascend(func(m slugMark) bool {
+		has := false
+		t.eachOfSlug(m.slug, func(*Instance) bool { has = true; return false })
+		if !has {
+			gone = append(gone, m)
+		}
+		return true
+	})
+	for _, m := range gone {
+		t.marks.Delete(m)
+		t.floor = max(t.floor, m.index)
+	}
+	t.pruneAt = max(minPruneAt, 2*t.marks.Len())
 }
 
 // slugIndex is the index of the last change to slug's rows: a read of

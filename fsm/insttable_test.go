@@ -280,3 +280,31 @@ func TestStoredRowsShareRepeatedText(t *testing.T) {
 		}
 	}
 }
+
+// Slugs created and emptied again are not remembered without bound, and a
+// slug whose mark is dropped never answers with a lower index than before.
+func TestSlugMarksStayBounded(t *testing.T) {
+	a := newApplier(t)
+	keep := a.mustRegister(Instance{URL: "http://keep:1", Slug: "keep"}, "k")
+	var firstGone uint64
+	for i := range 3 * minPruneAt {
+		slug := fmt.Sprintf("tmp%d", i)
+		in := a.mustRegister(Instance{URL: fmt.Sprintf("http://tmp:%d", i+2), Slug: slug}, fmt.Sprintf("t%d", i))
+		if res := a.apply(&Command{Type: CmdDeregisterInstance, ID: in.ID}); res != nil {
+			t.Fatal(res)
+		}
+		if i == 0 {
+			firstGone = a.f.InstancesIndexOf(slug)
+		}
+	}
+	tab := a.f.state().read().insts
+	if n := tab.marks.Len(); n > 2*minPruneAt {
+		t.Fatalf("%d slug marks kept for 1 slug with rows", n)
+	}
+	if got := a.f.InstancesIndexOf("tmp0"); got < firstGone {
+		t.Fatalf("an emptied slug went back from %d to %d", firstGone, got)
+	}
+	if got := a.f.InstancesIndexOf("keep"); got < keep.ModifyIndex {
+		t.Fatalf("a slug with rows answers %d, below its write at %d", got, keep.ModifyIndex)
+	}
+}

@@ -146,6 +146,7 @@ func (t *tx) Commit() {
 	}
 	t.done = true
 	if t.inst.work != nil {
+		t.inst.work.pruneMarks()
 		t.st.insts.Store(t.inst.work)
 	}
 	t.Txn.Commit()
