@@ -64,7 +64,12 @@ func (s *Server) events(c *gin.Context) {
 			return
 		}
 	}
-	if _, complete, oldest, _ := s.n.FSM().EventsSince(last, 0); !complete {
+	if _, complete, oldest, _ := s.n.FSM().EventsSince(last, 0); !complete && f.slug != "" && s.n.FSM().InstancesIndexOf(f.slug) <= last {
+		// A stream of one slug resumes from that slug's list index, which
+		// stays old while other slugs change: the slug has not changed
+		// since, so the history from its oldest change misses nothing.
+		last = oldest
+	} else if !complete {
 		c.Header("X-Registry-Oldest", strconv.FormatUint(oldest, 10))
 		s.writeError(c, &api.Error{Code: api.CodeGone, Field: "index", Message: fmt.Sprintf(
 			"this node holds changes after index %d only; list again and follow from the list's X-Registry-Index", oldest)})

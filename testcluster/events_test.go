@@ -104,6 +104,10 @@ func TestChangeStreamMissesNothingAndRepeatsNothing(t *testing.T) {
 		}
 	}
 
+	// A slug nothing changes after this (no check to move its status).
+	if resp, body := do(t, http.MethodPut, c.Member(f).URL+"/registry-svc/instance", `{"url":"http://10.6.1.9:80","slug":"quiet","check":{"type":"none"}}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register quiet: HTTP %d %s", resp.StatusCode, body)
+	}
 	// Past the history (64 changes): gone, with where it starts.
 	for i := range 70 {
 		register(t, c, f, fmt.Sprintf("http://10.6.2.%d:80", i+1), "bulk")
@@ -115,6 +119,19 @@ func TestChangeStreamMissesNothingAndRepeatsNothing(t *testing.T) {
 		}
 		return nil
 	})
+	// A slug's list answers with the slug's own last change, older than the
+	// history now: a stream of that slug resumes from it all the same (no
+	// change of it since), and then shows its next change.
+	resp, _ = do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/instances?slug=quiet", "")
+	fromQuiet := resp.Header.Get("X-Registry-Index")
+	if resp, body := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?index="+fromQuiet, ""); resp.StatusCode != http.StatusGone {
+		t.Fatalf("unfiltered from quiet's list index %s: HTTP %d %s", fromQuiet, resp.StatusCode, body)
+	}
+	resumed := follow(t, c, f, "index="+fromQuiet+"&slug=quiet")
+	q2 := register(t, c, f, "http://10.6.1.10:80", "quiet")
+	if e := next(t, resumed); e.ID != q2.ID || e.Op != "upsert" {
+		t.Fatalf("slug quiet resumed from its list index: %+v, want the upsert of %s", e, q2.ID)
+	}
 	// A bad filter is a 400 naming it.
 	if resp, body := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/events?kind=instance,nodes", ""); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"field":"kind"`) {
 		t.Fatalf("kind=instance,nodes: HTTP %d %s", resp.StatusCode, body)
