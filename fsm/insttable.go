@@ -210,18 +210,14 @@ func (t *instTable) eachWithTag(tag string, fn func(*Instance) bool) {
 	})
 }
 
-// lookup calls fn with the rows an index finds for value: the index names
-// are go-memdb's ("id", "url", "slug", "tag"); "" lists every row.
+// lookup calls fn with the rows an index of bestIndex finds for value
+// ("id", "slug", "tag"); "" lists every row.
 func (t *instTable) lookup(index, value string, fn func(*Instance) bool) {
 	switch {
 	case value == "":
 		t.each(fn)
 	case index == "id":
 		if in := t.get(value); in != nil {
-			fn(in)
-		}
-	case index == "url":
-		if in := t.getURL(value); in != nil {
 			fn(in)
 		}
 	case index == "slug":
@@ -280,10 +276,11 @@ func (x *instTxn) load(row *Instance) { x.writable().put(nil, row) }
 
 func (x *instTxn) track(id string, before, after *Instance, index uint64) {
 	for _, r := range []*Instance{before, after} {
-		if r != nil {
-			x.slugs[r.Slug] = struct{}{}
-			x.work.marks.ReplaceOrInsert(slugMark{slug: r.Slug, index: index})
+		if r == nil || (r == after && before != nil && before.Slug == after.Slug) {
+			continue // a row that keeps its slug marks it once
 		}
+		x.slugs[r.Slug] = struct{}{}
+		x.work.marks.ReplaceOrInsert(slugMark{slug: r.Slug, index: index})
 	}
 	if c, ok := x.changes[id]; ok {
 		c.after = after // the row's first before stays: the net change

@@ -63,6 +63,12 @@ func checkIndexes(t *testing.T, tab *instTable, model map[string]*Instance) {
 	t.Helper()
 	ids := func(index, value string) []string {
 		var out []string
+		if index == "url" { // register's lookup, not a read's
+			if in := tab.getURL(value); in != nil {
+				out = append(out, in.ID)
+			}
+			return out
+		}
 		tab.lookup(index, value, func(in *Instance) bool {
 			out = append(out, in.ID)
 			return true

@@ -37,9 +37,11 @@ func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, 
 		ws.Add(st.watch.ch(filter.Slug)) // before the read: see slugWatch
 	}
 	r := st.read()
-	index := maxIndex(r.Txn, tableInstances)
+	var index uint64
 	if filter.Slug != "" {
 		index = r.insts.slugIndex(filter.Slug)
+	} else {
+		index = maxIndex(r.Txn, tableInstances)
 	}
 	name, value := bestIndex(filter)
 	out := []*Instance{}
@@ -96,7 +98,7 @@ func (f *FSM) InstancesIndexOf(slug string) uint64 {
 	if slug == "" {
 		return f.InstancesIndex()
 	}
-	return f.state().read().insts.slugIndex(slug)
+	return f.state().insts.Load().slugIndex(slug)
 }
 
 // Index returns the highest write index across the catalog's tables.

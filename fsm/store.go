@@ -53,7 +53,6 @@ func (s *store) setFloor(index uint64) {
 func (s *store) snapshot() *store {
 	c := &store{db: s.db.Snapshot()}
 	c.insts.Store(s.insts.Load())
-	c.watch.seed = maphash.MakeSeed()
 	return c
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // A read index needs proof that this node still led when the read began:
@@ -22,7 +24,9 @@ import (
 // itself with answers from before the freeze.)
 
 // FollowerCheck asks the server with this HTTP URL whether it follows this
-// node in term; nil is yes. The agent supplies it (node-to-node HTTP).
+// node in term; nil is yes. The agent supplies it (node-to-node HTTP). An
+// error with code not_found is a voter of an older build, without the
+// question: during a rolling upgrade the round falls back to a barrier.
 type FollowerCheck func(ctx context.Context, url string, term uint64) error
 
 // SetFollowerCheck makes read indexes proven by asking the voters (fn)
@@ -95,6 +99,9 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 		}
 		select {
 		case err := <-answers:
+			if api.CodeOf(err) == api.CodeNotFound {
+				return n.confirmByBarrier()
+			}
 			if err != nil {
 				no++
 				n.log.Debug("read index: a voter did not confirm this leader", "term", term, "err", err)

@@ -51,6 +51,11 @@ func (n *Node) confirmLeadership() (uint64, error) {
 	if check := n.followerCheck.Load(); check != nil {
 		return n.confirmByQuorum(*check)
 	}
+	return n.confirmByBarrier()
+}
+
+// confirmByBarrier proves a round by committing a barrier in this term.
+func (n *Node) confirmByBarrier() (uint64, error) {
 	// A barrier is a log entry: on a full disk it would fail the append
 	// and make this leader step down.
 	if err := n.disk.admit(); err != nil {

@@ -1,11 +1,15 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/forward"
 )
 
 // The leader proves a read index by asking the voters on the nodes' HTTP
@@ -13,7 +17,8 @@ import (
 // stays leader and writes still commit) no ?consistent read is served,
 // neither on the leader nor through a follower, and they are served again
 // once the routes are back. A voter asked by a node that is not its leader,
-// or about another term, says no.
+// or about another term, says no. Voters of an older build, which answer
+// the question with 404 not_found, get a barrier instead.
 func TestAReadIndexNeedsTheVotersAnswers(t *testing.T) {
 	c := startCluster(t, Options{Nodes: 3})
 	l := c.Leader()
@@ -66,5 +71,18 @@ func TestAReadIndexNeedsTheVotersAnswers(t *testing.T) {
 		if resp.StatusCode != q.want {
 			t.Errorf("asked by %s about term %d: %d, want %d", q.asker, q.term, resp.StatusCode, q.want)
 		}
+	}
+
+	// A rolling upgrade: the voters do not know the question yet.
+	leader := c.Agent(l).Node
+	leader.SetFollowerCheck(func(context.Context, string, uint64) error {
+		return &api.Error{Code: api.CodeNotFound, Message: "no route for GET " + forward.FollowerCheckPath}
+	})
+	before := leader.Status().LastLogIndex
+	if code, body := consistent(l); code != http.StatusOK || !strings.Contains(body, "10.7.0.1") {
+		t.Fatalf("consistent read with voters of an older build: %d %s", code, body)
+	}
+	if after := leader.Status().LastLogIndex; after <= before {
+		t.Fatalf("the log stayed at %d: the round was not proven by a barrier", after)
 	}
 }
