@@ -54,9 +54,39 @@ type BatchRequest struct {
 // Answer is what the client of one write gets: 201 with the instance, 204,
 // or an error body.
 type Answer struct {
-	Status   int            `json:"status"`
-	Instance *api.Instance  `json:"instance,omitempty"`
-	Error    *api.ErrorBody `json:"error,omitempty"`
+	Status int `json:"status"`
+	// Instance is the registered row as the leader encoded it: the
+	// follower hands these bytes to its client as they are, instead of
+	// decoding the row only to encode it again (on the wire it is the
+	// same JSON object either way, so builds of either kind interoperate).
+	Instance json.RawMessage `json:"instance,omitempty"`
+	Error    *api.ErrorBody  `json:"error,omitempty"`
+}
+
+// AppendBatchResponse appends the JSON of a BatchResponse holding answers to
+// b. An instance goes in as the bytes it already is: encoding/json would
+// scan and compact every one of them again.
+func AppendBatchResponse(b []byte, answers []Answer) ([]byte, error) {
+	b = append(b, `{"results":[`...)
+	for i, a := range answers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if a.Instance != nil && a.Error == nil {
+			b = append(b, `{"status":`...)
+			b = strconv.AppendInt(b, int64(a.Status), 10)
+			b = append(b, `,"instance":`...)
+			b = append(b, a.Instance...)
+			b = append(b, '}')
+			continue
+		}
+		raw, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, raw...)
+	}
+	return append(b, "]}"...), nil
 }
 
 // BatchResponse is the leader's answer to a batch, one Answer per write in

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -83,8 +84,13 @@ func (s *Server) internalWrites(c *gin.Context) {
 		s.writeError(c, failed) // nothing was applied: the whole batch fails alike
 		return
 	}
+	body, err := forward.AppendBatchResponse(make([]byte, 0, 512*len(answers)), answers)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	setIndex(c, s.n.AppliedIndex())
-	c.JSON(http.StatusOK, forward.BatchResponse{Results: answers})
+	c.Data(http.StatusOK, jsonContentType, body)
 }
 
 // batchEntryBudget is what the writes of one Raft entry may take, leaving
@@ -136,7 +142,11 @@ func resultAnswer(r fsm.BatchResult) forward.Answer {
 		return errorAnswer(r.Err)
 	}
 	if in, ok := r.Row.(*api.Instance); ok {
-		return forward.Answer{Status: http.StatusCreated, Instance: in}
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return errorAnswer(err)
+		}
+		return forward.Answer{Status: http.StatusCreated, Instance: raw}
 	}
 	return forward.Answer{Status: http.StatusNoContent}
 }
@@ -172,7 +182,11 @@ func (s *Server) viaBatch(c *gin.Context, w forward.Write) bool {
 		}
 		c.AbortWithStatusJSON(a.Status, a.Error)
 	case a.Instance != nil:
-		c.JSON(a.Status, gin.H{"instance": a.Instance})
+		// The leader's bytes as they came: {"instance": row}, as c.JSON
+		// would have written it after a decode and an encode.
+		body := make([]byte, 0, len(`{"instance":}`)+len(a.Instance))
+		body = append(append(append(body, `{"instance":`...), a.Instance...), '}')
+		c.Data(a.Status, jsonContentType, body)
 	default:
 		c.Status(a.Status)
 	}

@@ -141,3 +141,6 @@ func boolQuery(c *gin.Context, name string) (bool, error) {
 	}
 	return b, nil
 }
+
+// jsonContentType is what gin's c.JSON sets, for bodies encoded by hand.
+const jsonContentType = "application/json; charset=utf-8"

@@ -87,6 +87,9 @@ func (s *Server) copyAnswer(c *gin.Context, ctx context.Context, resp *forward.R
 // write the leader acknowledged at idx, so that the client's next local read
 // here sees it.
 func (s *Server) awaitApplied(ctx context.Context, idx uint64) {
+	if s.n.AppliedIndex() >= idx {
+		return // no timer to set up
+	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := s.n.WaitApplied(wctx, idx); err != nil {
