@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	gometrics "github.com/hashicorp/go-metrics/compat"
-	gmprom "github.com/hashicorp/go-metrics/compat/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,9 +17,7 @@ import (
 func BridgeLibraryMetrics() (prometheus.Gatherer, error) {
 	bridgeOnce.Do(func() {
 		reg := prometheus.NewRegistry()
-		opts := gmprom.DefaultPrometheusOpts
-		opts.Registerer = reg
-		sink, err := gmprom.NewPrometheusSinkFrom(opts)
+		sink, err := newTimerSink(reg)
 		if err != nil {
 			bridgeErr = err
 			return
