@@ -77,7 +77,6 @@ func registerInstance(txn *tx, index uint64, rc *RegisterCommand, tok *TokenRow,
 	if err := account(txn, q, added, 0, 0, instanceSize(row)-instanceSize(existing)); err != nil {
 		return nil, err
 	}
-	internRow(row)
 	txn.inst.put(existing, row)
 	return row, bumpIndex(txn, tableInstances, index)
 }

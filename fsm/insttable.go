@@ -1,8 +1,11 @@
 package fsm
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 	"unique"
+	"weak"
 
 	"github.com/google/btree"
 
@@ -142,8 +145,10 @@ func (t *instTable) getURL(url string) *Instance {
 }
 
 // put stores row in place of old (nil for a new row); old and row have the
-// same ID.
+// same ID. row shares repeated text and its check with other rows from
+// here on (internRow).
 func (t *instTable) put(old, row *Instance) {
+	internRow(row)
 	if old != nil {
 		t.unindex(old)
 	}
@@ -312,8 +317,44 @@ func internRow(row *Instance) {
 	}
 	row.Status = Status(intern(string(row.Status)))
 	if row.Check != nil {
-		row.Check.Type = api.CheckType(intern(string(row.Check.Type)))
-		row.Check.Path = intern(row.Check.Path)
+		row.Check = internCheck(row.Check)
+	}
+}
+
+// checks holds one copy of each distinct check the catalog stores: most
+// rows carry the same default or registrator check, and 80 bytes a row
+// are 8 MB at 100,000 rows. Stored rows are never written in place, so
+// they can share it. The map holds its copies weakly: once no row holds a
+// check any more, the collector takes it and its entry goes, so a writer
+// of ever new checks cannot grow the map past the rows that hold them.
+var checks = struct {
+	sync.Mutex
+	m map[api.Check]weak.Pointer[api.Check]
+}{m: map[api.Check]weak.Pointer[api.Check]{}}
+
+func internCheck(c *api.Check) *api.Check {
+	key := *c
+	key.Type = api.CheckType(intern(string(key.Type)))
+	key.Path = intern(key.Path)
+	checks.Lock()
+	defer checks.Unlock()
+	if p := checks.m[key].Value(); p != nil {
+		return p
+	}
+	p := new(api.Check)
+	*p = key
+	checks.m[key] = weak.Make(p)
+	runtime.AddCleanup(p, dropCheck, key)
+	return p
+}
+
+// dropCheck forgets a check no row holds, unless it has been stored again
+// since (a new copy under the same key).
+func dropCheck(key api.Check) {
+	checks.Lock()
+	defer checks.Unlock()
+	if wp, ok := checks.m[key]; ok && wp.Value() == nil {
+		delete(checks.m, key)
 	}
 }
 

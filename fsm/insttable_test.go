@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"unsafe"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // Every index of the instances table agrees with a plain map of the rows
@@ -284,6 +287,56 @@ func TestStoredRowsShareRepeatedText(t *testing.T) {
 		if pair[0] != pair[1] || unsafe.StringData(pair[0]) != unsafe.StringData(pair[1]) {
 			t.Errorf("%s: %q and %q are two copies", name, pair[0], pair[1])
 		}
+	}
+}
+
+// Rows with equal checks share one stored check, a status change keeps
+// it, and a check no row holds any more is forgotten.
+func TestStoredRowsShareOneCheckAndForgetUnusedOnes(t *testing.T) {
+	a := newApplier(t)
+	check := func(typ api.CheckType, path string) *Check {
+		return &Check{Type: typ, Path: path, Interval: Duration(17 * time.Second), Timeout: Duration(2 * time.Second),
+			FailuresBeforeUnhealthy: 3, SuccessesBeforeHealthy: 1}
+	}
+	odd := check(CheckHTTP, "/only-here-"+t.Name())
+	r1 := a.mustRegister(Instance{URL: "http://10.9.0.1:80", Slug: "a", Check: odd, Tags: []string{"x"}}, "i1")
+	r2 := a.mustRegister(Instance{URL: "http://10.9.0.2:80", Slug: "b", Check: check(CheckHTTP, odd.Path)}, "i2")
+	r3 := a.mustRegister(Instance{URL: "http://10.9.0.3:80", Slug: "a", Check: check(CheckTCP, "")}, "i3")
+	get := func(id string) *Instance { return a.f.state().read().insts.get(id) }
+	if get(r1.ID).Check != get(r2.ID).Check || *get(r1.ID).Check != *odd {
+		t.Fatalf("equal checks are two copies, or changed: %+v %+v", get(r1.ID).Check, get(r2.ID).Check)
+	}
+	if get(r3.ID).Check == get(r1.ID).Check || get(r3.ID).Check.Type != CheckTCP {
+		t.Fatalf("a different check is shared: %+v", get(r3.ID).Check)
+	}
+	before := get(r1.ID)
+	a.apply(&Command{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: r1.ID, Status: StatusUnhealthy, At: t0, Reason: "probe"}}})
+	if got := get(r1.ID); got.Status != StatusUnhealthy || got.Check != before.Check || unsafe.SliceData(got.Tags) != unsafe.SliceData(before.Tags) {
+		t.Fatalf("a status change copied what it does not change: %s, check %p (was %p)", got.Status, got.Check, before.Check)
+	}
+	held := func() bool {
+		checks.Lock()
+		defer checks.Unlock()
+		for k := range checks.m {
+			if k.Path == odd.Path {
+				return true
+			}
+		}
+		return false
+	}
+	if !held() {
+		t.Fatal("the shared check is not in the table")
+	}
+	before = nil
+	a.apply(&Command{Type: CmdDeregisterInstance, ID: r1.ID})
+	a.apply(&Command{Type: CmdDeregisterInstance, ID: r2.ID})
+	a.f = nil // the applier's FSM still holds old versions of the table
+	for i := 0; held(); i++ {
+		if i == 500 {
+			t.Fatal("a check no row holds stays in the table")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -81,7 +81,11 @@ func setStatuses(txn *tx, index uint64, us []StatusUpdate, tok *TokenRow) (*Stat
 			res.Applied = append(res.Applied, u.ID)
 			continue
 		}
-		next, changed := row.Clone(), false
+		// A status or heartbeat changes no tag, meta or check: the new
+		// version shares them with the old (stored rows are never written
+		// in place) instead of copying them on every heartbeat.
+		shallow := *row
+		next, changed := &shallow, false
 		if u.Status != "" && u.Status != row.Status {
 			next.Status, next.StatusChangedAt, next.StatusReason = u.Status, u.At, u.Reason
 			changed = true
