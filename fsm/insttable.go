@@ -3,6 +3,7 @@ package fsm
 import (
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"unique"
 	"weak"
@@ -312,7 +313,18 @@ func (x *instTxn) netChanges() []instChange {
 // check): one copy each in the process instead of one per row, decoded
 // anew from every log entry.
 func internRow(row *Instance) {
-	for _, s := range []*string{&row.Scheme, &row.Host, &row.IP, &row.Slug, &row.NodeURL, &row.DeploymentID, &row.StatusReason} {
+	// The scheme, host, IP and path are parts of the URL: they share its
+	// bytes, which costs nothing whether other rows repeat them or not.
+	// Only what the URL does not hold (an IP given beside a host name) is
+	// interned.
+	for _, s := range []*string{&row.Scheme, &row.Host, &row.IP, &row.Path} {
+		if i := strings.Index(row.URL, *s); *s != "" && i >= 0 {
+			*s = row.URL[i : i+len(*s)]
+		} else {
+			*s = intern(*s)
+		}
+	}
+	for _, s := range []*string{&row.Slug, &row.NodeURL, &row.DeploymentID, &row.StatusReason} {
 		*s = intern(*s)
 	}
 	row.Status = Status(intern(string(row.Status)))

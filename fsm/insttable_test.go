@@ -275,17 +275,32 @@ func TestSlugIndexFollowsOnlyItsOwnRows(t *testing.T) {
 	}
 }
 
-// Rows share the text they repeat: two instances on one host, of one
-// slug, hold one copy of the host and the slug, each decoded from its own
-// log entry.
+// Rows share the text they repeat: two instances of one slug hold one
+// copy of the slug and the status, each decoded from its own log entry;
+// the scheme, host, IP and path hold no bytes of their own but the URL's.
 func TestStoredRowsShareRepeatedText(t *testing.T) {
 	a := newApplier(t)
 	r1 := a.mustRegister(Instance{URL: "http://10.9.0.1:80/a", Slug: "shared"}, "i1")
 	r2 := a.mustRegister(Instance{URL: "http://10.9.0.1:81/b", Slug: "shared"}, "i2")
 	s1, s2 := a.f.state().read().insts.get(r1.ID), a.f.state().read().insts.get(r2.ID)
-	for name, pair := range map[string][2]string{"host": {s1.Host, s2.Host}, "slug": {s1.Slug, s2.Slug}, "status": {string(s1.Status), string(s2.Status)}} {
+	for name, pair := range map[string][2]string{"slug": {s1.Slug, s2.Slug}, "status": {string(s1.Status), string(s2.Status)}} {
 		if pair[0] != pair[1] || unsafe.StringData(pair[0]) != unsafe.StringData(pair[1]) {
 			t.Errorf("%s: %q and %q are two copies", name, pair[0], pair[1])
+		}
+	}
+	for _, row := range []*Instance{s1, s2} {
+		start := uintptr(unsafe.Pointer(unsafe.StringData(row.URL)))
+		for name, part := range map[string]string{"scheme": row.Scheme, "host": row.Host, "ip": row.IP, "path": row.Path} {
+			if part == "" {
+				if name != "host" { // a URL with an IP literal has no host name
+					t.Errorf("%s of %s is empty", name, row.URL)
+				}
+				continue
+			}
+			at := uintptr(unsafe.Pointer(unsafe.StringData(part)))
+			if at < start || at+uintptr(len(part)) > start+uintptr(len(row.URL)) {
+				t.Errorf("%s %q of %s is not within its URL's bytes", name, part, row.URL)
+			}
 		}
 	}
 }
