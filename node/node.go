@@ -51,6 +51,9 @@ type Node struct {
 	// followerCheck, when set, proves it by asking the voters.
 	readRounds    *rounds.Group[uint64]
 	followerCheck atomic.Pointer[FollowerCheck]
+	// lingering counts, per voter, follower checks left running after
+	// their read index round ended (quorumcheck.go).
+	lingering sync.Map
 	// disk refuses writes while the data dir's disk is full (disk.go).
 	disk *diskGuard
 	// nodes numbers this node's view of the nodes (nodefeed.go).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -79,19 +80,29 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 	if need <= 0 {
 		return index, nil
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, quorumCheckTimeout)
-	defer cancel()
 	answers := make(chan error, len(others))
-	for _, s := range others {
+	checks := make([]*voterCheck, len(others))
+	for i, s := range others {
+		ctx, cancel := context.WithTimeout(n.ctx, quorumCheckTimeout)
+		c := &voterCheck{voter: string(s.ID), cancel: cancel}
+		checks[i] = c
 		go func() {
-			m, ok := n.gossip.Member(string(s.ID))
+			defer c.finish(n)
+			m, ok := n.gossip.Member(c.voter)
 			if !ok || m.URL == "" {
-				answers <- fmt.Errorf("no address for %s", s.ID)
+				answers <- fmt.Errorf("no address for %s", c.voter)
 				return
 			}
 			answers <- check(ctx, m.URL, term)
 		}()
 	}
+	defer func() {
+		for _, c := range checks {
+			c.roundOver(n)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(n.ctx, quorumCheckTimeout)
+	defer cancel()
 	yes, no := 0, 0
 	for yes < need {
 		if no > len(others)-need {
@@ -116,4 +127,53 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 		}
 	}
 	return index, nil
+}
+
+// maxLingering bounds, per voter, the checks left running after their
+// round ended.
+const maxLingering = 4
+
+// voterCheck is one voter's check in a round. The round ends at a quorum,
+// but a check still under way is left to finish (up to maxLingering a
+// voter): net/http closes the connection of a request it cancels, and
+// cancelling the slower voter's check every round made the next one dial,
+// and with TLS handshake, again. Past the bound (a voter that does not
+// answer) the check is cancelled, so that a dead voter does not gather a
+// connection per round until the timeout.
+type voterCheck struct {
+	voter  string
+	cancel context.CancelFunc
+	state  atomic.Int32 // checkRunning, then checkLingering (counted), checkDone
+}
+
+const (
+	checkRunning int32 = iota
+	checkLingering
+	checkDone
+)
+
+// roundOver leaves a running check to finish or cancels it. The voter's
+// slot is taken before the check is marked lingering, so that finish gives
+// back exactly the slots taken.
+func (c *voterCheck) roundOver(n *Node) {
+	v, _ := n.lingering.LoadOrStore(c.voter, new(atomic.Int32))
+	count := v.(*atomic.Int32)
+	if count.Add(1) > maxLingering {
+		count.Add(-1)
+		c.cancel() // harmless if it has answered
+		return
+	}
+	if !c.state.CompareAndSwap(checkRunning, checkLingering) {
+		count.Add(-1) // answered already
+	}
+}
+
+// finish ends a check, answered or not, and stops counting it as lingering.
+func (c *voterCheck) finish(n *Node) {
+	c.cancel()
+	if c.state.Swap(checkDone) == checkLingering {
+		if v, ok := n.lingering.Load(c.voter); ok {
+			v.(*atomic.Int32).Add(-1)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,5 +85,63 @@ func TestAReadIndexNeedsTheVotersAnswers(t *testing.T) {
 	}
 	if after := leader.Status().LastLogIndex; after <= before {
 		t.Fatalf("the log stayed at %d: the round was not proven by a barrier", after)
+	}
+}
+
+// A round ends at a quorum of yes, but a check still under way is left to
+// finish: net/http closes the connection of a request it cancels, so
+// cancelling the slower voter's check every round made the next round dial
+// (and, with TLS, handshake) again. A voter that does not answer at all
+// does not gather a check per round: past a few, they are cancelled.
+func TestAReadIndexRoundLeavesTheSlowerCheckRunning(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 3})
+	l := c.Leader()
+	register(t, c, l, "http://10.7.0.2:80", "ri")
+	slowURL := c.Member((l + 2) % 3).URL
+	release := make(chan struct{})
+	slow := make(chan error, 1)
+	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, url string, _ uint64) error {
+		if url != slowURL {
+			return nil // the other voter says yes at once: a quorum
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		slow <- ctx.Err()
+		return nil
+	})
+	read := func() {
+		t.Helper()
+		resp, body := do(t, http.MethodGet, c.Member(l).URL+"/registry-svc/instances?slug=ri&consistent", "")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "10.7.0.2") {
+			t.Fatalf("consistent read: %d %s", resp.StatusCode, body)
+		}
+	}
+	read()
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the slower voter's check was cut short once the round had its quorum: %v", err)
+	}
+
+	// A voter that never answers: its checks stay under the bound.
+	var running, most atomic.Int32
+	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, url string, _ uint64) error {
+		if url != slowURL {
+			return nil
+		}
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	for range 20 {
+		read()
+	}
+	// node's maxLingering (4) left over from earlier rounds, and this one's.
+	if m := most.Load(); m > 5 {
+		t.Fatalf("%d checks of a silent voter ran at once over 20 rounds", m)
 	}
 }
