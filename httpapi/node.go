@@ -23,6 +23,9 @@ type Node interface {
 	// FSM is the local replica of the catalog, for reads.
 	FSM() *fsm.FSM
 	LastContact() time.Duration
+	// CaughtUp reports whether local reads are safe now; WaitCaughtUp
+	// waits until they are.
+	CaughtUp() bool
 	WaitCaughtUp(ctx context.Context) error
 	VerifyLeader(ctx context.Context) error
 	ReadIndex(ctx context.Context) (uint64, error)

@@ -60,9 +60,12 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		// A node that just restarted holds local reads until it has caught
 		// up: X-Registry-Index and the catalog never go back in time on
 		// one node.
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
-		err := s.n.WaitCaughtUp(ctx)
-		cancel()
+		var err error
+		if !s.n.CaughtUp() { // no timer for the usual case
+			ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
+			err = s.n.WaitCaughtUp(ctx)
+			cancel()
+		}
 		if err == nil {
 			err = s.blockingRead(c, minIndex, wait, cc, q)
 		}
