@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -311,7 +312,9 @@ func onlyFor(c *Check, field string, set bool, types ...CheckType) error {
 			return nil
 		}
 	}
-	return Invalid(field, "does not apply to %s checks (only to %v)", c.Type, types)
+	// A copy, so that only a refusal moves the types to the heap: the
+	// variadic slice of every call stays on the stack.
+	return Invalid(field, "does not apply to %s checks (only to %v)", c.Type, slices.Clone(types))
 }
 
 func inRange(field string, d, lo, hi time.Duration) error {
