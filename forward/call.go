@@ -24,6 +24,9 @@ type Request struct {
 	Body []byte
 	// Auth is the client's Authorization header, passed on.
 	Auth string
+	// Expect, when set, is the node the call is meant for (ExpectHeader):
+	// the call goes on that node's own client (peerClient).
+	Expect string
 }
 
 // Response is a peer's answer, read whole.
@@ -53,6 +56,10 @@ func (r *Response) Err() error {
 // transport error is returned as is (IsDialError tells whether anything
 // was sent).
 func (f *Forwarder) Do(ctx context.Context, baseURL string, r Request) (*Response, error) {
+	hc := f.hc
+	if r.Expect != "" {
+		hc = f.peerClient(r.Expect)
+	}
 	var body io.Reader
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
@@ -68,7 +75,10 @@ func (f *Forwarder) Do(ctx context.Context, baseURL string, r Request) (*Respons
 	if r.Auth != "" {
 		req.Header.Set("Authorization", r.Auth)
 	}
-	resp, err := f.hc.Do(req)
+	if r.Expect != "" {
+		req.Header.Set(ExpectHeader, r.Expect)
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/fsm"
@@ -23,6 +24,12 @@ import (
 // Header marks a request forwarded by a follower; a node that gets one and
 // does not lead answers not_leader instead of forwarding it again (one hop).
 const Header = "X-Registry-Forwarded-By"
+
+// ExpectHeader names the node a call is meant for: a node that is not it
+// refuses the call (409) instead of answering in its place, so an answer
+// that only that node may give (a voter's yes, a server's replica stream)
+// cannot come from another node reached at a stale or forged address.
+const ExpectHeader = "X-Registry-Expect-Node"
 
 // DefaultHold is how long a request waits for a leader (through an
 // election) before answering no_leader, as Consul holds RPCs.
@@ -52,6 +59,11 @@ type Config struct {
 	// HTTP carries the calls (its dialer is the node's, so tests' fault
 	// switches cut it too).
 	HTTP *http.Client
+	// PeerHTTP, when set, makes the client for calls meant for one node
+	// (expectID): its connections are verified to reach that node (with
+	// TLS, the peer's certificate must name it). Without it such calls
+	// take HTTP and rely on ExpectHeader alone.
+	PeerHTTP func(expectID string) *http.Client
 	// Hold is how long a call waits for a leader (default DefaultHold).
 	Hold   time.Duration
 	Logger *slog.Logger
@@ -59,10 +71,14 @@ type Config struct {
 
 // Forwarder is one node's road to the leader.
 type Forwarder struct {
-	n    Node
-	hc   *http.Client
-	hold time.Duration
-	log  *slog.Logger
+	n  Node
+	hc *http.Client
+	// peerHTTP and peers: the clients for calls meant for one node, one a
+	// node ID, made on first use.
+	peerHTTP func(expectID string) *http.Client
+	peers    sync.Map
+	hold     time.Duration
+	log      *slog.Logger
 	// stopped ends batches and read-index requests still looking for a
 	// leader when the node closes.
 	stopped context.Context
@@ -80,7 +96,7 @@ func New(cfg Config) *Forwarder {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, hold: cfg.Hold, log: cfg.Logger}
+	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, peerHTTP: cfg.PeerHTTP, hold: cfg.Hold, log: cfg.Logger}
 	f.stopped, f.stop = context.WithCancel(context.Background())
 	f.batch = &batcher{f: f}
 	f.readIndex = rounds.New(f.fetchReadIndex)
@@ -98,4 +114,20 @@ func (f *Forwarder) Close() {
 	f.batch.wait()
 	f.readIndex.Wait()
 	f.hc.CloseIdleConnections()
+	f.peers.Range(func(_, c any) bool {
+		c.(*http.Client).CloseIdleConnections()
+		return true
+	})
+}
+
+// peerClient is the client for calls meant for the node expectID.
+func (f *Forwarder) peerClient(expectID string) *http.Client {
+	if f.peerHTTP == nil {
+		return f.hc
+	}
+	if c, ok := f.peers.Load(expectID); ok {
+		return c.(*http.Client)
+	}
+	c, _ := f.peers.LoadOrStore(expectID, f.peerHTTP(expectID))
+	return c.(*http.Client)
 }

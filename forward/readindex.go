@@ -72,11 +72,12 @@ func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error
 // me in this term (?term=)? 200 is yes.
 const FollowerCheckPath = "/registry-svc/internal/follower-check"
 
-// CheckFollower asks the voter at url whether it follows this node in term
+// CheckFollower asks the voter id at url whether it follows this node in
+// term, on a connection that reaches that voter only (peerClient)
 // (node.FollowerCheck): the leader's proof for a read index, one request
 // per voter and round instead of a log entry.
-func (f *Forwarder) CheckFollower(ctx context.Context, url string, term uint64) error {
-	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: FollowerCheckPath + "?term=" + strconv.FormatUint(term, 10)})
+func (f *Forwarder) CheckFollower(ctx context.Context, id, url string, term uint64) error {
+	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: FollowerCheckPath + "?term=" + strconv.FormatUint(term, 10), Expect: id})
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ const replicaHeaderTimeout = 15 * time.Second
 // baseURL, from the entry after index after, on the same mutual-TLS peer
 // transport as every other call of the road. A refusal comes back as its
 // typed error (catching_up, not_leader for a node that is no server).
-func (f *Forwarder) OpenReplica(ctx context.Context, baseURL string, after uint64) (io.ReadCloser, error) {
+func (f *Forwarder) OpenReplica(ctx context.Context, serverID, baseURL string, after uint64) (io.ReadCloser, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(sctx, http.MethodGet,
 		strings.TrimSuffix(baseURL, "/")+ReplicaPath+"?after="+strconv.FormatUint(after, 10), nil)
@@ -31,10 +31,11 @@ func (f *Forwarder) OpenReplica(ctx context.Context, baseURL string, after uint6
 		return nil, err
 	}
 	req.Header.Set(Header, f.n.ID())
+	req.Header.Set(ExpectHeader, serverID)
 	// The road's client has a whole-request timeout: a stream takes the
 	// same transport without it, and a timer for the headers only.
 	headers := time.AfterFunc(replicaHeaderTimeout, cancel)
-	resp, err := (&http.Client{Transport: f.hc.Transport}).Do(req)
+	resp, err := (&http.Client{Transport: f.peerClient(serverID).Transport}).Do(req)
 	if !headers.Stop() {
 		err = fmt.Errorf("no answer within %v", replicaHeaderTimeout)
 	}

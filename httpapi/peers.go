@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,7 +25,15 @@ const keyringPath = "/registry-svc/internal/keyring"
 // gateForwarded: with TLS, a request that says it was forwarded by node X
 // (and is therefore answered as one hop between nodes, e.g. a heartbeat
 // handed to its owner) must come over a connection with X's certificate.
+//
+// A call meant for another node (forward.ExpectHeader) is refused with 409
+// rather than answered here: the caller reached this node at an address it
+// holds for that one.
 func (s *Server) gateForwarded(c *gin.Context) {
+	if want := c.GetHeader(forward.ExpectHeader); want != "" && want != s.n.ID() {
+		s.writeError(c, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("this is node %q, not %q: the address the caller holds for %q is stale or forged", s.n.ID(), want, want)})
+		return
+	}
 	by := c.GetHeader(forward.Header)
 	if by == "" || !s.tls {
 		return

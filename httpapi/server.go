@@ -161,6 +161,15 @@ func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forward
 			TLSClientConfig:     n.PeerTLS(""),
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}},
+		// A voter's yes and a server's replica stream only from that node:
+		// with TLS its certificate must name it.
+		PeerHTTP: func(expectID string) *http.Client {
+			return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+				DialContext:         n.DialContext,
+				TLSClientConfig:     n.PeerTLS(expectID),
+				MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second,
+			}}
+		},
 	})
 }
 

@@ -24,11 +24,13 @@ import (
 // sent before the check, so a leader frozen and then resumed confirmed
 // itself with answers from before the freeze.)
 
-// FollowerCheck asks the server with this HTTP URL whether it follows this
-// node in term; nil is yes. The agent supplies it (node-to-node HTTP). An
+// FollowerCheck asks the server id, at this HTTP URL, whether it follows
+// this node in term; nil is yes. Only that server may answer: another node
+// found at the URL (a stale or forged gossip address) must not answer in
+// its place. The agent supplies it (node-to-node HTTP). An
 // error with code not_found is a voter of an older build, without the
 // question: during a rolling upgrade the round falls back to a barrier.
-type FollowerCheck func(ctx context.Context, url string, term uint64) error
+type FollowerCheck func(ctx context.Context, id, url string, term uint64) error
 
 // SetFollowerCheck makes read indexes proven by asking the voters (fn)
 // rather than by a barrier. Call it before the node serves reads.
@@ -93,7 +95,7 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 				answers <- fmt.Errorf("no address for %s", c.voter)
 				return
 			}
-			answers <- check(ctx, m.URL, term)
+			answers <- check(ctx, c.voter, m.URL, term)
 		}()
 	}
 	defer func() {

@@ -107,7 +107,7 @@ func (n *Node) ReplicaStreams() int { return int(n.replicaStreams.Load()) }
 // ReplicaOpener opens a server's replica stream after an index: the leader
 // road's call (forward.Forwarder.OpenReplica), which holds the peer
 // transport and its mutual TLS.
-type ReplicaOpener func(ctx context.Context, serverURL string, after uint64) (io.ReadCloser, error)
+type ReplicaOpener func(ctx context.Context, serverID, serverURL string, after uint64) (io.ReadCloser, error)
 
 // FollowServers starts keeping this node's catalog current from a server
 // whenever it is a client agent, opening streams with open. The agent calls
@@ -208,7 +208,7 @@ func (n *Node) pickUpstream(failed map[string]time.Time) (gossip.Member, bool) {
 func (n *Node) streamFrom(srv gossip.Member) error {
 	ctx, cancel := context.WithCancelCause(n.ctx)
 	defer cancel(nil)
-	body, err := n.openReplica(ctx, srv.URL, n.fsm.AppliedIndex())
+	body, err := n.openReplica(ctx, srv.Name, srv.URL, n.fsm.AppliedIndex())
 	if err != nil {
 		return fmt.Errorf("%s: %w", srv.Name, err)
 	}

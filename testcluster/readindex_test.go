@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
+	"github.com/rosterhq/roster/httpapi"
 )
 
 // The leader proves a read index by asking the voters on the nodes' HTTP
@@ -76,7 +78,7 @@ func TestAReadIndexNeedsTheVotersAnswers(t *testing.T) {
 
 	// A rolling upgrade: the voters do not know the question yet.
 	leader := c.Agent(l).Node
-	leader.SetFollowerCheck(func(context.Context, string, uint64) error {
+	leader.SetFollowerCheck(func(context.Context, string, string, uint64) error {
 		return &api.Error{Code: api.CodeNotFound, Message: "no route for GET " + forward.FollowerCheckPath}
 	})
 	before := leader.Status().LastLogIndex
@@ -100,7 +102,7 @@ func TestAReadIndexRoundLeavesTheSlowerCheckRunning(t *testing.T) {
 	slowURL := c.Member((l + 2) % 3).URL
 	release := make(chan struct{})
 	slow := make(chan error, 1)
-	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, url string, _ uint64) error {
+	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, _, url string, _ uint64) error {
 		if url != slowURL {
 			return nil // the other voter says yes at once: a quorum
 		}
@@ -126,7 +128,7 @@ func TestAReadIndexRoundLeavesTheSlowerCheckRunning(t *testing.T) {
 
 	// A voter that never answers: its checks stay under the bound.
 	var running, most atomic.Int32
-	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, url string, _ uint64) error {
+	c.Agent(l).Node.SetFollowerCheck(func(ctx context.Context, _, url string, _ uint64) error {
 		if url != slowURL {
 			return nil
 		}
@@ -143,5 +145,43 @@ func TestAReadIndexRoundLeavesTheSlowerCheckRunning(t *testing.T) {
 	// node's maxLingering (4) left over from earlier rounds, and this one's.
 	if m := most.Load(); m > 5 {
 		t.Fatalf("%d checks of a silent voter ran at once over 20 rounds", m)
+	}
+}
+
+// A voter's yes and a server's replica stream come from that node only:
+// asked at another node's address (a stale or forged gossip URL), the
+// call fails, with TLS at the handshake (the certificate names the other
+// node) and without it at the other node, which refuses a call meant for
+// someone else.
+func TestCallsMeantForOneNodeReachOnlyThatNode(t *testing.T) {
+	for _, tlsOn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tls=%v", tlsOn), func(t *testing.T) {
+			c := startCluster(t, Options{Nodes: 3, TLS: tlsOn})
+			l := c.Leader()
+			f1, f2 := (l+1)%3, (l+2)%3
+			n := c.Agent(l).Node
+			fwd := httpapi.NewForwarder(n, time.Second, nil)
+			defer fwd.Close()
+			ctx := t.Context()
+			id1 := c.Agent(f1).Node.ID()
+			term := n.Status().Term
+			if err := fwd.CheckFollower(ctx, id1, c.Member(f1).URL, term); err != nil {
+				t.Fatalf("%s at its own address: %v", id1, err)
+			}
+			err := fwd.CheckFollower(ctx, id1, c.Member(f2).URL, term)
+			var ae *api.Error
+			switch {
+			case err == nil:
+				t.Fatalf("%s's yes came from %s's address", id1, c.Agent(f2).Node.ID())
+			case tlsOn && (errors.As(err, &ae) || !strings.Contains(err.Error(), "names node")):
+				t.Fatalf("with TLS the handshake must refuse the other node: %v", err)
+			case !tlsOn && api.CodeOf(err) != api.CodeConflict:
+				t.Fatalf("without TLS the other node must refuse: %v", err)
+			}
+			if body, err := fwd.OpenReplica(ctx, id1, c.Member(f2).URL, 0); err == nil {
+				body.Close()
+				t.Fatalf("a replica stream of %s opened at %s's address", id1, c.Agent(f2).Node.ID())
+			}
+		})
 	}
 }
