@@ -48,7 +48,7 @@ test:
 # is mid-input (golang/go#75804, fixed in Go 1.27); a count has no
 # deadline. 10000x is a few seconds per target on 2 cores.
 FUZZTIME ?= 10000x
-FUZZ_TARGETS := fsm:FuzzApplyCommand fsm:FuzzRestore gossip:FuzzDecodeMsg \
+FUZZ_TARGETS := fsm:FuzzApplyCommand fsm:FuzzRestore fsm:FuzzFastDecodeAgreesWithTheCodec gossip:FuzzDecodeMsg \
 	httpapi:FuzzRegisterBody httpapi:FuzzStatusBatchBody cli:FuzzLoadDefinitions
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

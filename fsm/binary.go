@@ -43,6 +43,14 @@ func encodeBinary(c *Command) ([]byte, error) {
 }
 
 func decodeBinary(b []byte, c *Command) error {
+	if decodeFast(b, c) {
+		return nil
+	}
+	return decodeWithCodec(b, c)
+}
+
+// decodeWithCodec decodes any format-2 command, by reflection.
+func decodeWithCodec(b []byte, c *Command) error {
 	dec := decoders.Get().(*codec.Decoder)
 	defer decoders.Put(dec)
 	dec.ResetBytes(b)
