@@ -158,7 +158,10 @@ const (
 // slot is taken before the check is marked lingering, so that finish gives
 // back exactly the slots taken.
 func (c *voterCheck) roundOver(n *Node) {
-	v, _ := n.lingering.LoadOrStore(c.voter, new(atomic.Int32))
+	v, ok := n.lingering.Load(c.voter)
+	if !ok {
+		v, _ = n.lingering.LoadOrStore(c.voter, new(atomic.Int32))
+	}
 	count := v.(*atomic.Int32)
 	if count.Add(1) > maxLingering {
 		count.Add(-1)
