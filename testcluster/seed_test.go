@@ -245,9 +245,12 @@ oo get /registry-svc/definitions | jq -r '[.definitions[].id] | join(",")'`)
 	if err := c.Kill(2); err != nil {
 		t.Fatal(err)
 	}
+	// The wait ends at the first "dead": 30 s is room for CI's load, under
+	// which Lifeguard (memberlist's awareness of a slow local node)
+	// stretched the detection past 10 s once.
 	out = sh.run(n1, `source testdata/seed_node_cleanup.sh
 cleanup_dead_instances "`+n3+`"
-for i in $(seq 50); do oo post /registry-svc/nodes | jq -e '.nodes[] | select(.id == "node3" and .status == "dead")' >/dev/null && break; sleep 0.2; done
+for i in $(seq 150); do oo post /registry-svc/nodes | jq -e '.nodes[] | select(.id == "node3" and .status == "dead")' >/dev/null && break; sleep 0.2; done
 oo nodes remove "`+n3+`" && oo n ls -o json | jq -r '[.nodes[].id] | join(",")'`)
 	mustContain(t, "node cleanup", out, "Cleaning up instances from dead node: "+n3, "Removing instance: ",
 		"Removed node "+n3, "node1,node2\n")
