@@ -246,8 +246,8 @@ oo get /registry-svc/definitions | jq -r '[.definitions[].id] | join(",")'`)
 		t.Fatal(err)
 	}
 	// The wait ends at the first "dead": 30 s is room for CI's load, under
-	// which Lifeguard (memberlist's awareness of a slow local node)
-	// stretched the detection past 10 s once.
+	// which the detection once took longer than 10 s (likely Lifeguard,
+	// memberlist's awareness of a slow local node, stretching timeouts).
 	out = sh.run(n1, `source testdata/seed_node_cleanup.sh
 cleanup_dead_instances "`+n3+`"
 for i in $(seq 150); do oo post /registry-svc/nodes | jq -e '.nodes[] | select(.id == "node3" and .status == "dead")' >/dev/null && break; sleep 0.2; done
