@@ -220,24 +220,51 @@ func (r *mpReader) time() (time.Time, bool) {
 	return time.Unix(sec, nsec).UTC(), true
 }
 
-// key reads the next key of a map of known keys and returns its index in
-// keys. A key it does not know, or one seen before (seen holds their
-// bits), is false.
-func (r *mpReader) key(keys []string, seen *uint64) (int, bool) {
-	name, ok := r.strBytes()
-	if !ok {
-		return 0, false
+// fields reads a map of known keys, one key a call of next:
+//
+//	f := r.fields(keys)
+//	for f.next() {
+//		switch f.key { case 0: v, f.ok = r.str() ... }
+//	}
+//	return f.ok
+//
+// A key it does not know, or one seen before, ends it with ok false.
+type fields struct {
+	r    *mpReader
+	keys []string
+	left int
+	seen uint64 // a bit a key index
+	key  int
+	ok   bool
+}
+
+func (r *mpReader) fields(keys []string) fields {
+	n, ok := r.mapLen()
+	return fields{r: r, keys: keys, left: n, ok: ok}
+}
+
+// next reads the next key into f.key; false at the end or on a failure.
+func (f *fields) next() bool {
+	if !f.ok || f.left == 0 {
+		return false
 	}
-	for k, want := range keys {
-		if want == string(name) { // no allocation: compared in place
-			if *seen&(1<<k) != 0 {
-				return 0, false
+	f.left--
+	name, ok := f.r.strBytes()
+	f.ok = false
+	if !ok {
+		return false
+	}
+	for k, want := range f.keys {
+		if want == string(name) { // compared in place, no allocation
+			if f.seen&(1<<k) != 0 {
+				return false
 			}
-			*seen |= 1 << k
-			return k, true
+			f.seen |= 1 << k
+			f.key, f.ok = k, true
+			return true
 		}
 	}
-	return 0, false
+	return false
 }
 
 var commandKeys = []string{"type", "register", "id", "batch", "auth", "quota"}
@@ -245,130 +272,115 @@ var commandKeys = []string{"type", "register", "id", "batch", "auth", "quota"}
 // command reads a Command of the kinds decodeFast takes; a batch's writes
 // are commands too (top is false for them: a batch holds no batch).
 func (r *mpReader) command(c *Command, top bool) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(commandKeys, &seen); !ok {
-			break
-		}
-		switch k {
+	f := r.fields(commandKeys)
+	for f.next() {
+		switch f.key {
 		case 0:
 			var v uint64
-			v, ok = r.uint()
+			v, f.ok = r.uint()
 			c.Type = CommandType(v)
-			ok = ok && v <= math.MaxUint8
+			f.ok = f.ok && v <= math.MaxUint8
 		case 1:
 			c.Register = new(RegisterCommand)
-			ok = r.register(c.Register)
+			f.ok = r.register(c.Register)
 		case 2:
-			c.ID, ok = r.str()
+			c.ID, f.ok = r.str()
 		case 3:
 			var m int
-			m, ok = r.arrayLen()
-			if !top || !ok || m > len(r.b)-r.i {
+			m, f.ok = r.arrayLen()
+			if !top || !f.ok || m > len(r.b)-r.i {
 				return false
 			}
 			c.Batch = make([]Command, m)
-			for j := 0; ok && j < m; j++ {
-				ok = r.command(&c.Batch[j], false)
+			for j := 0; f.ok && j < m; j++ {
+				f.ok = r.command(&c.Batch[j], false)
 			}
 		case 4:
 			c.Auth = new(Auth)
-			ok = r.auth(c.Auth)
+			f.ok = r.auth(c.Auth)
 		default:
 			c.Quota = new(api.Quota)
-			ok = r.quota(c.Quota)
+			f.ok = r.quota(c.Quota)
 		}
 	}
-	return ok
+	return f.ok
 }
 
 var registerKeys = []string{"instance", "newId", "now", "defaultCheck"}
 
 func (r *mpReader) register(rc *RegisterCommand) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(registerKeys, &seen); !ok {
-			break
-		}
-		switch k {
+	f := r.fields(registerKeys)
+	for f.next() {
+		switch f.key {
 		case 0:
-			ok = r.instance(&rc.Instance)
+			f.ok = r.instance(&rc.Instance)
 		case 1:
-			rc.NewID, ok = r.str()
+			rc.NewID, f.ok = r.str()
 		case 2:
-			rc.Now, ok = r.time()
+			rc.Now, f.ok = r.time()
 		default:
 			rc.DefaultCheck = new(Check)
-			ok = r.check(rc.DefaultCheck)
+			f.ok = r.check(rc.DefaultCheck)
 		}
 	}
-	return ok
+	return f.ok
 }
 
 var instanceKeys = []string{"id", "url", "deploymentId", "nodeUrl", "lastHeartbeat", "path", "scheme", "host", "ip", "port",
 	"status", "details", "slug", "tags", "meta", "check", "statusChangedAt", "statusReason", "createIndex", "modifyIndex"}
 
 func (r *mpReader) instance(in *Instance) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(instanceKeys, &seen); !ok {
-			break
-		}
-		switch k {
+	f := r.fields(instanceKeys)
+	for f.next() {
+		switch f.key {
 		case 0:
-			in.ID, ok = r.str()
+			in.ID, f.ok = r.str()
 		case 1:
-			in.URL, ok = r.str()
+			in.URL, f.ok = r.str()
 		case 2:
-			in.DeploymentID, ok = r.str()
+			in.DeploymentID, f.ok = r.str()
 		case 3:
-			in.NodeURL, ok = r.str()
+			in.NodeURL, f.ok = r.str()
 		case 4:
-			in.LastHeartbeat, ok = r.time()
+			in.LastHeartbeat, f.ok = r.time()
 		case 5:
-			in.Path, ok = r.str()
+			in.Path, f.ok = r.str()
 		case 6:
-			in.Scheme, ok = r.str()
+			in.Scheme, f.ok = r.str()
 		case 7:
-			in.Host, ok = r.str()
+			in.Host, f.ok = r.str()
 		case 8:
-			in.IP, ok = r.str()
+			in.IP, f.ok = r.str()
 		case 9:
 			var v int64
-			v, ok = r.int()
+			v, f.ok = r.int()
 			in.Port = int(v)
 		case 10:
 			var s string
-			s, ok = r.str()
+			s, f.ok = r.str()
 			in.Status = Status(s)
 		case 11:
-			in.Details, ok = r.str()
+			in.Details, f.ok = r.str()
 		case 12:
-			in.Slug, ok = r.str()
+			in.Slug, f.ok = r.str()
 		case 13:
-			in.Tags, ok = r.strings()
+			in.Tags, f.ok = r.strings()
 		case 14:
-			in.Meta, ok = r.stringMap()
+			in.Meta, f.ok = r.stringMap()
 		case 15:
 			in.Check = new(Check)
-			ok = r.check(in.Check)
+			f.ok = r.check(in.Check)
 		case 16:
-			in.StatusChangedAt, ok = r.time()
+			in.StatusChangedAt, f.ok = r.time()
 		case 17:
-			in.StatusReason, ok = r.str()
+			in.StatusReason, f.ok = r.str()
 		case 18:
-			in.CreateIndex, ok = r.uint()
+			in.CreateIndex, f.ok = r.uint()
 		default:
-			in.ModifyIndex, ok = r.uint()
+			in.ModifyIndex, f.ok = r.uint()
 		}
 	}
-	return ok
+	return f.ok
 }
 
 // strings reads a non-empty array of str (the encoder omits an empty one).
@@ -412,17 +424,12 @@ func (r *mpReader) stringMap() (map[string]string, bool) {
 var checkKeys = []string{"type", "path", "interval", "timeout", "ttl", "failuresBeforeUnhealthy", "successesBeforeHealthy", "deregisterAfter"}
 
 func (r *mpReader) check(c *Check) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(checkKeys, &seen); !ok {
-			break
-		}
-		if k <= 1 {
+	f := r.fields(checkKeys)
+	for f.next() {
+		if f.key <= 1 {
 			var s string
-			s, ok = r.str()
-			if k == 0 {
+			s, f.ok = r.str()
+			if f.key == 0 {
 				c.Type = api.CheckType(s)
 			} else {
 				c.Path = s
@@ -430,8 +437,8 @@ func (r *mpReader) check(c *Check) bool {
 			continue
 		}
 		var v int64
-		v, ok = r.int()
-		switch k {
+		v, f.ok = r.int()
+		switch f.key {
 		case 2:
 			c.Interval = api.Duration(v)
 		case 3:
@@ -446,48 +453,38 @@ func (r *mpReader) check(c *Check) bool {
 			c.DeregisterAfter = api.Duration(v)
 		}
 	}
-	return ok
+	return f.ok
 }
 
 var authKeys = []string{"accessor", "permission", "at"}
 
 func (r *mpReader) auth(a *Auth) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(authKeys, &seen); !ok {
-			break
-		}
-		switch k {
+	f := r.fields(authKeys)
+	for f.next() {
+		switch f.key {
 		case 0:
-			a.Accessor, ok = r.str()
+			a.Accessor, f.ok = r.str()
 		case 1:
-			a.Permission, ok = r.str()
+			a.Permission, f.ok = r.str()
 		default:
-			a.At, ok = r.time()
+			a.At, f.ok = r.time()
 		}
 	}
-	return ok
+	return f.ok
 }
 
 var quotaKeys = []string{"maxInstances", "maxBytes"}
 
 func (r *mpReader) quota(q *api.Quota) bool {
-	n, ok := r.mapLen()
-	var seen uint64
-	for i := 0; ok && i < n; i++ {
-		var k int
-		if k, ok = r.key(quotaKeys, &seen); !ok {
-			break
-		}
+	f := r.fields(quotaKeys)
+	for f.next() {
 		var v int64
-		v, ok = r.int()
-		if k == 0 {
+		v, f.ok = r.int()
+		if f.key == 0 {
 			q.MaxInstances = int(v)
 		} else {
 			q.MaxBytes = v
 		}
 	}
-	return ok
+	return f.ok
 }
