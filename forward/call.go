@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/httpbody"
 )
 
 // maxAnswer bounds an answer read from a peer.
@@ -83,24 +84,9 @@ func (f *Forwarder) Do(ctx context.Context, baseURL string, r Request) (*Respons
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := readAnswer(resp)
+	raw, err := httpbody.Read(io.LimitReader(resp.Body, maxAnswer), resp.ContentLength, maxAnswer)
 	if err != nil {
 		return nil, err
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
-}
-
-// readAnswer reads at most maxAnswer of a body, into one buffer of the
-// announced length when there is one (a batch's answer is several KB:
-// io.ReadAll would grow its buffer up to it, a copy at each step).
-func readAnswer(resp *http.Response) ([]byte, error) {
-	body := io.LimitReader(resp.Body, maxAnswer)
-	if n := resp.ContentLength; n > 0 && n <= maxAnswer {
-		// net/http's body ends at the announced length; a shorter one is
-		// an error (io.ErrUnexpectedEOF).
-		buf := make([]byte, n)
-		_, err := io.ReadFull(body, buf)
-		return buf, err
-	}
-	return io.ReadAll(body)
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -429,33 +428,6 @@ func TestBatchesAreCutByCountAndBytes(t *testing.T) {
 	} {
 		if got := batchLen(tc.queue); got != tc.want {
 			t.Errorf("batchLen of %d writes: %d, want %d", len(tc.queue), got, tc.want)
-		}
-	}
-}
-
-// A peer's answer reads whole, with a length announced or chunked.
-func TestReadAnswerReadsWholeBodies(t *testing.T) {
-	body := strings.Repeat(`{"status":201}`, 1000)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("chunked") {
-			w.Write([]byte(body[:10]))
-			w.(http.Flusher).Flush() // no length: chunked
-			w.Write([]byte(body[10:]))
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.Write([]byte(body))
-	}))
-	defer srv.Close()
-	for _, q := range []string{"", "?chunked"} {
-		resp, err := http.Get(srv.URL + q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := readAnswer(resp)
-		resp.Body.Close()
-		if err != nil || string(got) != body {
-			t.Errorf("%q: %d bytes (%v), want %d", q, len(got), err, len(body))
 		}
 	}
 }

@@ -69,7 +69,7 @@ func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error
 }
 
 // FollowerCheckPath answers a leader's question on a voter: do you follow
-// me in this term (?term=)? 200 is yes.
+// me in this term (?term=)? 204 is yes.
 const FollowerCheckPath = "/registry-svc/internal/follower-check"
 
 // CheckFollower asks the voter id at url whether it follows this node in

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/httpbody"
 )
 
 // maxBody bounds every request body.
@@ -28,8 +29,7 @@ func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 // decodeStrictUpTo is decodeStrict with another body limit (the routes
 // between nodes).
 func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	raw, err := readBody(body, c.Request.ContentLength, limit)
+	raw, err := httpbody.Read(http.MaxBytesReader(c.Writer, c.Request.Body, limit), c.Request.ContentLength, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -44,19 +44,6 @@ func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error
 		return api.Invalid("body", "is empty; send a JSON object")
 	}
 	return decodeJSON(raw, v)
-}
-
-// readBody reads a body of at most limit bytes (body enforces it), into one
-// buffer of the announced length when there is one.
-func readBody(body io.Reader, length, limit int64) ([]byte, error) {
-	if length <= 0 || length > limit {
-		return io.ReadAll(body) // unknown, or past the limit: body refuses it
-	}
-	buf := make([]byte, length)
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
-	}
-	return buf, nil
 }
 
 // decodeJSON decodes one JSON object strictly: unknown fields and trailing

@@ -28,7 +28,7 @@ func (s *Server) internalReadIndex(c *gin.Context) {
 	c.JSON(http.StatusOK, forward.ReadIndexAnswer{Index: index})
 }
 
-// internalFollowerCheck answers a leader that proves a read index: 200 when
+// internalFollowerCheck answers a leader that proves a read index: 204 when
 // this server follows the asking node (forward.Header) in ?term=, 409 when
 // it does not.
 func (s *Server) internalFollowerCheck(c *gin.Context) {
