@@ -60,7 +60,11 @@ func mockGPUs(t *testing.T, gpuNode int) func(int, *node.Config) {
 // Node four has go-nvml's DGX A100 mock for GPUs; the others have none.
 func TestNodesAPI(t *testing.T) {
 	c := startCluster(t, Options{Nodes: 4, StatusInterval: 300 * time.Millisecond, Configure: mockGPUs(t, 3)})
-	within(t, 15*time.Second, "every node lists four with figures and node4's GPUs", func() error {
+	// node4's GPUs count from its usage samples; their names and totals
+	// come in its inventory, a message of its own (gossiped at once, and
+	// by push-pull every 5 s should the first copy be lost, as it was once
+	// under CI's load): the wait is for both.
+	within(t, 30*time.Second, "every node lists four with figures and node4's GPUs", func() error {
 		for _, i := range c.Running() {
 			nodes := listNodes(t, c.Member(i).URL, "")
 			if len(nodes) != 4 {
@@ -73,6 +77,11 @@ func TestNodesAPI(t *testing.T) {
 				}
 				if want := map[bool]int{true: 8, false: 0}[n.ID == "node4"]; len(n.GPUs) != want {
 					return fmt.Errorf("node%d sees %d GPUs on %s", i+1, len(n.GPUs), n.ID)
+				}
+				for _, g := range n.GPUs {
+					if g.Name == "" || g.MemoryTotal == 0 {
+						return fmt.Errorf("node%d has no inventory of %s's GPU %+v yet", i+1, n.ID, g)
+					}
 				}
 			}
 		}
