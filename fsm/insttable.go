@@ -26,28 +26,29 @@ import (
 // copies a write makes small (a node a level) at ~5 levels for 100,000 rows.
 const instDegree = 8
 
-// The trees hold their keys beside the row pointer: a comparison reads the
-// node's own array rather than following a pointer to each row, and a
-// lookup builds its probe on the stack. The slug and tag trees order by
+// The trees hold the compact stored form of a row (row.go) and give
+// readers an *Instance built from it. They hold their keys beside the row
+// pointer: a comparison reads the node's own array rather than following a
+// pointer to each row, and a lookup builds its probe on the stack. The slug and tag trees order by
 // (key, row's ID) but keep only the key: the ID is read through the pointer
 // when keys tie.
 type (
 	idRef struct {
 		id string
-		in *Instance
+		in *row
 	}
 	urlRef struct {
 		url string
-		in  *Instance
+		in  *row
 	}
 	keyRef struct { // (slug, row) or (tag, row)
 		key string
-		in  *Instance
+		in  *row
 	}
 )
 
 // noRow sorts before every row of a key: a probe for the first of them.
-var noRow = &Instance{}
+var noRow = &row{}
 
 // slugMark is the index of the last change to a slug's rows.
 type slugMark struct {
@@ -71,7 +72,7 @@ type instTable struct {
 
 func lessID(a, b idRef) bool    { return a.id < b.id }
 func lessURL(a, b urlRef) bool  { return a.url < b.url }
-func lessPair(a, b keyRef) bool { return a.key < b.key || (a.key == b.key && a.in.ID < b.in.ID) }
+func lessPair(a, b keyRef) bool { return a.key < b.key || (a.key == b.key && a.in.id < b.in.id) }
 
 func lessMark(a, b slugMark) bool { return a.slug < b.slug }
 
@@ -106,9 +107,7 @@ func (t *instTable) pruneMarks() {
 	}
 	var gone []slugMark
 	t.marks.Ascend(func(m slugMark) bool {
-		has := false
-		t.eachOfSlug(m.slug, func(*Instance) bool { has = true; return false })
-		if !has {
+		if !t.hasSlug(m.slug) {
 			gone = append(gone, m)
 		}
 		return true
@@ -137,30 +136,49 @@ func (t *instTable) len() int { return t.byID.Len() }
 // get returns the row with this ID, or nil.
 func (t *instTable) get(id string) *Instance {
 	r, _ := t.byID.Get(idRef{id: id})
-	return r.in
+	return r.in.orNil()
 }
 
 // getURL returns the row with this URL, or nil.
 func (t *instTable) getURL(url string) *Instance {
 	r, _ := t.byURL.Get(urlRef{url: url})
-	return r.in
+	return r.in.orNil()
+}
+
+// orNil is the row as an *Instance, nil for no row.
+func (r *row) orNil() *Instance {
+	if r == nil {
+		return nil
+	}
+	return r.instance()
+}
+
+// hasSlug reports whether any row has this slug.
+func (t *instTable) hasSlug(slug string) bool {
+	has := false
+	t.bySlug.AscendGreaterOrEqual(keyRef{slug, noRow}, func(r keyRef) bool {
+		has = r.key == slug
+		return false
+	})
+	return has
 }
 
 // put stores row in place of old (nil for a new row); old and row have the
 // same ID. row shares repeated text and its check with other rows from
 // here on (internRow).
-func (t *instTable) put(old, row *Instance) {
-	internRow(row)
+func (t *instTable) put(old, in *Instance) {
+	internRow(in)
 	if old != nil {
 		t.unindex(old)
 	}
-	t.byID.ReplaceOrInsert(idRef{row.ID, row})
-	t.byURL.ReplaceOrInsert(urlRef{row.URL, row})
-	if row.Slug != "" {
-		t.bySlug.ReplaceOrInsert(keyRef{row.Slug, row})
+	r := compact(in)
+	t.byID.ReplaceOrInsert(idRef{r.id, r})
+	t.byURL.ReplaceOrInsert(urlRef{r.url, r})
+	if r.slug != "" {
+		t.bySlug.ReplaceOrInsert(keyRef{r.slug, r})
 	}
-	for _, tag := range distinctTags(row) {
-		t.byTag.ReplaceOrInsert(keyRef{tag, row})
+	for _, tag := range distinctTags(in) {
+		t.byTag.ReplaceOrInsert(keyRef{tag, r})
 	}
 }
 
@@ -172,13 +190,14 @@ func (t *instTable) remove(row *Instance) {
 
 // unindex takes row out of the secondary indexes (by its own URL, slug and
 // tags: a row's new version may change them).
-func (t *instTable) unindex(row *Instance) {
-	t.byURL.Delete(urlRef{url: row.URL})
-	if row.Slug != "" {
-		t.bySlug.Delete(keyRef{row.Slug, row})
+func (t *instTable) unindex(in *Instance) {
+	t.byURL.Delete(urlRef{url: in.URL})
+	probe := &row{id: in.ID}
+	if in.Slug != "" {
+		t.bySlug.Delete(keyRef{in.Slug, probe})
 	}
-	for _, tag := range distinctTags(row) {
-		t.byTag.Delete(keyRef{tag, row})
+	for _, tag := range distinctTags(in) {
+		t.byTag.Delete(keyRef{tag, probe})
 	}
 }
 
@@ -200,20 +219,20 @@ func distinctTags(row *Instance) []string {
 
 // each calls fn with every row in ID order until fn returns false.
 func (t *instTable) each(fn func(*Instance) bool) {
-	t.byID.Ascend(func(r idRef) bool { return fn(r.in) })
+	t.byID.Ascend(func(r idRef) bool { return fn(r.in.instance()) })
 }
 
 // eachOfSlug calls fn with the rows of one slug, in ID order.
 func (t *instTable) eachOfSlug(slug string, fn func(*Instance) bool) {
 	t.bySlug.AscendGreaterOrEqual(keyRef{slug, noRow}, func(r keyRef) bool {
-		return r.key == slug && fn(r.in)
+		return r.key == slug && fn(r.in.instance())
 	})
 }
 
 // eachWithTag calls fn with the rows that carry tag, in ID order.
 func (t *instTable) eachWithTag(tag string, fn func(*Instance) bool) {
 	t.byTag.AscendGreaterOrEqual(keyRef{tag, noRow}, func(r keyRef) bool {
-		return r.key == tag && fn(r.in)
+		return r.key == tag && fn(r.in.instance())
 	})
 }
 

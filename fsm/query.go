@@ -115,10 +115,11 @@ func maxIndex(txn *memdb.Txn, table string) uint64 {
 	return raw.(*indexEntry).Index
 }
 
-// ScanInstances calls fn with every stored instance, unsorted and not
-// copied, and returns the table's index. fn must not modify or keep a
-// modified row: rows are shared with every reader. It is for loops that
-// read the whole catalog often (the health checker) and must not copy it.
+// ScanInstances calls fn with every stored instance, unsorted, and returns
+// the table's index. Each *Instance is built for the call from the stored
+// row but shares its strings, tags, meta and check with every reader: fn
+// must not modify them. It is for loops that read the whole catalog often
+// (the health checker, /metrics) and need no copy of its slices and maps.
 func (f *FSM) ScanInstances(fn func(*Instance)) (uint64, error) {
 	r := f.state().read()
 	r.insts.each(func(in *Instance) bool {

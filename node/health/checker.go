@@ -259,7 +259,8 @@ func (c *Checker) resync(now time.Time) {
 	total := 0
 	unhealthy := map[string]struct{}{}
 	owned := make(map[string]bool, len(c.targets))
-	// Rows are shared with the FSM, not copied: targets only read them.
+	// Rows share their tags, meta and check with the FSM: targets only
+	// read them.
 	index, err := c.n.FSM().ScanInstances(func(row *api.Instance) {
 		total++
 		if row.Status == api.StatusUnhealthy {
