@@ -64,6 +64,9 @@ type Config struct {
 	// TLS, the peer's certificate must name it). Without it such calls
 	// take HTTP and rely on ExpectHeader alone.
 	PeerHTTP func(expectID string) *http.Client
+	// VoterTerm, when set, is this node's Raft term when it is a voter
+	// (ok false otherwise): read-index requests carry it (VoterTermParam).
+	VoterTerm func() (term uint64, ok bool)
 	// Hold is how long a call waits for a leader (default DefaultHold).
 	Hold   time.Duration
 	Logger *slog.Logger
@@ -77,8 +80,10 @@ type Forwarder struct {
 	// node ID, made on first use.
 	peerHTTP func(expectID string) *http.Client
 	peers    sync.Map
-	hold     time.Duration
-	log      *slog.Logger
+	// voterTerm is Config.VoterTerm.
+	voterTerm func() (uint64, bool)
+	hold      time.Duration
+	log       *slog.Logger
 	// stopped ends batches and read-index requests still looking for a
 	// leader when the node closes.
 	stopped context.Context
@@ -96,7 +101,7 @@ func New(cfg Config) *Forwarder {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, peerHTTP: cfg.PeerHTTP, hold: cfg.Hold, log: cfg.Logger}
+	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, peerHTTP: cfg.PeerHTTP, voterTerm: cfg.VoterTerm, hold: cfg.Hold, log: cfg.Logger}
 	f.stopped, f.stop = context.WithCancel(context.Background())
 	f.batch = &batcher{f: f}
 	f.readIndex = rounds.New(f.fetchReadIndex)

@@ -21,6 +21,13 @@ import (
 // ReadIndexPath answers a follower's read-index request on the leader.
 const ReadIndexPath = "/registry-svc/internal/read-index"
 
+// VoterTermParam is the read-index request's claim: the Raft term the
+// asking node was in, as a voter, when it sent the request (after the
+// reads it asks for began). The leader counts it as that voter's yes
+// (node.ReadIndexFor); without it, or from an older build, the leader asks
+// the voters as for any round.
+const VoterTermParam = "voterTerm"
+
 // ReadIndexAnswer is the body of the leader's answer.
 type ReadIndexAnswer struct {
 	Index uint64 `json:"index"`
@@ -54,7 +61,13 @@ func (f *Forwarder) fetchReadIndex() (uint64, error) {
 }
 
 func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error) {
-	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: ReadIndexPath})
+	path := ReadIndexPath
+	if f.voterTerm != nil {
+		if term, ok := f.voterTerm(); ok {
+			path += "?" + VoterTermParam + "=" + strconv.FormatUint(term, 10)
+		}
+	}
+	resp, err := f.Do(ctx, url, Request{Method: http.MethodGet, Path: path})
 	if err != nil {
 		return 0, err
 	}

@@ -29,6 +29,12 @@ type Node interface {
 	WaitCaughtUp(ctx context.Context) error
 	VerifyLeader(ctx context.Context) error
 	ReadIndex(ctx context.Context) (uint64, error)
+	// ReadIndexFor is ReadIndex asked by a follower, which may say the
+	// term it was in as a voter when it asked (0: it did not).
+	ReadIndexFor(ctx context.Context, asker string, voterTerm uint64) (uint64, error)
+	// VoterTerm is this node's term while it is a voter (ok false when
+	// it is not): what its read-index requests say.
+	VoterTerm() (term uint64, ok bool)
 	// Follows answers a leader proving a read index: nil when this server
 	// follows leaderID in term.
 	Follows(leaderID string, term uint64) error

@@ -20,7 +20,18 @@ func (s *Server) internalReadIndex(c *gin.Context) {
 		s.writeError(c, node.ErrNotLeader)
 		return
 	}
-	index, err := s.n.ReadIndex(c.Request.Context())
+	var voterTerm uint64
+	if raw, ok := c.GetQuery(forward.VoterTermParam); ok {
+		t, err := strconv.ParseUint(raw, 10, 64)
+		if err != nil || t == 0 {
+			s.writeError(c, api.Invalid(forward.VoterTermParam, "must be a Raft term (a positive integer), not %q", raw))
+			return
+		}
+		voterTerm = t
+	}
+	// The asker is the node the request says it comes from: with TLS,
+	// gateForwarded has held that name to its certificate.
+	index, err := s.n.ReadIndexFor(c.Request.Context(), c.GetHeader(forward.Header), voterTerm)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -133,6 +133,58 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 
 // maxLingering bounds, per voter, the checks left running after their
 // round ended.
+// confirmedByAsker proves a read index without asking the voters when the
+// asking voter's word and this leader's make a quorum (three voters): the
+// asker was in term voterTerm after its reads began, this node leads in
+// that term now, so neither voted for a newer leader before those reads
+// and no newer leader can have committed a write this one lacks (see
+// ReadIndexFor). The index is taken while this node leads in that term,
+// as a round's is. ok is false when the round must run: no claim, another
+// term, an asker that is not a voter of the configuration (or is this
+// node), or more voters than the two make a quorum of.
+func (n *Node) confirmedByAsker(asker string, voterTerm uint64) (index uint64, ok bool) {
+	term := n.raft.CurrentTerm()
+	if asker == "" || asker == n.id || voterTerm != term || !n.IsLeader() || n.readyTerm.Load() != term {
+		return 0, false
+	}
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0, false
+	}
+	voters, askerVotes := 0, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			askerVotes = askerVotes || string(s.ID) == asker
+		}
+	}
+	if !askerVotes || voters/2+1 > 2 {
+		return 0, false
+	}
+	index = n.fsm.AppliedIndex()
+	if n.raft.CurrentTerm() != term || !n.IsLeader() {
+		return 0, false // deposed meanwhile: the round says so
+	}
+	return index, true
+}
+
+// VoterTerm is this node's Raft term while its configuration lists it as a
+// voter: its word in a read-index request (forward.VoterTermParam). The
+// term is read before the request is sent, after the reads it serves began.
+func (n *Node) VoterTerm() (uint64, bool) {
+	term := n.raft.CurrentTerm()
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0, false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == n.id {
+			return term, s.Suffrage == raft.Voter
+		}
+	}
+	return 0, false
+}
+
 const maxLingering = 4
 
 // voterCheck is one voter's check in a round. The round ends at a quorum,

@@ -34,8 +34,22 @@ func (n *Node) VerifyLeader(ctx context.Context) error {
 // that arrive together share one round (rounds), so the cost is one
 // request per voter (or one small log entry) per round trip, not per read.
 func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	return n.ReadIndexFor(ctx, "", 0)
+}
+
+// ReadIndexFor is ReadIndex for a follower's request: asker is the node
+// that asks and voterTerm the Raft term it said it was in when it sent the
+// request (0: it said nothing). A voter still in this leader's term when
+// it asked, after the reads it asks for began, has voted for no later
+// leader before them, so it is one yes of the quorum: with the leader's
+// own, a quorum of three voters, and the round's questions to the voters
+// are not needed (confirmedByAsker). Otherwise, as ReadIndex.
+func (n *Node) ReadIndexFor(ctx context.Context, asker string, voterTerm uint64) (uint64, error) {
 	if err := n.waitReady(ctx); err != nil {
 		return 0, err
+	}
+	if index, ok := n.confirmedByAsker(asker, voterTerm); ok {
+		return index, nil
 	}
 	index, err := n.readRounds.Do(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {

@@ -90,6 +90,66 @@ func TestAReadIndexNeedsTheVotersAnswers(t *testing.T) {
 	}
 }
 
+// With three voters, a voter's read-index request is its own yes: the
+// leader's and the asker's are a quorum, so a ?consistent read through a
+// follower is proven without the leader asking anyone, even when every
+// voter it would ask says no. A request whose word does not hold (another
+// term, an asker that is not a voter, the leader itself, no word at all)
+// still needs the voters, and a malformed word is refused naming it.
+func TestAVotersReadIndexRequestIsItsOwnYes(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 3})
+	l := c.Leader()
+	register(t, c, l, "http://10.7.0.3:80", "ri")
+	leader := c.Agent(l).Node
+	var asked atomic.Int32
+	leader.SetFollowerCheck(func(context.Context, string, string, uint64) error {
+		asked.Add(1)
+		return &api.Error{Code: api.CodeConflict, Message: "no"}
+	})
+	f := follower(c)
+	resp, body := do(t, http.MethodGet, c.Member(f).URL+"/registry-svc/instances?slug=ri&consistent", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "10.7.0.3") {
+		t.Fatalf("consistent read through voter %d: %d %s", f, resp.StatusCode, body)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("the leader asked the voters %d times for a round a voter's request proves", n)
+	}
+	term := leader.Status().Term
+	ask := func(asker, query string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, c.Member(l).URL+forward.ReadIndexPath+query, nil)
+		req.Header.Set(forward.Header, asker)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	voter := c.Agent(f).Node.ID()
+	if code := ask(voter, fmt.Sprintf("?voterTerm=%d", term)); code != http.StatusOK || asked.Load() != 0 {
+		t.Fatalf("voter %s in term %d: %d after %d questions", voter, term, code, asked.Load())
+	}
+	for _, q := range []struct{ asker, query string }{
+		{voter, fmt.Sprintf("?voterTerm=%d", term+1)},
+		{voter, fmt.Sprintf("?voterTerm=%d", term-1)},
+		{voter, ""},
+		{"node-not-in-the-cluster", fmt.Sprintf("?voterTerm=%d", term)},
+		{leader.ID(), fmt.Sprintf("?voterTerm=%d", term)},
+		{"", fmt.Sprintf("?voterTerm=%d", term)},
+	} {
+		before := asked.Load()
+		if code := ask(q.asker, q.query); code == http.StatusOK || asked.Load() == before {
+			t.Errorf("asker %q with %q: %d after %d new questions; want the voters asked (and their no)", q.asker, q.query, code, asked.Load()-before)
+		}
+	}
+	for _, bad := range []string{"?voterTerm=0", "?voterTerm=abc", "?voterTerm=-1"} {
+		if code := ask(voter, bad); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+}
+
 // A round ends at a quorum of yes, but a check still under way is left to
 // finish: net/http closes the connection of a request it cancels, so
 // cancelling the slower voter's check every round made the next round dial
