@@ -345,7 +345,7 @@ func (c *Checker) catchUp(now time.Time) bool {
 
 func (c *Checker) untrack(t *target) {
 	c.queue.remove(t)
-	delete(c.targets, t.row.ID)
+	delete(c.targets, t.id)
 }
 
 // ownerSig is what Owner decides from: the alive members' names and URLs.
@@ -380,7 +380,7 @@ func (c *Checker) track(row *api.Instance, now time.Time) {
 	case t.key != targetKey(row, ck):
 		t.reset(row, ck, now)
 	default:
-		t.row = row
+		t.row = seenOf(row)
 		return
 	}
 	c.queue.remove(t)

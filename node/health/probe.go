@@ -43,7 +43,7 @@ func newProber(t Targets) *prober {
 }
 
 // probe runs one check of row and says whether it passed, and why.
-func (p *prober) probe(ctx context.Context, row *api.Instance, c api.Check) (bool, string) {
+func (p *prober) probe(ctx context.Context, row seen, c api.Check) (bool, string) {
 	pctx, cancel := context.WithTimeout(ctx, c.Timeout.D())
 	defer cancel()
 	var pass bool
@@ -88,7 +88,7 @@ func (p *prober) tcpProbe(ctx context.Context, addr string) (bool, string) {
 }
 
 // dialAddr is host:port of an instance (its IP when the URL names one).
-func dialAddr(row *api.Instance) string {
+func dialAddr(row seen) string {
 	host := row.Host
 	if host == "" {
 		host = row.IP

@@ -11,9 +11,9 @@ import (
 // since it became the checker. Only the checker's loop goroutine touches it.
 type target struct {
 	id    string
-	row   *api.Instance // the latest row seen in the local replica
-	check api.Check     // the effective check
-	key   string        // url and check: when they change the evidence is reset
+	row   seen      // the latest row seen in the local replica
+	check api.Check // the effective check
+	key   string    // url and check: when they change the evidence is reset
 
 	// since is when this node became the checker; nothing is declared
 	// Unhealthy before graceUntil (one interval of own evidence, pushed
@@ -41,6 +41,23 @@ type target struct {
 	proposedAt time.Time
 }
 
+// seen is what a target keeps of the latest row: what its probes and
+// proposals read, about 130 bytes. Rows are built for each read of the
+// catalog (fsm's compact rows), so keeping the whole *api.Instance would
+// hold a 320-byte copy per checked instance.
+type seen struct {
+	URL, Host, IP                  string
+	Port                           int
+	Status                         api.Status
+	LastHeartbeat, StatusChangedAt time.Time
+	ModifyIndex                    uint64
+}
+
+func seenOf(row *api.Instance) seen {
+	return seen{URL: row.URL, Host: row.Host, IP: row.IP, Port: row.Port, Status: row.Status,
+		LastHeartbeat: row.LastHeartbeat, StatusChangedAt: row.StatusChangedAt, ModifyIndex: row.ModifyIndex}
+}
+
 // effectiveCheck is the check an instance is checked with. Rows stored
 // before checks existed have none: they get the default for their URL.
 func effectiveCheck(row *api.Instance, interval time.Duration) api.Check {
@@ -63,7 +80,7 @@ func newTarget(row *api.Instance, c api.Check, now time.Time) *target {
 
 // reset starts the evidence afresh, as a new checker would.
 func (t *target) reset(row *api.Instance, c api.Check, now time.Time) {
-	*t = target{id: t.id, index: t.index, inFlight: t.inFlight, row: row, check: c, key: targetKey(row, c), since: now}
+	*t = target{id: t.id, index: t.index, inFlight: t.inFlight, row: seenOf(row), check: c, key: targetKey(row, c), since: now}
 	t.graceUntil = now.Add(t.graceSpan())
 }
 

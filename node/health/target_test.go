@@ -1,8 +1,10 @@
 package health
 
 import (
+	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -32,7 +34,7 @@ func TestThresholdsAndGrace(t *testing.T) {
 	if _, ok := tg.statusUpdate(now.Add(time.Second)); ok {
 		t.Fatal("re-proposed within the damping window")
 	}
-	tg.row = &api.Instance{ID: "i", Status: api.StatusUnhealthy}
+	tg.row = seenOf(&api.Instance{ID: "i", Status: api.StatusUnhealthy})
 	tg.observe(true, "connected", now.Add(time.Second))
 	if tg.verdict != api.StatusUnhealthy {
 		t.Fatal("one success of two flipped the verdict")
@@ -107,4 +109,26 @@ func TestRemovalAndRefresh(t *testing.T) {
 	if u, ok := hb.heartbeatUpdate(30 * time.Second); !ok || !u.Heartbeat.Equal(t0.Add(40*time.Second)) || u.Status != "" {
 		t.Fatalf("refresh %+v %v", u, ok)
 	}
+}
+
+// A target keeps what it reads of a row, not the row: the catalog builds a
+// 320-byte *api.Instance for every read, and one held per checked instance
+// would cost more than the catalog's own compact row.
+func TestTargetHoldsNoRow(t *testing.T) {
+	row := &api.Instance{ID: "i", URL: "http://10.1.1.1:80", IP: "10.1.1.1", Port: 80, Status: api.StatusHealthy,
+		LastHeartbeat: t0, StatusChangedAt: t0, ModifyIndex: 3}
+	ck := api.Check{Type: api.CheckTCP, Interval: api.Duration(time.Second), Timeout: api.Duration(time.Second)}
+	tg := newTarget(row, ck, t0)
+	if got := dialAddr(tg.row); got != "10.1.1.1:80" || tg.row.Status != api.StatusHealthy || tg.row.ModifyIndex != 3 {
+		t.Fatalf("target reads %+v (dial %s)", tg.row, got)
+	}
+	held := weak.Make(row)
+	row = nil
+	for i := 0; held.Value() != nil; i++ {
+		if i == 20 {
+			t.Fatal("the target keeps the whole row alive")
+		}
+		runtime.GC()
+	}
+	runtime.KeepAlive(tg)
 }
