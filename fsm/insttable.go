@@ -222,6 +222,13 @@ func (t *instTable) each(fn func(*Instance) bool) {
 	t.byID.Ascend(func(r idRef) bool { return fn(r.in.instance()) })
 }
 
+// eachStored calls fn with every stored row in ID order, without building
+// an *Instance: for scans that read a few fields of every row (the
+// services view, the status counts).
+func (t *instTable) eachStored(fn func(*row) bool) {
+	t.byID.Ascend(func(r idRef) bool { return fn(r.in) })
+}
+
 // eachOfSlug calls fn with the rows of one slug, in ID order.
 func (t *instTable) eachOfSlug(slug string, fn func(*Instance) bool) {
 	t.bySlug.AscendGreaterOrEqual(keyRef{slug, noRow}, func(r keyRef) bool {

@@ -115,6 +115,17 @@ func maxIndex(txn *memdb.Txn, table string) uint64 {
 	return raw.(*indexEntry).Index
 }
 
+// InstancesByStatus counts the stored instances of each status, without
+// building them (the /metrics gauge).
+func (f *FSM) InstancesByStatus() map[Status]int {
+	out := map[Status]int{}
+	f.state().read().insts.eachStored(func(r *row) bool {
+		out[r.statusOf()]++
+		return true
+	})
+	return out
+}
+
 // ScanInstances calls fn with every stored instance, unsorted, and returns
 // the table's index. Each *Instance is built for the call from the stored
 // row but shares its strings, tags, meta and check with every reader: fn

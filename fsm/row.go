@@ -98,9 +98,7 @@ func (r *row) instance() *Instance {
 	in := &Instance{ID: r.id, URL: r.url, Slug: r.slug, NodeURL: r.nodeURL, StatusReason: r.reason, Check: r.check, CreateIndex: r.create, ModifyIndex: r.modify, Port: int(r.port),
 		LastHeartbeat: unstamp(r.beatSec, r.beatNsec), StatusChangedAt: unstamp(r.changedSec, r.changedNsec)}
 	m := r.more
-	if r.status > 0 {
-		in.Status = api.Statuses[r.status-1]
-	}
+	in.Status = r.statusOf()
 	for i, p := range [4]struct {
 		dst *string
 		s   span
@@ -115,9 +113,6 @@ func (r *row) instance() *Instance {
 		return in
 	}
 	in.DeploymentID, in.Details, in.Tags, in.Meta = m.deploymentID, m.details, m.tags, m.meta
-	if r.status == 0 {
-		in.Status = m.status
-	}
 	if r.port == math.MinInt32 {
 		in.Port = m.port
 	}
@@ -155,4 +150,20 @@ func stamp(t time.Time) (sec int64, nsec int32, ok bool) {
 
 func unstamp(sec int64, nsec int32) time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// statusOf is the row's status without building the instance.
+func (r *row) statusOf() Status {
+	if r.status > 0 {
+		return api.Statuses[r.status-1]
+	}
+	return r.more.status
+}
+
+// tagsOf is the row's tags (shared: not to be written).
+func (r *row) tagsOf() []string {
+	if r.more == nil {
+		return nil
+	}
+	return r.more.tags
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,63 @@ func TestRandomRowsRoundTrip(t *testing.T) {
 func TestStoredRowStaysSmall(t *testing.T) {
 	if got := unsafe.Sizeof(row{}); got > 160 {
 		t.Fatalf("a stored row is %d bytes, past the 160-byte size class (an api.Instance is %d)", got, unsafe.Sizeof(Instance{}))
+	}
+}
+
+// The services view and the status counts read the stored rows without
+// building them: they agree with what the built rows say, for rows with
+// and without tags, on several nodes, in several statuses.
+func TestScansOfStoredRowsAgreeWithTheRows(t *testing.T) {
+	a := newApplier(t)
+	statuses := []Status{StatusHealthy, StatusUnhealthy, StatusUnknown}
+	for i := range 30 {
+		in := Instance{URL: fmt.Sprintf("http://10.3.0.%d:80", i), Slug: fmt.Sprint("svc", i%4),
+			NodeURL: fmt.Sprintf("http://10.9.9.%d:11337", i%3)}
+		if i%2 == 0 {
+			in.Tags = []string{fmt.Sprint("t", i%5), "all"}
+		}
+		r := a.mustRegister(in, fmt.Sprint("i", i))
+		if st := statuses[i%3]; st != StatusUnknown {
+			a.apply(&Command{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: r.ID, Status: st, At: t0}}})
+		}
+	}
+	want := map[string]*Service{}
+	counts := map[Status]int{}
+	a.f.state().read().insts.each(func(in *Instance) bool {
+		counts[in.Status]++
+		s := want[in.Slug]
+		if s == nil {
+			s = &Service{Slug: in.Slug, ByStatus: map[Status]int{}, Tags: []string{}, Nodes: []string{}}
+			want[in.Slug] = s
+		}
+		s.Instances++
+		s.ByStatus[in.Status]++
+		for _, tag := range in.Tags {
+			if !slices.Contains(s.Tags, tag) {
+				s.Tags = append(s.Tags, tag)
+			}
+		}
+		if !slices.Contains(s.Nodes, in.NodeURL) {
+			s.Nodes = append(s.Nodes, in.NodeURL)
+		}
+		return true
+	})
+	if got := a.f.InstancesByStatus(); !reflect.DeepEqual(got, counts) || counts[StatusHealthy] != 10 {
+		t.Fatalf("status counts %v, the rows say %v", got, counts)
+	}
+	got, _, err := a.f.Services(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d services, want 4", len(got))
+	}
+	for _, s := range got {
+		w := want[s.Slug]
+		slices.Sort(w.Tags)
+		slices.Sort(w.Nodes)
+		if !reflect.DeepEqual(s, w) {
+			t.Errorf("service %s: %+v, the rows say %+v", s.Slug, s, w)
+		}
 	}
 }

@@ -16,21 +16,21 @@ func (f *FSM) Services(ws memdb.WatchSet) ([]*Service, uint64, error) {
 	}
 	r := st.read()
 	bySlug := map[string]*Service{}
-	r.insts.each(func(in *Instance) bool {
-		s := bySlug[in.Slug]
+	r.insts.eachStored(func(in *row) bool {
+		s := bySlug[in.slug]
 		if s == nil {
-			s = &Service{Slug: in.Slug, ByStatus: map[Status]int{}, Tags: []string{}, Nodes: []string{}}
-			bySlug[in.Slug] = s
+			s = &Service{Slug: in.slug, ByStatus: map[Status]int{}, Tags: []string{}, Nodes: []string{}}
+			bySlug[in.slug] = s
 		}
 		s.Instances++
-		s.ByStatus[in.Status]++
-		for _, t := range in.Tags {
+		s.ByStatus[in.statusOf()]++
+		for _, t := range in.tagsOf() {
 			if !slices.Contains(s.Tags, t) {
 				s.Tags = append(s.Tags, t)
 			}
 		}
-		if in.NodeURL != "" && !slices.Contains(s.Nodes, in.NodeURL) {
-			s.Nodes = append(s.Nodes, in.NodeURL)
+		if in.nodeURL != "" && !slices.Contains(s.Nodes, in.nodeURL) {
+			s.Nodes = append(s.Nodes, in.nodeURL)
 		}
 		return true
 	})

@@ -142,7 +142,9 @@ func (sc *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range api.Statuses {
 		byStatus[st] = 0
 	}
-	s.n.FSM().ScanInstances(func(in *api.Instance) { byStatus[in.Status]++ })
+	for st, n := range s.n.FSM().InstancesByStatus() {
+		byStatus[st] += n
+	}
 	for status, n := range byStatus {
 		gauge(descInstances, float64(n), string(status))
 	}
