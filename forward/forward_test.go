@@ -201,7 +201,7 @@ func TestSubmitGroupsQueuedWritesAndKeepsEachAnswer(t *testing.T) {
 	for i := range 40 {
 		chans = append(chans, submit(f, write(i)))
 	}
-	// Both senders busy, or (on a loaded machine, when every write was
+	// Every sender busy, or (on a loaded machine, when every write was
 	// queued before the first sender ran) all writes in the first batch.
 	for l.batches.Load() < maxSenders && l.writes.Load() < 40 {
 		time.Sleep(time.Millisecond)
