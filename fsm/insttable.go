@@ -29,9 +29,9 @@ const instDegree = 8
 // The trees hold the compact stored form of a row (row.go) and give
 // readers an *Instance built from it. They hold their keys beside the row
 // pointer: a comparison reads the node's own array rather than following a
-// pointer to each row, and a lookup builds its probe on the stack. The slug and tag trees order by
-// (key, row's ID) but keep only the key: the ID is read through the pointer
-// when keys tie.
+// pointer to each row, and a lookup builds its probe on the stack. The
+// slug and tag trees order by (key, row's ID) but keep only the key: the
+// ID is read through the pointer when keys tie.
 type (
 	idRef struct {
 		id string

@@ -32,12 +32,14 @@ type row struct {
 
 // rowMore holds what most rows leave empty, and the exact value of any
 // field the compact form cannot give back as it was (a part that is not
-// in the URL, a time with a location or a monotonic reading).
+// in the URL, a port past int32, a status outside the seed's, a time with
+// a location or a monotonic reading).
 type rowMore struct {
 	deploymentID, details string
 	tags                  []string
 	meta                  map[string]string
-	// Parts that are not spans of the URL, by spanFields position.
+	// The scheme, host, IP and path (in that order) that are not spans of
+	// the URL.
 	parts  [4]string
 	port   int
 	status Status
@@ -53,8 +55,9 @@ var outside = span{math.MaxUint16, math.MaxUint16}
 
 // compact returns the stored form of in (already interned).
 func compact(in *Instance) *row {
-	r := &row{id: in.ID, url: in.URL, slug: in.Slug, nodeURL: in.NodeURL, reason: in.StatusReason, check: in.Check, create: in.CreateIndex, modify: in.ModifyIndex}
-	var more rowMore
+	r := &row{id: in.ID, url: in.URL, slug: in.Slug, nodeURL: in.NodeURL, reason: in.StatusReason,
+		check: in.Check, create: in.CreateIndex, modify: in.ModifyIndex}
+	var more rowMore // on the stack: copied out only for the rows that need it
 	need := in.DeploymentID != "" || in.Details != "" || in.Tags != nil || in.Meta != nil
 	if i := slices.Index(api.Statuses, in.Status); i >= 0 {
 		r.status = uint8(i + 1)
@@ -87,7 +90,8 @@ func compact(in *Instance) *row {
 		more.chg, need = &t, true
 	}
 	if need {
-		r.more = &more
+		m := more
+		r.more = &m
 	}
 	return r
 }
@@ -95,7 +99,8 @@ func compact(in *Instance) *row {
 // instance builds the *Instance the row stores; it shares the row's
 // strings, tags, meta and check, which no one writes.
 func (r *row) instance() *Instance {
-	in := &Instance{ID: r.id, URL: r.url, Slug: r.slug, NodeURL: r.nodeURL, StatusReason: r.reason, Check: r.check, CreateIndex: r.create, ModifyIndex: r.modify, Port: int(r.port),
+	in := &Instance{ID: r.id, URL: r.url, Slug: r.slug, NodeURL: r.nodeURL, StatusReason: r.reason,
+		Check: r.check, CreateIndex: r.create, ModifyIndex: r.modify, Port: int(r.port),
 		LastHeartbeat: unstamp(r.beatSec, r.beatNsec), StatusChangedAt: unstamp(r.changedSec, r.changedNsec)}
 	m := r.more
 	in.Status = r.statusOf()
