@@ -131,8 +131,6 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 	return index, nil
 }
 
-// maxLingering bounds, per voter, the checks left running after their
-// round ended.
 // confirmedByAsker proves a read index without asking the voters when the
 // asking voter's word and this leader's make a quorum (three voters): the
 // asker was in term voterTerm after its reads began, this node leads in
@@ -185,6 +183,8 @@ func (n *Node) VoterTerm() (uint64, bool) {
 	return 0, false
 }
 
+// maxLingering bounds, per voter, the checks left running after their
+// round ended.
 const maxLingering = 4
 
 // voterCheck is one voter's check in a round. The round ends at a quorum,
