@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -63,22 +64,10 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 	// here by now: a write is acknowledged once this leader applied it, and
 	// the writes of earlier terms are behind this term's barrier (readyTerm).
 	index := n.fsm.AppliedIndex()
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return 0, mapRaftErr(err)
+	others, need, err := n.otherVoters()
+	if err != nil {
+		return 0, err
 	}
-	var others []raft.Server
-	voters := 0
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage != raft.Voter {
-			continue
-		}
-		voters++
-		if string(s.ID) != n.id {
-			others = append(others, s)
-		}
-	}
-	need := voters/2 + 1 - (voters - len(others)) // this leader is one yes
 	if need <= 0 {
 		return index, nil
 	}
@@ -131,6 +120,26 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 	return index, nil
 }
 
+// otherVoters is the latest configuration's voters but this node, and how
+// many of them must say yes for a quorum (this node's own yes counted).
+func (n *Node) otherVoters() (others []raft.Server, need int, err error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, 0, mapRaftErr(err)
+	}
+	voters := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if string(s.ID) != n.id {
+			others = append(others, s)
+		}
+	}
+	return others, voters/2 + 1 - (voters - len(others)), nil
+}
+
 // confirmedByAsker proves a read index without asking the voters when the
 // asking voter's word and this leader's make a quorum (three voters): the
 // asker was in term voterTerm after its reads began, this node leads in
@@ -142,21 +151,13 @@ func (n *Node) confirmByQuorum(check FollowerCheck) (uint64, error) {
 // node), or more voters than the two make a quorum of.
 func (n *Node) confirmedByAsker(asker string, voterTerm uint64) (index uint64, ok bool) {
 	term := n.raft.CurrentTerm()
-	if asker == "" || asker == n.id || voterTerm != term || !n.IsLeader() || n.readyTerm.Load() != term {
+	if asker == "" || voterTerm != term || !n.IsLeader() || n.readyTerm.Load() != term {
 		return 0, false
 	}
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return 0, false
-	}
-	voters, askerVotes := 0, false
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			voters++
-			askerVotes = askerVotes || string(s.ID) == asker
-		}
-	}
-	if !askerVotes || voters/2+1 > 2 {
+	// The asker's word is one yes of the round's count: enough when one
+	// other voter's would be. (This node is not among the others.)
+	others, need, err := n.otherVoters()
+	if err != nil || need > 1 || !slices.ContainsFunc(others, func(s raft.Server) bool { return string(s.ID) == asker }) {
 		return 0, false
 	}
 	index = n.fsm.AppliedIndex()

@@ -150,6 +150,37 @@ func TestAVotersReadIndexRequestIsItsOwnYes(t *testing.T) {
 	}
 }
 
+// With five voters the asking voter's word and the leader's are two of the
+// three a quorum takes: the leader still asks the others, and their no
+// refuses the read index.
+func TestWithFiveVotersAVotersWordIsNotAQuorum(t *testing.T) {
+	c := startCluster(t, Options{Nodes: 5, Voters: 5})
+	l := c.Leader()
+	leader := c.Agent(l).Node
+	within(t, 30*time.Second, "five voters", func() error {
+		if v := leader.Status().Voters; v != 5 {
+			return fmt.Errorf("%d voters", v)
+		}
+		return nil
+	})
+	var asked atomic.Int32
+	leader.SetFollowerCheck(func(context.Context, string, string, uint64) error {
+		asked.Add(1)
+		return &api.Error{Code: api.CodeConflict, Message: "no"}
+	})
+	voter := c.Agent(follower(c)).Node.ID()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s?voterTerm=%d", c.Member(l).URL, forward.ReadIndexPath, leader.Status().Term), nil)
+	req.Header.Set(forward.Header, voter)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || asked.Load() == 0 {
+		t.Fatalf("voter %s's word among five voters: %d after %d questions; want the others asked (and their no)", voter, resp.StatusCode, asked.Load())
+	}
+}
+
 // A round ends at a quorum of yes, but a check still under way is left to
 // finish: net/http closes the connection of a request it cancels, so
 // cancelling the slower voter's check every round made the next round dial
