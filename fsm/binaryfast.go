@@ -75,31 +75,21 @@ func (r *mpReader) nilNext() bool {
 	return false
 }
 
-func (r *mpReader) mapLen() (int, bool) {
-	t, ok := r.next()
-	switch {
-	case !ok:
-		return 0, false
-	case t >= 0x80 && t <= 0x8f:
-		return int(t & 0x0f), true
-	case t == 0xde:
-		return r.length(2)
-	case t == 0xdf:
-		return r.length(4)
-	}
-	return 0, false
-}
+func (r *mpReader) mapLen() (int, bool)   { return r.containerLen(0x80, 0xde, 0xdf) }
+func (r *mpReader) arrayLen() (int, bool) { return r.containerLen(0x90, 0xdc, 0xdd) }
 
-func (r *mpReader) arrayLen() (int, bool) {
+// containerLen reads a map or array header: fix (its 16 fixed forms, the
+// length in the low 4 bits), or the 16- and 32-bit length forms.
+func (r *mpReader) containerLen(fix, len16, len32 byte) (int, bool) {
 	t, ok := r.next()
 	switch {
 	case !ok:
 		return 0, false
-	case t >= 0x90 && t <= 0x9f:
+	case t >= fix && t <= fix|0x0f:
 		return int(t & 0x0f), true
-	case t == 0xdc:
+	case t == len16:
 		return r.length(2)
-	case t == 0xdd:
+	case t == len32:
 		return r.length(4)
 	}
 	return 0, false

@@ -40,10 +40,12 @@ func randomWrite(r *rand.Rand) Command {
 	in := Instance{ID: str(), URL: str(), DeploymentID: str(), NodeURL: str(), LastHeartbeat: when(), Path: str(), Scheme: str(),
 		Host: str(), IP: str(), Port: int(num()), Status: Status(str()), Details: str(), Slug: str(), StatusChangedAt: when(),
 		StatusReason: str(), CreateIndex: uint64(r.Int64()), ModifyIndex: uint64(r.IntN(1000))}
-	for range r.IntN(3) {
+	// Up to 19 tags and meta pairs: past 15, arrays and maps take their
+	// 16-bit length form.
+	for range []int{0, 1, 2, 0, 1, 2, 0, 19}[r.IntN(8)] {
 		in.Tags = append(in.Tags, str())
 	}
-	for range r.IntN(3) {
+	for range []int{0, 1, 2, 0, 1, 2, 0, 19}[r.IntN(8)] {
 		if in.Meta == nil {
 			in.Meta = map[string]string{}
 		}
@@ -75,8 +77,11 @@ func TestFastDecodeTakesWritesAndAgreesWithTheCodec(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		c := randomWrite(r)
-		if i%3 == 0 {
-			c = Command{Type: CmdBatch, Batch: []Command{c, randomWrite(r), randomWrite(r)}}
+		if i%3 == 0 { // batches as a busy follower sends them: past 15, a 16-bit length
+			c = Command{Type: CmdBatch, Batch: []Command{c}}
+			for range []int{1, 2, 16}[r.IntN(3)] {
+				c.Batch = append(c.Batch, randomWrite(r))
+			}
 		}
 		b, err := c.EncodeAs(FormatBinary)
 		if err != nil {
