@@ -66,16 +66,23 @@ type Instance struct {
 // the catalog must never be modified in place.
 func (i *Instance) Clone() *Instance {
 	c := *i
-	c.Tags = append([]string(nil), i.Tags...)
-	if len(c.Tags) == 0 {
-		c.Tags = nil
+	c.Unshare()
+	return &c
+}
+
+// Unshare gives i its own copies of its tags, meta and check: for an
+// instance that is already a copy of its struct but still shares those
+// (what the catalog builds for a read).
+func (i *Instance) Unshare() {
+	i.Tags = append([]string(nil), i.Tags...)
+	if len(i.Tags) == 0 {
+		i.Tags = nil
 	}
-	c.Meta = maps.Clone(i.Meta)
+	i.Meta = maps.Clone(i.Meta)
 	if i.Check != nil {
 		ck := *i.Check
-		c.Check = &ck
+		i.Check = &ck
 	}
-	return &c
 }
 
 // Definition is a template for a deployable service: a container image or a

@@ -47,7 +47,8 @@ func (f *FSM) Instances(ws memdb.WatchSet, filter InstanceFilter) ([]*Instance, 
 	out := []*Instance{}
 	r.insts.lookup(name, value, func(in *Instance) bool {
 		if filter.Match(in) {
-			out = append(out, in.Clone())
+			in.Unshare() // built for this read: its struct is already a copy
+			out = append(out, in)
 		}
 		return true
 	})
@@ -67,7 +68,8 @@ func (f *FSM) Instance(id string) (*Instance, uint64, error) {
 	if in == nil {
 		return nil, 0, NotFound("instance %s not found", id)
 	}
-	return in.Clone(), maxIndex(r.Txn, tableInstances), nil
+	in.Unshare()
+	return in, maxIndex(r.Txn, tableInstances), nil
 }
 
 // Definitions returns every definition sorted by ID, and the table's index.

@@ -157,3 +157,27 @@ func TestScansOfStoredRowsAgreeWithTheRows(t *testing.T) {
 		}
 	}
 }
+
+// What Instances and Instance hand out is the caller's own: writing its
+// tags, meta or check changes nothing stored (each row is built for the
+// read and then given its own copies, not copied a second time).
+func TestReadRowsAreTheCallersOwn(t *testing.T) {
+	a := newApplier(t)
+	r := a.mustRegister(Instance{URL: "http://10.4.4.4:80", Slug: "own", Tags: []string{"a"}, Meta: map[string]string{"k": "v"},
+		Check: &Check{Type: CheckNone}}, "i1")
+	list, _, err := a.f.Instances(nil, InstanceFilter{Slug: "own"})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("%v %v", list, err)
+	}
+	one, _, err := a.f.Instance(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*Instance{list[0], one} {
+		in.Tags[0], in.Meta["k"], in.Check.Path = "changed", "changed", "/changed"
+	}
+	again, _, _ := a.f.Instance(r.ID)
+	if again.Tags[0] != "a" || again.Meta["k"] != "v" || again.Check.Path != "" {
+		t.Fatalf("a reader's writes reached the stored row: %+v %+v", again, again.Check)
+	}
+}
