@@ -172,16 +172,8 @@ func (n *Node) confirmedByAsker(asker string, voterTerm uint64) (index uint64, o
 // term is read before the request is sent, after the reads it serves began.
 func (n *Node) VoterTerm() (uint64, bool) {
 	term := n.raft.CurrentTerm()
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return 0, false
-	}
-	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == n.id {
-			return term, s.Suffrage == raft.Voter
-		}
-	}
-	return 0, false
+	self, _, ok := n.inConfiguration()
+	return term, ok && self.Suffrage == raft.Voter
 }
 
 // maxLingering bounds, per voter, the checks left running after their

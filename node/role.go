@@ -12,16 +12,24 @@ import (
 // is a client agent whose catalog is a replica streamed from a server.
 // raft keeps that configuration in memory, so this is cheap.
 func (n *Node) IsServer() bool {
+	_, _, ok := n.inConfiguration()
+	return ok
+}
+
+// inConfiguration is this node's entry in the Raft configuration it knows,
+// and the configuration's servers; ok is false when it is not in it.
+func (n *Node) inConfiguration() (self raft.Server, servers []raft.Server, ok bool) {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
-		return false
+		return raft.Server{}, nil, false
 	}
-	for _, s := range f.Configuration().Servers {
+	servers = f.Configuration().Servers
+	for _, s := range servers {
 		if string(s.ID) == n.id {
-			return true
+			return s, servers, true
 		}
 	}
-	return false
+	return raft.Server{}, nil, false
 }
 
 // Role is this node's role: leader, voter, nonvoter (a spare server) or
@@ -36,12 +44,8 @@ func (n *Node) Role() string {
 // servers is the server set as this node knows it: Raft's configuration on
 // a server, the one its upstream last sent on a client.
 func (n *Node) servers() []raft.Server {
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			if string(s.ID) == n.id {
-				return f.Configuration().Servers
-			}
-		}
+	if _, servers, ok := n.inConfiguration(); ok {
+		return servers
 	}
 	return n.replica.serverSet()
 }
