@@ -24,11 +24,21 @@ var encoders = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, bin
 
 var decoders = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, binaryHandle) }}
 
+// encodeBinary writes a command in format 2: registrations and
+// deregistrations by hand (encodeFast), the rest through the codec.
 func encodeBinary(c *Command) ([]byte, error) {
+	b := make([]byte, 0, 512)
+	if out, ok := encodeFast(append(b, byte(FormatBinary)), c); ok {
+		return out, nil
+	}
+	return encodeWithCodec(b, c)
+}
+
+// encodeWithCodec encodes any command by reflection, into b's capacity.
+func encodeWithCodec(b []byte, c *Command) ([]byte, error) {
 	// The encoder writes from the start of the slice it is given and
 	// grows it; the format byte goes in first as MessagePack's nil, one
 	// byte that is then overwritten.
-	b := make([]byte, 0, 512)
 	enc := encoders.Get().(*codec.Encoder)
 	defer encoders.Put(enc)
 	enc.ResetBytes(&b)
