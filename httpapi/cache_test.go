@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/api"
 )
 
 func TestListCacheKeepsEachListAtItsIndex(t *testing.T) {
@@ -93,5 +97,49 @@ func TestReadersOfOneListShareOneEncoding(t *testing.T) {
 	}
 	if _, _ = lc.encode(gen, 8, "instances", func() ([]byte, error) { calls.Add(1); return []byte("x"), nil }); calls.Load() != 2 {
 		t.Fatal("a new index did not encode again")
+	}
+}
+
+func TestInstancesKeyTellsEveryFilterApart(t *testing.T) {
+	filters := []api.InstanceFilter{
+		{},
+		{Slug: "a"},
+		{Host: "a"},
+		{Slug: "a b"},
+		{Slug: "a", Host: "b"},
+		{ID: "a b", Slug: "c"},
+		{ID: "a", Slug: "b c"},
+		{Meta: map[string]string{"k": "v l=w"}},
+		{Tags: []string{"x", "y z"}},
+		{Tags: []string{"x y", "z"}},
+		{Slug: `a" "b`},
+		{Tags: []string{"x"}},
+		{Tags: []string{"x", "y"}},
+		{Tags: []string{"x y"}},
+		{Meta: map[string]string{"k": "v"}},
+		{Meta: map[string]string{"k": "v", "l": "w"}},
+		{Meta: map[string]string{"k=v": ""}},
+		{Meta: map[string]string{"k": "=v"}},
+		{Tags: []string{"meta"}},
+		{Status: "Healthy"},
+	}
+	seen := map[string]int{}
+	for i := range filters {
+		k := instancesKey(&filters[i])
+		if j, ok := seen[k]; ok {
+			t.Fatalf("filters %d (%+v) and %d (%+v) share the key %q", j, filters[j], i, filters[i], k)
+		}
+		seen[k] = i
+	}
+	// The same filter has one key whatever order its meta map iterates in.
+	m := map[string]string{}
+	for i := range 20 {
+		m[fmt.Sprint("k", i)] = fmt.Sprint(i)
+	}
+	want := instancesKey(&api.InstanceFilter{Meta: m})
+	for range 10 {
+		if got := instancesKey(&api.InstanceFilter{Meta: maps.Clone(m)}); got != want {
+			t.Fatalf("the same filter got keys %q and %q", want, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -109,7 +110,12 @@ func jsonKind(t reflect.Type) string {
 // checkQuery refuses query parameters the endpoint does not know: a typo in
 // a filter must not silently widen a list that a script then acts on.
 func checkQuery(c *gin.Context, allowed ...string) error {
-	for k := range c.Request.URL.Query() {
+	return checkParams(c.Request.URL.Query(), allowed)
+}
+
+// checkParams is checkQuery for a query already parsed.
+func checkParams(q url.Values, allowed []string) error {
+	for k := range q {
 		ok := false
 		for _, a := range allowed {
 			if k == a {
