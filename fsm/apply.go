@@ -42,6 +42,12 @@ func registerInstance(txn *tx, index uint64, rc *RegisterCommand, tok *TokenRow,
 	if existing == nil {
 		row = req
 		if row.ID == "" {
+			// A generated ID that another row holds would take its place
+			// in the ID index: refused, the same on every replica, and
+			// the client registers again with a new one.
+			if insts.get(rc.NewID) != nil {
+				return nil, Conflict("id", "the generated ID %s is taken; register again", rc.NewID)
+			}
 			row.ID = rc.NewID
 		}
 		if row.Status == "" {

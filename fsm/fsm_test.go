@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,27 @@ func TestRegisterConflicts(t *testing.T) {
 	got := a.list(InstanceFilter{})
 	if len(got) != 1 || got[0].Slug != "owner" || got[0].ID != "inst-1" {
 		t.Fatalf("a refused write changed state: %+v", got)
+	}
+}
+
+// A generated ID that another row holds is refused, not stored over it:
+// the other row stays whole and found by its URL and slug.
+func TestRegisterRefusesAGeneratedIDThatIsTaken(t *testing.T) {
+	a := newApplier(t)
+	a.mustRegister(Instance{URL: "http://a:1", Slug: "s"}, "inst-1")
+	_, err := a.register(Instance{URL: "http://b:1", Slug: "t"}, "inst-1")
+	if CodeOf(err) != CodeConflict || !strings.Contains(err.Error(), "inst-1") {
+		t.Fatalf("want a conflict naming the ID, got %v", err)
+	}
+	got := a.list(InstanceFilter{})
+	if len(got) != 1 || got[0].URL != "http://a:1" || got[0].Slug != "s" {
+		t.Fatalf("the refused write changed the catalog: %+v", got)
+	}
+	if got := a.list(InstanceFilter{Slug: "s"}); len(got) != 1 {
+		t.Fatalf("slug s lost its row: %+v", got)
+	}
+	if got := a.list(InstanceFilter{Slug: "t"}); len(got) != 0 {
+		t.Fatalf("slug t has a row: %+v", got)
 	}
 }
 

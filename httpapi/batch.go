@@ -121,7 +121,7 @@ func (s *Server) batchCommand(w forward.Write, now time.Time) (fsm.Command, erro
 			return fsm.Command{}, err
 		}
 		return fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: node.NewID("inst"), Now: now, DefaultCheck: s.defaultCheck(in.URL),
+			Instance: in, NewID: node.NewInstanceID(), Now: now, DefaultCheck: s.defaultCheck(in.URL),
 		}, Auth: w.Auth, Quota: s.quota}, nil
 	case w.Register == nil && w.Deregister != "":
 		if err := fsm.ValidateID("deregister", w.Deregister); err != nil {

@@ -165,7 +165,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 	}
 	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: node.NewID("inst"), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
+			Instance: in, NewID: node.NewInstanceID(), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
 		}, Auth: auth, Quota: s.quota})
 		if err != nil {
 			return err
