@@ -135,7 +135,7 @@ type batcher struct {
 }
 
 func (b *batcher) submit(w Write) Outcome {
-	raw, err := json.Marshal(w)
+	raw, err := marshalWrite(&w)
 	if err != nil {
 		return Outcome{Err: err}
 	}
