@@ -44,6 +44,9 @@ func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error
 		}
 		return api.Invalid("body", "is empty; send a JSON object")
 	}
+	if decodeFastJSON(raw, v) {
+		return nil
+	}
 	return decodeJSON(raw, v)
 }
 
