@@ -87,12 +87,7 @@ func (s *Server) copyAnswer(c *gin.Context, ctx context.Context, resp *forward.R
 // write the leader acknowledged at idx, so that the client's next local read
 // here sees it.
 func (s *Server) awaitApplied(ctx context.Context, idx uint64) {
-	if s.n.AppliedIndex() >= idx {
-		return // no timer to set up
-	}
-	wctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if err := s.n.WaitApplied(wctx, idx); err != nil {
+	if err := s.n.WaitAppliedFor(ctx, idx, time.Second); err != nil {
 		s.log.Debug("answering a forwarded write before applying it here", "index", idx, "applied", s.n.AppliedIndex())
 	}
 }

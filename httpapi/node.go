@@ -19,6 +19,8 @@ import (
 // subset forward.Node).
 type Node interface {
 	forward.Node
+	// WaitAppliedFor is WaitApplied for at most a duration.
+	WaitAppliedFor(ctx context.Context, index uint64, d time.Duration) error
 	SelfURL() string
 	// FSM is the local replica of the catalog, for reads.
 	FSM() *fsm.FSM

@@ -338,6 +338,25 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 // WaitApplied waits until this node's FSM has applied the log up to index,
 // or ctx ends. It is woken by the FSM, not by polling.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.waitApplied(ctx, index, nil)
+}
+
+// WaitAppliedFor is WaitApplied for at most d: ErrApplyWait when d passes
+// first. A timer of its own costs a write's answer less than a context
+// with a timeout (which registers with its parent and is taken out again).
+func (n *Node) WaitAppliedFor(ctx context.Context, index uint64, d time.Duration) error {
+	if n.fsm.AppliedIndex() >= index {
+		return nil // no timer to set up
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	return n.waitApplied(ctx, index, t.C)
+}
+
+// ErrApplyWait is WaitAppliedFor's answer when its time is up.
+var ErrApplyWait = errors.New("not applied in time")
+
+func (n *Node) waitApplied(ctx context.Context, index uint64, timeout <-chan time.Time) error {
 	for {
 		ch := n.fsm.AppliedCh()
 		if n.fsm.AppliedIndex() >= index {
@@ -346,6 +365,8 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout:
+			return ErrApplyWait
 		case <-ch:
 		}
 	}

@@ -80,3 +80,41 @@ func TestARestartOnALogEndingInBarriersCatchesUp(t *testing.T) {
 		t.Fatalf("restarted node never caught up: %v (applied %d, boot index %d)", err, n.fsm.AppliedIndex(), n.bootIndex)
 	}
 }
+
+// WaitAppliedFor answers at once for an index already applied, when the
+// index is applied while it waits, and with ErrApplyWait when its time is
+// up first.
+func TestWaitAppliedForEndsAtTheIndexOrItsTime(t *testing.T) {
+	n, err := Open(soloConfig(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	waitLeads(t, n)
+	applied := n.fsm.AppliedIndex()
+	if err := n.WaitAppliedFor(t.Context(), applied, time.Nanosecond); err != nil {
+		t.Fatalf("an applied index: %v", err)
+	}
+	began := time.Now()
+	if err := n.WaitAppliedFor(t.Context(), applied+1000, 50*time.Millisecond); err != ErrApplyWait {
+		t.Fatalf("an index never written: %v, want ErrApplyWait", err)
+	}
+	if waited := time.Since(began); waited < 50*time.Millisecond {
+		t.Fatalf("gave up after %v, before its 50ms", waited)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.WaitAppliedFor(t.Context(), applied+1, time.Minute) }()
+	def := &fsm.Definition{ID: "nginx-svc", Image: &fsm.ImageSpec{Name: "nginx:alpine", InternalPorts: []uint16{80}},
+		Ports: []fsm.PortMapping{{Internal: 80, Host: 8080}}}
+	if _, err := n.Apply(t.Context(), &fsm.Command{Type: fsm.CmdSaveDefinition, Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("an index applied while it waited: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting 10s after the index was applied")
+	}
+}
