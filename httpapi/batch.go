@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,7 +141,7 @@ func resultAnswer(r fsm.BatchResult) forward.Answer {
 		return errorAnswer(r.Err)
 	}
 	if in, ok := r.Row.(*api.Instance); ok {
-		raw, err := json.Marshal(in)
+		raw, err := forward.MarshalInstance(in)
 		if err != nil {
 			return errorAnswer(err)
 		}

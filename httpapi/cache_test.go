@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -140,6 +144,32 @@ func TestInstancesKeyTellsEveryFilterApart(t *testing.T) {
 	for range 10 {
 		if got := instancesKey(&api.InstanceFilter{Meta: maps.Clone(m)}); got != want {
 			t.Fatalf("the same filter got keys %q and %q", want, got)
+		}
+	}
+}
+
+// A list's answer is json.Marshal's bytes, whether the instances are
+// written by hand or one of them sends the list to encoding/json.
+func TestInstanceListIsJSONMarshal(t *testing.T) {
+	at := time.Date(2026, 12, 5, 1, 2, 3, 4, time.UTC)
+	row := func(i int) *api.Instance {
+		return &api.Instance{ID: fmt.Sprint("inst-", i), URL: fmt.Sprint("http://10.0.0.1:8080/", i), Slug: "s", Port: 8080,
+			Status: api.StatusHealthy, LastHeartbeat: at, StatusChangedAt: at, Tags: []string{"a", "b"},
+			Meta: map[string]string{"z": "1", "a": "2"}, Check: &api.Check{Type: api.CheckHTTP, Path: "/h", Interval: api.Duration(time.Second)},
+			CreateIndex: uint64(i), ModifyIndex: uint64(i + 1)}
+	}
+	var many instanceList
+	for i := range 50 {
+		many = append(many, row(i))
+	}
+	odd := slices.Clone(many)
+	odd[7] = row(7)
+	odd[7].Details = "<b>" // encoding/json escapes it: the whole list goes there
+	for _, l := range []instanceList{nil, {}, {row(1)}, many, odd} {
+		got, err := l.marshal()
+		want, err2 := json.Marshal(gin.H{"instances": []*api.Instance(l)})
+		if err != nil || err2 != nil || string(got) != string(want) {
+			t.Fatalf("list of %d: %v %v\nhand %s\njson %s", len(l), err, err2, got, want)
 		}
 	}
 }

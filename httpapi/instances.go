@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"net/url"
@@ -110,7 +111,7 @@ func (s *Server) listInstances(c *gin.Context) {
 	cc := cached{key: key, index: func() uint64 { return s.n.FSM().InstancesIndexOf(f.Slug) }}
 	s.readCached(c, cc, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
-		return index, gin.H{"instances": list}, err
+		return index, instanceList(list), err
 	})
 }
 
@@ -319,4 +320,28 @@ func metaFilters(values url.Values) (metaQuery, error) {
 	// The filter is checked as meta is: a key no instance could hold is
 	// a mistake, not an empty list.
 	return q, api.ValidateMeta(q.pairs)
+}
+
+// instanceList is a list's answer, {"instances": [...]}, as json.Marshal
+// writes gin.H{"instances": list}, the instances written by hand
+// (forward.AppendInstance): a slug's list is encoded again after each
+// write to it, and a list of the whole catalog is every row.
+type instanceList []*api.Instance
+
+func (l instanceList) marshal() ([]byte, error) {
+	b := append(make([]byte, 0, 64+400*len(l)), `{"instances":`...)
+	if l == nil {
+		return append(b, "null}"...), nil
+	}
+	b = append(b, '[')
+	for i, in := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = forward.AppendInstance(b, in); !ok {
+			return json.Marshal(gin.H{"instances": []*api.Instance(l)})
+		}
+	}
+	return append(b, "]}"...), nil
 }

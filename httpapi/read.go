@@ -140,7 +140,12 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 				c.Data(http.StatusOK, "application/octet-stream", raw)
 				return nil
 			}
-			encode := func() ([]byte, error) { return json.Marshal(body) }
+			encode := func() ([]byte, error) {
+				if l, ok := body.(instanceList); ok {
+					return l.marshal()
+				}
+				return json.Marshal(body)
+			}
 			var raw []byte
 			if cc.key != "" {
 				raw, err = s.lists.encode(gen, index, cc.key, encode)

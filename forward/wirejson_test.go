@@ -92,3 +92,42 @@ func TestMarshalWriteIsJSONMarshal(t *testing.T) {
 		t.Fatal("a usual registration was left to encoding/json")
 	}
 }
+
+// randomInstance draws an instance the way randomWrite draws a write.
+func randomInstance(r *rand.Rand) *api.Instance {
+	w := randomWrite(r)
+	for w.Register == nil {
+		w = randomWrite(r)
+	}
+	q := w.Register
+	when := []time.Time{{}, time.Unix(1_700_000_000, 123).UTC(), time.Date(2026, 12, 5, 1, 2, 3, 0, time.FixedZone("x", 3600))}
+	in := &api.Instance{ID: q.ID, URL: q.URL, DeploymentID: q.DeploymentID, NodeURL: q.NodeURL, Path: q.Path, Scheme: q.Scheme,
+		Host: q.Host, IP: q.IP, Port: q.Port, Status: q.Status, Details: q.Details, Slug: q.Slug, Tags: q.Tags, Meta: q.Meta,
+		Check: q.Check, StatusReason: q.Details, LastHeartbeat: when[r.IntN(3)], StatusChangedAt: when[r.IntN(3)],
+		CreateIndex: uint64(r.Int64()), ModifyIndex: uint64(r.IntN(1000))}
+	if r.IntN(8) == 0 {
+		in.LastHeartbeat = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) // json.Marshal refuses it
+	}
+	return in
+}
+
+// An instance is written as json.Marshal writes it, whichever path wrote
+// it; the hand path takes the usual ones.
+func TestMarshalInstanceIsJSONMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	byHand := 0
+	for i := range 20000 {
+		in := randomInstance(r)
+		if _, ok := AppendInstance(nil, in); ok {
+			byHand++
+		}
+		got, gotErr := MarshalInstance(in)
+		want, wantErr := json.Marshal(in)
+		if (gotErr != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("instance %d: hand %s (%v)\njson %s (%v)", i, got, gotErr, want, wantErr)
+		}
+	}
+	if byHand < 5000 {
+		t.Fatalf("the hand path took %d instances of 20,000", byHand)
+	}
+}
