@@ -7,23 +7,36 @@ import (
 )
 
 // Instance IDs keep 1Backend's shape, never repeat, and sort (as strings)
-// in the order they were made, also when many come in one tick, when the
-// clock steps back and across a tick's last sequence number.
+// by the tick they were made in, also when many come in one tick, when
+// the clock steps back and across a tick's last sequence number; within
+// a tick they are not in order (the sequence's bits are reversed).
 func TestInstanceIDsSortByCreation(t *testing.T) {
 	var g sortedIDs
 	at := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
-	prev := ""
+	var top string
+	var lastTick uint64
 	seen := map[string]bool{}
+	descending := 0
 	check := func(id string) {
 		t.Helper()
 		rest, ok := strings.CutPrefix(id, "inst-")
 		if !ok || len(rest) != 10 || strings.Trim(rest, base62) != "" {
 			t.Fatalf("id %q is not inst- and 10 base62 characters", id)
 		}
-		if seen[id] || id <= prev {
-			t.Fatalf("id %q after %q: not new and later", id, prev)
+		if seen[id] {
+			t.Fatalf("id %q came twice", id)
 		}
-		seen[id], prev = true, id
+		seen[id] = true
+		tick := decode62(rest) >> idSeqBits
+		switch {
+		case tick < lastTick:
+			t.Fatalf("id %q is of tick %d, after one of tick %d", id, tick, lastTick)
+		case tick > lastTick && id <= top:
+			t.Fatalf("id %q of a later tick sorts before %q", id, top)
+		case tick == lastTick && id < top:
+			descending++
+		}
+		lastTick, top = tick, max(top, id)
 	}
 	for i := range 20000 {
 		// Five IDs a tick, then a clock that steps back a second.
@@ -32,6 +45,9 @@ func TestInstanceIDsSortByCreation(t *testing.T) {
 			now = now.Add(-time.Second)
 		}
 		check(g.next(now))
+	}
+	if descending < 2000 {
+		t.Fatalf("%d of 20,000 IDs sort before one made earlier in their tick: the sequence is in order", descending)
 	}
 	// A full tick borrows the next one.
 	g.seq = 1<<idSeqBits - 2
