@@ -228,25 +228,40 @@ var registerKeys = []string{"id", "url", "scheme", "host", "ip", "port", "path",
 	"tags", "meta", "status", "details", "check"}
 
 func (s *jsonScanner) register(r *api.RegisterRequest) bool {
-	strs := []*string{&r.ID, &r.URL, &r.Scheme, &r.Host, &r.IP, nil, &r.Path, &r.Slug, &r.DeploymentID, &r.NodeURL}
 	return s.members(registerKeys, func(k int) bool {
 		var ok bool
-		switch name := registerKeys[k]; {
-		case k < len(strs) && strs[k] != nil:
-			*strs[k], ok = s.str()
-		case name == "port":
+		switch registerKeys[k] {
+		case "id":
+			r.ID, ok = s.str()
+		case "url":
+			r.URL, ok = s.str()
+		case "scheme":
+			r.Scheme, ok = s.str()
+		case "host":
+			r.Host, ok = s.str()
+		case "ip":
+			r.IP, ok = s.str()
+		case "port":
 			r.Port, ok = s.int()
-		case name == "tags":
+		case "path":
+			r.Path, ok = s.str()
+		case "slug":
+			r.Slug, ok = s.str()
+		case "deploymentId":
+			r.DeploymentID, ok = s.str()
+		case "nodeUrl":
+			r.NodeURL, ok = s.str()
+		case "tags":
 			r.Tags, ok = s.strings()
-		case name == "meta":
+		case "meta":
 			r.Meta, ok = s.stringMap()
-		case name == "status":
+		case "status":
 			var v string
 			v, ok = s.str()
 			r.Status = api.Status(v)
-		case name == "details":
+		case "details":
 			r.Details, ok = s.str()
-		default: // check
+		case "check":
 			r.Check = new(api.Check)
 			ok = s.check(r.Check)
 		}
