@@ -2,8 +2,6 @@ package forward
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/rosterhq/roster/api"
@@ -126,7 +124,7 @@ func writeTagsMeta(e *jsonw.Writer, tags []string, meta map[string]string) {
 	}
 	if len(meta) > 0 {
 		e.Key("meta")
-		e.StrMap(slices.Sorted(maps.Keys(meta)), meta)
+		e.StrMap(meta)
 	}
 }
 

@@ -61,7 +61,7 @@ func encodeFast(b []byte, c *Command) ([]byte, bool) {
 	}
 	if rc := c.Register; rc != nil {
 		w.str("register")
-		w.mapLen(count(rc.DefaultCheck != nil, true, true, true))
+		w.mapLen(3 + count(rc.DefaultCheck != nil)) // instance, newId, now
 		if rc.DefaultCheck != nil {
 			w.str("defaultCheck")
 			w.check(rc.DefaultCheck)

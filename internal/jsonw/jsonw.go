@@ -7,6 +7,8 @@
 package jsonw
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -73,10 +75,10 @@ func (w *Writer) Strs(ss []string) {
 }
 
 // StrMap writes a map of strings, its keys sorted as encoding/json sorts
-// them; keys are the map's keys, sorted.
-func (w *Writer) StrMap(keys []string, m map[string]string) {
+// them.
+func (w *Writer) StrMap(m map[string]string) {
 	w.B = append(w.B, '{')
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			w.B = append(w.B, ',')
 		}
