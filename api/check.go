@@ -168,9 +168,12 @@ func checkJSONError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typ) && typ.Field != "":
-		want := "text like \"10s\""
-		if typ.Type.Kind() == reflect.Int {
+		want := "text like \"10s\"" // a duration
+		switch {
+		case typ.Type.Kind() == reflect.Int:
 			want = "a whole number"
+		case typ.Field == "type" || typ.Field == "path":
+			want = "text"
 		}
 		return Invalid("check."+typ.Field, "must be %s, not %s", want, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

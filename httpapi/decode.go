@@ -81,7 +81,13 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return api.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
+		// A number that does not fit is named by its digits ("not number
+		// 1e40" read as if it were not a number).
+		got := typ.Value
+		if lit, ok := strings.CutPrefix(got, "number "); ok {
+			got = lit
+		}
+		return api.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), got)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields; its message
 		// is the only place the name is given.
@@ -100,7 +106,11 @@ func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Uint16:
 		return "a number in 0-65535"
-	case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
+	case reflect.Int, reflect.Int64:
+		return "a whole number within 64 bits"
+	case reflect.Uint64:
+		return "a whole number from 0 within 64 bits"
+	case reflect.Float64:
 		return "a number"
 	case reflect.Slice:
 		return "an array"

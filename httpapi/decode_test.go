@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// A body of the wrong types is refused with the field and what it must be
+// in words a user acts on: a number too large is named by its digits, a
+// check's type is text (not a duration).
+func TestWrongTypesAreNamedPlainly(t *testing.T) {
+	for _, c := range []struct{ body, field, says string }{
+		{`{"url":"http://a:1","port":99999999999999999999}`, "port", "must be a whole number within 64 bits, not 99999999999999999999"},
+		{`{"url":"http://a:1","port":1.5}`, "port", "must be a whole number within 64 bits, not 1.5"},
+		{`{"url":"http://a:1","port":"80"}`, "port", "must be a whole number within 64 bits, not string"},
+		{`{"url":"http://a:1","check":{"type":{}}}`, "check.type", "must be text, not object"},
+		{`{"url":"http://a:1","check":{"type":"http","interval":5}}`, "check.interval", `must be text like "10s", not number`},
+		{`{"url":"http://a:1","check":{"type":"http","failuresBeforeUnhealthy":"2"}}`, "check.failuresBeforeUnhealthy", "must be a whole number, not string"},
+	} {
+		var req api.RegisterRequest
+		err := decodeJSON([]byte(c.body), &req)
+		var fe *api.Error
+		if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(fe.Message, c.says) {
+			t.Errorf("%s: got %v, want %s: ...%s", c.body, err, c.field, c.says)
+		}
+	}
+}
