@@ -80,21 +80,25 @@ func applyBatchEach(st *store, index uint64, cmds []Command, record func(*tx, ui
 }
 
 // EncodeBatch is what (&Command{Type: CmdBatch, Batch: cmds}).EncodeAs(f)
-// returns, built from each command's own encoding in f (their first byte):
-// the leader encodes every write of a follower's batch once to size it,
-// and this spares encoding them all again for the Raft entry.
-func EncodeBatch(encoded [][]byte) []byte {
+// returns, built from each command's own encoding in f.Part(): the leader
+// encodes every write of a follower's batch once to size it, and this
+// spares encoding them all again for the Raft entry.
+func EncodeBatch(encoded [][]byte, f Format) []byte {
 	n := 32
 	for _, e := range encoded {
 		n += len(e)
 	}
 	b := make([]byte, 0, n)
-	if len(encoded) > 0 && Format(encoded[0][0]) == FormatBinary {
+	if f.Part() == FormatBinary {
 		b = appendBinaryBatchHeader(b, len(encoded))
 		for _, e := range encoded {
 			b = append(b, e[1:]...)
 		}
-		return appendBinaryBatchTrailer(b)
+		b = appendBinaryBatchTrailer(b)
+		if f == FormatS2 {
+			return compress(b)
+		}
+		return b
 	}
 	b = append(b, byte(FormatJSON))
 	b = append(b, `{"type":`...)
@@ -107,4 +111,13 @@ func EncodeBatch(encoded [][]byte) []byte {
 		b = append(b, e[1:]...) // without its format byte
 	}
 	return append(b, "]}"...)
+}
+
+// Part is the format of the writes that EncodeBatch joins into a batch in
+// f: format 3 compresses the whole batch, its writes are format 2.
+func (f Format) Part() Format {
+	if f == FormatS2 {
+		return FormatBinary
+	}
+	return f
 }

@@ -83,14 +83,14 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 		{Type: CmdRegisterInstance, Register: &RegisterCommand{Instance: Instance{URL: "http://a:1", Slug: "s", Tags: []string{"x"}}, NewID: "inst-1", Now: now}},
 		{Type: CmdDeregisterInstance, ID: "inst-2"},
 	}
-	// Both formats, and the binary array's three length encodings.
-	for _, f := range []Format{FormatJSON, FormatBinary} {
+	// Every format, and the binary array's three length encodings.
+	for _, f := range []Format{FormatJSON, FormatBinary, FormatS2} {
 		for _, n := range []int{2, 40, 70000} {
 			var batch []Command
 			var parts [][]byte
 			for i := range n {
 				c := cmds[i%2]
-				b, err := c.EncodeAs(f)
+				b, err := c.EncodeAs(f.Part())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -100,13 +100,13 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := EncodeBatch(parts); string(got) != string(whole) {
+			if got := EncodeBatch(parts, f); string(got) != string(whole) {
 				t.Fatalf("format %d, %d writes: EncodeBatch:\n%.200x\nEncodeAs:\n%.200x", f, n, got, whole)
 			}
 			if n > MaxBatch {
 				continue // too many to decode, and right to be
 			}
-			back, err := DecodeCommand(EncodeBatch(parts))
+			back, err := DecodeCommand(EncodeBatch(parts, f))
 			if err != nil || len(back.Batch) != n {
 				t.Fatalf("format %d, %d writes: %v", f, n, err)
 			}

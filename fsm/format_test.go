@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -57,8 +58,8 @@ func formatFixtureCommands() []Command {
 
 // A log written before format 2 (JSON, testdata/log-format1.jsonl, kept
 // as that code wrote it) replays on this build to the same catalog as the
-// same commands written in format 2, and as a log that mixes the two, the
-// way a cluster's log does after a rolling upgrade.
+// same commands written in format 2 or 3, and as a log that mixes them,
+// the way a cluster's log does after rolling upgrades.
 func TestALogWrittenInTheJSONFormatStillReplays(t *testing.T) {
 	const fixture = "testdata/log-format1.jsonl"
 	if *updateFormatFixture {
@@ -119,13 +120,24 @@ func TestALogWrittenInTheJSONFormatStillReplays(t *testing.T) {
 		}
 		return b
 	}
+	// Format 3 compresses only what shrinks; here every entry, so that
+	// each kind of command is read through it.
+	packed := func(i int, e []byte) []byte {
+		return append([]byte{byte(FormatS2)}, s2.Encode(nil, binary(i, e)[1:])...)
+	}
 	fromJSON, want := replay(func(_ int, e []byte) []byte { return e })
 	if _, got := replay(binary); got != want {
 		t.Errorf("the catalog from format 2:\n%s\nfrom the JSON log:\n%s", got, want)
 	}
+	if _, got := replay(packed); got != want {
+		t.Errorf("the catalog from format 3:\n%s\nfrom the JSON log:\n%s", got, want)
+	}
 	if _, got := replay(func(i int, e []byte) []byte {
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			return binary(i, e)
+		case 2:
+			return packed(i, e)
 		}
 		return e
 	}); got != want {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/s2"
 )
 
 func seedCommands() [][]byte {
@@ -22,11 +23,13 @@ func seedCommands() [][]byte {
 		{Type: CmdSetStatuses, Statuses: []StatusUpdate{{ID: "i2", Status: StatusHealthy, From: StatusUnknown, At: time.Unix(3, 0), Heartbeat: time.Unix(3, 0)},
 			{ID: "i2", Remove: true, IfModifyIndex: 1}}},
 	} {
-		// Both formats a log may hold.
+		// Every format a log may hold (3 whatever the block's size).
 		for _, f := range []Format{FormatJSON, FormatBinary} {
 			b, _ := c.EncodeAs(f)
 			out = append(out, b)
 		}
+		b, _ := c.EncodeAs(FormatBinary)
+		out = append(out, append([]byte{byte(FormatS2)}, s2.Encode(nil, b[1:])...))
 	}
 	return out
 }

@@ -44,7 +44,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 	applied := false
 	apply := func() {
 		if len(group) > 0 && failed == nil {
-			res, err := s.n.ApplyEncoded(c.Request.Context(), fsm.EncodeBatch(group))
+			res, err := s.n.ApplyEncoded(c.Request.Context(), fsm.EncodeBatch(group, format))
 			if err != nil {
 				failed = err
 			} else {
@@ -65,7 +65,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		cmd, err := s.batchCommand(w, now)
 		var enc []byte
 		if err == nil {
-			enc, err = encodeWrite(&cmd, format)
+			enc, err = encodeWrite(&cmd, format.Part())
 		}
 		if err != nil {
 			answers[i] = errorAnswer(err)
