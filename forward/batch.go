@@ -248,8 +248,8 @@ func (f *Forwarder) postBatch(ctx context.Context, url string, body []byte, writ
 		return []Outcome{{Err: api.ErrIndeterminate}}, true
 	}
 	if resp.Status == http.StatusOK {
-		var br BatchResponse
-		if err := json.Unmarshal(resp.Body, &br); err != nil || len(br.Results) != writes {
+		br, err := decodeBatchResponse(resp.Body)
+		if err != nil || len(br.Results) != writes {
 			f.log.Error("leader answered a batch with an unreadable body", "leader", url, "err", err)
 			return []Outcome{{Err: api.ErrIndeterminate}}, true
 		}
