@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 )
@@ -88,17 +89,21 @@ func EncodeBatch(encoded [][]byte, f Format) []byte {
 	for _, e := range encoded {
 		n += len(e)
 	}
+	if f == FormatS2 {
+		// The plain batch is only compress's input: its buffer is reused.
+		scratch := getScratch(n)
+		plain := joinBinary((*scratch)[:0], encoded)
+		out := compress(plain)
+		if len(out) > 0 && &out[0] == &plain[0] {
+			out = bytes.Clone(plain) // not smaller compressed: kept plain
+		}
+		*scratch = plain
+		putScratch(scratch)
+		return out
+	}
 	b := make([]byte, 0, n)
-	if f.Part() == FormatBinary {
-		b = appendBinaryBatchHeader(b, len(encoded))
-		for _, e := range encoded {
-			b = append(b, e[1:]...)
-		}
-		b = appendBinaryBatchTrailer(b)
-		if f == FormatS2 {
-			return compress(b)
-		}
-		return b
+	if f == FormatBinary {
+		return joinBinary(b, encoded)
 	}
 	b = append(b, byte(FormatJSON))
 	b = append(b, `{"type":`...)
@@ -111,6 +116,15 @@ func EncodeBatch(encoded [][]byte, f Format) []byte {
 		b = append(b, e[1:]...) // without its format byte
 	}
 	return append(b, "]}"...)
+}
+
+// joinBinary appends the format-2 batch of the format-2 commands encoded.
+func joinBinary(b []byte, encoded [][]byte) []byte {
+	b = appendBinaryBatchHeader(b, len(encoded))
+	for _, e := range encoded {
+		b = append(b, e[1:]...)
+	}
+	return appendBinaryBatchTrailer(b)
 }
 
 // Part is the format of the writes that EncodeBatch joins into a batch in

@@ -24,14 +24,18 @@ var encoders = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, bin
 
 var decoders = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, binaryHandle) }}
 
-// encodeBinary writes a command in format 2: registrations and
+// appendBinary appends a command in format 2 to b: registrations and
 // deregistrations by hand (encodeFast), the rest through the codec.
-func encodeBinary(c *Command) ([]byte, error) {
-	b := make([]byte, 0, 512)
+func appendBinary(b []byte, c *Command) ([]byte, error) {
+	start := len(b)
 	if out, ok := encodeFast(append(b, byte(FormatBinary)), c); ok {
 		return out, nil
 	}
-	return encodeWithCodec(b, c)
+	if start == 0 {
+		return encodeWithCodec(b[:0], c)
+	}
+	enc, err := encodeWithCodec(nil, c)
+	return append(b[:start], enc...), err
 }
 
 // encodeWithCodec encodes any command by reflection, into b's capacity.

@@ -12,7 +12,7 @@ import (
 // deregistrations and batches of them, with their auth and quota) straight
 // from format 2's MessagePack, without the codec's reflection: every
 // replica decodes every entry, and the codec spent more on a registration
-// than the apply itself. It takes only the encoding encodeBinary writes;
+// than the apply itself. It takes only the encoding appendBinary writes;
 // anything else (another command, a field it does not know, a key twice,
 // another integer or time form) returns false and the codec decodes the
 // entry as before. A fuzz test holds the two to the same result on every

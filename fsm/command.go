@@ -125,21 +125,42 @@ func (c *Command) EncodeAs(f Format) ([]byte, error) {
 	var b []byte
 	var err error
 	switch f {
-	case FormatJSON:
-		b, err = json.Marshal(c)
-		b = append([]byte{byte(FormatJSON)}, b...)
 	case FormatBinary:
-		b, err = encodeBinary(c)
+		b, err = c.AppendEncoded(make([]byte, 0, 512), f)
 	case FormatS2:
-		b, err = encodeBinary(c)
-		if err == nil {
+		if b, err = c.AppendEncoded(make([]byte, 0, 512), FormatBinary); err == nil {
 			b = compress(b)
 		}
+	default:
+		b, err = c.AppendEncoded(nil, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// AppendEncoded appends EncodeAs(f) to b: the leader packs the writes of a
+// batch into one buffer (EncodeBatch joins them) instead of one each.
+func (c *Command) AppendEncoded(b []byte, f Format) ([]byte, error) {
+	start := len(b)
+	var err error
+	switch f {
+	case FormatJSON:
+		var j []byte
+		j, err = json.Marshal(c)
+		b = append(append(b, byte(FormatJSON)), j...)
+	case FormatBinary:
+		b, err = appendBinary(b, c)
+	case FormatS2:
+		var one []byte
+		one, err = c.EncodeAs(FormatS2)
+		b = append(b, one...)
 	default:
 		return nil, fmt.Errorf("encode %s: unknown format %d", c.Type, f)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.Type, err)
+		return b[:start], fmt.Errorf("encode %s: %w", c.Type, err)
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -61,11 +62,15 @@ func (s *Server) internalWrites(c *gin.Context) {
 		}
 		group, slots, size = nil, nil, 0
 	}
+	// The writes' encodings are packed into one buffer, reused by the
+	// next batch: EncodeBatch copies them into the Raft entry.
+	arena := arenas.Get().(*[]byte)
+	defer putArena(arena)
 	for i, w := range req.Writes {
 		cmd, err := s.batchCommand(w, now)
 		var enc []byte
 		if err == nil {
-			enc, err = encodeWrite(&cmd, format.Part())
+			enc, *arena, err = encodeWrite(*arena, &cmd, format.Part())
 		}
 		if err != nil {
 			answers[i] = errorAnswer(err)
@@ -97,17 +102,32 @@ func (s *Server) internalWrites(c *gin.Context) {
 const batchEntryBudget = fsm.MaxCommandSize - 4096
 
 // encodeWrite encodes a command once, for its size and for the batch
-// (fsm.EncodeBatch); one over the budget is refused (413) rather than
-// committed for every replica to skip.
-func encodeWrite(cmd *fsm.Command, f fsm.Format) ([]byte, error) {
-	b, err := cmd.EncodeAs(f)
+// (fsm.EncodeBatch), at the end of arena; one over the budget is refused
+// (413) rather than committed for every replica to skip. enc is the
+// command's bytes, arena the buffer grown by them.
+func encodeWrite(arena []byte, cmd *fsm.Command, f fsm.Format) (enc, grown []byte, err error) {
+	start := len(arena)
+	grown, err = cmd.AppendEncoded(arena, f)
 	if err != nil {
-		return nil, err
+		return nil, arena[:start], err
 	}
-	if len(b) > batchEntryBudget {
-		return nil, &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one write may take at most %d", len(b), batchEntryBudget)}
+	if n := len(grown) - start; n > batchEntryBudget {
+		return nil, arena[:start], &api.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the write encodes to %d bytes; one write may take at most %d", n, batchEntryBudget)}
 	}
-	return b, nil
+	// Capped: nothing appended to enc can reach the next write's bytes.
+	return grown[start:len(grown):len(grown)], grown, nil
+}
+
+// arenas are the buffers internalWrites packs a batch's writes into.
+var arenas = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// putArena keeps an arena for the next batch, unless a rare large one
+// grew it past 256 KB.
+func putArena(a *[]byte) {
+	if cap(*a) <= 256<<10 {
+		*a = (*a)[:0]
+		arenas.Put(a)
+	}
 }
 
 // batchCommand checks one write again (it is outside input here too) and
