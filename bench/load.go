@@ -307,7 +307,13 @@ func (l *loader) register(ctx context.Context, addr, slug, key string) (int, err
 			ID string `json:"id"`
 		} `json:"instance"`
 	}
-	code, err := l.send(ctx, http.MethodPut, addr+"/registry-svc/instance", []byte(body), &out)
+	// The answer is read whole either way; decoded only when a later
+	// phase needs the IDs (the loader shares the cores it measures).
+	var dst any
+	if l.ids != nil {
+		dst = &out
+	}
+	code, err := l.send(ctx, http.MethodPut, addr+"/registry-svc/instance", []byte(body), dst)
 	if err == nil && code == http.StatusCreated && l.ids != nil {
 		if n, perr := strconv.Atoi(key); perr == nil && n < len(l.ids) {
 			l.ids[n] = out.Instance.ID
