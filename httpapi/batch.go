@@ -94,7 +94,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 		return
 	}
 	setIndex(c, s.n.AppliedIndex())
-	c.Data(http.StatusOK, jsonContentType, body)
+	writeJSON(c, http.StatusOK, body)
 }
 
 // batchEntryBudget is what the writes of one Raft entry may take, leaving
@@ -205,7 +205,7 @@ func (s *Server) viaBatch(c *gin.Context, w forward.Write) bool {
 		// would have written it after a decode and an encode.
 		body := make([]byte, 0, len(`{"instance":}`)+len(a.Instance))
 		body = append(append(append(body, `{"instance":`...), a.Instance...), '}')
-		c.Data(a.Status, jsonContentType, body)
+		writeJSON(c, a.Status, body)
 	default:
 		c.Status(a.Status)
 	}

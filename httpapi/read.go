@@ -166,7 +166,7 @@ func writeList(c *gin.Context, index uint64, body []byte) {
 	// With the length known, net/http sends the body as is instead of in
 	// chunks (lists are often tens of KB): less framing for both sides.
 	c.Header("Content-Length", strconv.Itoa(len(body)))
-	c.Data(http.StatusOK, jsonContentType, body)
+	writeJSON(c, http.StatusOK, body)
 }
 
 func blockingParams(c *gin.Context) (uint64, time.Duration, error) {

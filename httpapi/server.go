@@ -184,14 +184,42 @@ func (s *Server) Close() {
 
 // headers stamps every answer with this node's view of leadership.
 func (s *Server) headers(c *gin.Context) {
+	h := c.Writer.Header()
 	id, _ := s.n.Leader()
-	c.Header("X-Registry-Known-Leader", strconv.FormatBool(id != ""))
-	lc := s.n.LastContact()
-	if lc < 0 {
-		lc = 0
+	h["X-Registry-Known-Leader"] = headerFalse
+	if id != "" {
+		h["X-Registry-Known-Leader"] = headerTrue
 	}
-	c.Header("X-Registry-Last-Contact", strconv.FormatInt(lc.Milliseconds(), 10))
+	ms := max(s.n.LastContact().Milliseconds(), 0)
+	if ms < int64(len(headerSmallInts)) {
+		h["X-Registry-Last-Contact"] = headerSmallInts[ms]
+	} else {
+		h["X-Registry-Last-Contact"] = []string{strconv.FormatInt(ms, 10)}
+	}
 	c.Next()
+}
+
+// Header values every answer carries are shared, never changed slices
+// (c.Header allocates a new one per call, two per answer; net/http copies
+// the values when it writes the header). Keys are in canonical form.
+var (
+	headerTrue, headerFalse = []string{"true"}, []string{"false"}
+	headerSmallInts         = func() [][]string {
+		v := make([][]string, 1000) // a leader's last contact is 0, a follower's a few ms
+		for i := range v {
+			v[i] = []string{strconv.Itoa(i)}
+		}
+		return v
+	}()
+	headerJSON = []string{jsonContentType}
+)
+
+// writeJSON answers with a body already encoded as JSON, as c.Data would
+// with jsonContentType, without allocating the header's value.
+func writeJSON(c *gin.Context, status int, body []byte) {
+	c.Writer.Header()["Content-Type"] = headerJSON
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
 }
 
 // recover turns a handler panic into a logged 500, never a dropped connection.
