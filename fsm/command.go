@@ -75,8 +75,9 @@ const (
 	// FormatBinary is the same command as MessagePack, fields named by their
 	// JSON names: about a third of JSON's decoding CPU, no more to encode.
 	FormatBinary Format = 2
-	// FormatS2 (3) is format 2 compressed: compress.go.
-
+	// FormatS2 is format 2 compressed with S2, for commands where that
+	// shrinks them (compress.go); smaller ones stay format 2.
+	FormatS2 Format = 3
 	// NewestFormat is the newest format this build reads and writes.
 	NewestFormat = FormatS2
 )

@@ -7,7 +7,7 @@ import (
 	"github.com/klauspost/compress/s2"
 )
 
-// FormatS2 is a FormatBinary command compressed as one S2 block
+// Format 3 (FormatS2) is a FormatBinary command compressed as one S2 block
 // (klauspost/compress, a faster Snappy): the format byte 3, then the block
 // of everything after the binary format byte. The leader writes it for
 // entries of compressMin bytes and more, where it is smaller; smaller
@@ -18,11 +18,10 @@ import (
 // encoding, bolt's leaf (rewritten in full by each commit, so a commit
 // copies the entries before it in the same leaf), the transport's decode.
 // Registrations repeat their field names and some of their values (the
-// node, the token, the slug), so a batch of 22 shrinks several times (16x for
-// the bench's registrations, 3x for varied ones: 10.4 KB to 3.4 KB in
+// node, the token, the slug), so a batch of 22 shrinks several times: 16x
+// for the bench's registrations, 3x for varied ones (10.4 KB to 3.4 KB in
 // TestS2ShrinksVariedRegistrations), for ~0.4 us per KB to compress once
 // on the leader and ~0.5 us per KB to decompress on each server.
-const FormatS2 Format = 3
 
 // compressMin is the smallest encoding worth compressing: below it the
 // block saves too few bytes to pay for its calls.
@@ -43,7 +42,7 @@ func compress(b []byte) []byte {
 		return b
 	}
 	// The exact size: Raft keeps the entry (its log cache, the
-	// replication in flight), and the scratch is several times larger.
+	// replication in flight), and the scratch is the input's size.
 	out := make([]byte, 1+len(block))
 	out[0] = byte(FormatS2)
 	copy(out[1:], block)
