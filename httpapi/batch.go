@@ -189,9 +189,15 @@ func (s *Server) viaBatch(c *gin.Context, w forward.Write) bool {
 	}
 	a := out.Answer
 	if out.Index > 0 {
-		// Refused writes wait too: the index they carry must not be ahead
-		// of this node's next local read.
-		s.awaitApplied(c.Request.Context(), out.Index)
+		// The answer must not be ahead of this node's next local read
+		// (refused writes too: the index they carry). Either the write
+		// waits for its apply here, or, while nobody reads this node's
+		// catalog, it is answered on the leader's word and the next read
+		// waits (answerOnLeadersWord, readYourWrites). Only the second
+		// makes reads wait: while a write waits, reads go on.
+		if s.answerOnLeadersWord() || !s.awaitApplied(c.Request.Context(), out.Index) {
+			s.n.AckForwarded(out.Index)
+		}
 		setIndex(c, out.Index)
 	}
 	switch {

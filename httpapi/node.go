@@ -21,6 +21,10 @@ type Node interface {
 	forward.Node
 	// WaitAppliedFor is WaitApplied for at most a duration.
 	WaitAppliedFor(ctx context.Context, index uint64, d time.Duration) error
+	// AckForwarded records a forwarded write answered before this node
+	// applied it; AckedIndex is the highest (readYourWrites waits for it).
+	AckForwarded(index uint64)
+	AckedIndex() uint64
 	SelfURL() string
 	// FSM is the local replica of the catalog, for reads.
 	FSM() *fsm.FSM

@@ -82,6 +82,9 @@ type Server struct {
 	proxy   *proxy
 	lists   *listCache
 	engine  *gin.Engine
+	// lastRead is when this node last began a read of its catalog
+	// (UnixNano): viaBatch waits for its writes' apply while reads come.
+	lastRead atomic.Int64
 	// tls: the cluster runs with TLS, and the routes between nodes take
 	// node certificates.
 	tls          bool
@@ -142,7 +145,7 @@ func New(n Node, o Options) *Server {
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
 	s.metrics = newMetrics(s, o.LibraryMetrics)
-	e.Use(s.observe, s.recover, s.limitHeaders, s.writeDeadline, s.headers, s.gateForwarded)
+	e.Use(s.observe, s.recover, s.limitHeaders, s.writeDeadline, s.headers, s.gateForwarded, s.readYourWrites)
 	s.routes(e, o)
 	s.engine = e
 	return s

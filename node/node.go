@@ -45,6 +45,11 @@ type Node struct {
 	// once local reads can no longer go back in time (see CaughtUp).
 	bootIndex uint64
 	caughtUp  atomic.Bool
+	// acked is the highest index of a forwarded write this node answered
+	// on the leader's word, before applying it here (AckForwarded). Local
+	// reads wait for it, so that no read on this node misses a write it
+	// said was done.
+	acked atomic.Uint64
 	// catchUp caches catchUpIndex's answer for one target.
 	catchUp atomic.Pointer[[2]uint64]
 	// readRounds shares one leadership check among concurrent reads;
@@ -352,6 +357,21 @@ func (n *Node) WaitAppliedFor(ctx context.Context, index uint64, d time.Duration
 	defer t.Stop()
 	return n.waitApplied(ctx, index, t.C)
 }
+
+// AckForwarded records that this node answered a write the leader applied
+// at index before applying it here: reads wait for it (AckedIndex).
+func (n *Node) AckForwarded(index uint64) {
+	for cur := n.acked.Load(); index > cur; cur = n.acked.Load() {
+		if n.acked.CompareAndSwap(cur, index) {
+			return
+		}
+	}
+}
+
+// AckedIndex is the highest index AckForwarded was given: a local read
+// answered before this node has applied it could miss a write the node
+// has acknowledged.
+func (n *Node) AckedIndex() uint64 { return n.acked.Load() }
 
 // ErrApplyWait is WaitAppliedFor's answer when its time is up.
 var ErrApplyWait = errors.New("not applied in time")
