@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -113,8 +114,24 @@ func (s *Server) readYourWrites(c *gin.Context) {
 		return
 	}
 	s.lastRead.Store(time.Now().UnixNano())
-	if acked := s.n.AckedIndex(); acked > s.n.AppliedIndex() {
-		s.awaitApplied(c.Request.Context(), acked)
+	acked := s.n.AckedIndex()
+	if acked <= s.n.AppliedIndex() || acked <= s.ackedGaveUp.Load() {
+		return
+	}
+	if !s.awaitApplied(c.Request.Context(), acked) {
+		// Cut off from the leader since: later reads answer from what
+		// is here at once, as they did when it was the write that
+		// waited its second. A newer answered write waits again.
+		raiseTo(&s.ackedGaveUp, acked)
+	}
+}
+
+// raiseTo sets v to x unless it already holds more.
+func raiseTo(v *atomic.Uint64, x uint64) {
+	for cur := v.Load(); x > cur; cur = v.Load() {
+		if v.CompareAndSwap(cur, x) {
+			return
+		}
 	}
 }
 

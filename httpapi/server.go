@@ -85,6 +85,9 @@ type Server struct {
 	// lastRead is when this node last began a read of its catalog
 	// (UnixNano): viaBatch waits for its writes' apply while reads come.
 	lastRead atomic.Int64
+	// ackedGaveUp is the highest answered-write index a read waited its
+	// second for in vain (readYourWrites): reads do not wait for it again.
+	ackedGaveUp atomic.Uint64
 	// tls: the cluster runs with TLS, and the routes between nodes take
 	// node certificates.
 	tls          bool
