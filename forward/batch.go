@@ -70,6 +70,9 @@ type Answer struct {
 	// same JSON object either way, so builds of either kind interoperate).
 	Instance json.RawMessage `json:"instance,omitempty"`
 	Error    *api.ErrorBody  `json:"error,omitempty"`
+	// Row is the registered row on the leader, which AppendBatchResponse
+	// writes as Instance straight into the answer (no copy of its own).
+	Row *api.Instance `json:"-"`
 }
 
 // AppendBatchResponse appends the JSON of a BatchResponse holding answers to
@@ -80,6 +83,21 @@ func AppendBatchResponse(b []byte, answers []Answer) ([]byte, error) {
 	for i, a := range answers {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if a.Row != nil && a.Error == nil {
+			start := len(b)
+			b = append(b, `{"status":`...)
+			b = strconv.AppendInt(b, int64(a.Status), 10)
+			b = append(b, `,"instance":`...)
+			if out, ok := AppendInstance(b, a.Row); ok {
+				b = append(out, '}')
+				continue
+			}
+			raw, err := MarshalInstance(a.Row) // encoding/json's turn
+			if err != nil {
+				return nil, err
+			}
+			a.Instance, b = raw, b[:start]
 		}
 		if a.Instance != nil && a.Error == nil {
 			b = append(b, `{"status":`...)

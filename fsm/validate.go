@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 var (
@@ -177,8 +178,8 @@ func ValidateInstance(in *Instance) error {
 		return Invalid("status", "%q is not one of %v", in.Status, Statuses)
 	}
 	if in.NodeURL != "" {
-		if u, err := url.Parse(in.NodeURL); err != nil || u.Scheme == "" || u.Host == "" {
-			return Invalid("nodeUrl", "%q is not an absolute URL", in.NodeURL)
+		if err := checkNodeURL(in.NodeURL); err != nil {
+			return err
 		}
 	}
 	if in.Check != nil {
@@ -269,5 +270,22 @@ func validateRepoURL(raw string) error {
 	if strings.ContainsAny(raw, " \t\n") || len(raw) > MaxURLLen {
 		return Invalid("repository.url", "%q is not a repository URL", raw)
 	}
+	return nil
+}
+
+// lastNodeURL is the node URL that last passed checkNodeURL. Registrations
+// carry the URL of the node that took them, a handful in a cluster, and
+// every server checks every write's: parsing it each time was one of the
+// five URL parses a write cost the cluster.
+var lastNodeURL atomic.Pointer[string]
+
+func checkNodeURL(raw string) error {
+	if p := lastNodeURL.Load(); p != nil && *p == raw {
+		return nil
+	}
+	if u, err := url.Parse(raw); err != nil || u.Scheme == "" || u.Host == "" {
+		return Invalid("nodeUrl", "%q is not an absolute URL", raw)
+	}
+	lastNodeURL.Store(&raw)
 	return nil
 }

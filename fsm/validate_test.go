@@ -69,6 +69,15 @@ func TestValidateInstance(t *testing.T) {
 			t.Errorf("%s: got %v", field, e)
 		}
 	}
+	// The node URL that passed last is remembered: good and bad ones in
+	// turn are each judged as on their own.
+	for i, nodeURL := range []string{"http://10.0.0.1:11337", "node1", "http://10.0.0.1:11337", "http://10.0.0.1:11337", "node1", "http:///x", "http://10.0.0.2:11337"} {
+		in := Instance{ID: "i", URL: "http://a:1", NodeURL: nodeURL}
+		err := ValidateInstance(&in)
+		if bad := !strings.HasPrefix(nodeURL, "http://1"); bad != (err != nil) {
+			t.Errorf("%d: node URL %q: %v", i, nodeURL, err)
+		}
+	}
 }
 
 func TestValidateDefinition(t *testing.T) {

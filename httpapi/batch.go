@@ -88,11 +88,14 @@ func (s *Server) internalWrites(c *gin.Context) {
 		s.writeError(c, failed) // nothing was applied: the whole batch fails alike
 		return
 	}
-	body, err := forward.AppendBatchResponse(make([]byte, 0, 512*len(answers)), answers)
+	buf := arenas.Get().(*[]byte) // written out before the handler returns
+	defer putArena(buf)
+	body, err := forward.AppendBatchResponse((*buf)[:0], answers)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	*buf = body
 	setIndex(c, s.n.AppliedIndex())
 	writeJSON(c, http.StatusOK, body)
 }
@@ -118,7 +121,8 @@ func encodeWrite(arena []byte, cmd *fsm.Command, f fsm.Format) (enc, grown []byt
 	return grown[start:len(grown):len(grown)], grown, nil
 }
 
-// arenas are the buffers internalWrites packs a batch's writes into.
+// arenas are the buffers internalWrites packs a batch's writes and its
+// answer into.
 var arenas = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // putArena keeps an arena for the next batch, unless a rare large one
@@ -140,7 +144,7 @@ func (s *Server) batchCommand(w forward.Write, now time.Time) (fsm.Command, erro
 			return fsm.Command{}, err
 		}
 		return fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: node.NewInstanceID(), Now: now, DefaultCheck: s.defaultCheck(in.URL),
+			Instance: in, NewID: node.NewInstanceID(), Now: now, DefaultCheck: s.defaultCheck(&in),
 		}, Auth: w.Auth, Quota: s.quota}, nil
 	case w.Register == nil && w.Deregister != "":
 		if err := fsm.ValidateID("deregister", w.Deregister); err != nil {
@@ -161,11 +165,7 @@ func resultAnswer(r fsm.BatchResult) forward.Answer {
 		return errorAnswer(r.Err)
 	}
 	if in, ok := r.Row.(*api.Instance); ok {
-		raw, err := forward.MarshalInstance(in)
-		if err != nil {
-			return errorAnswer(err)
-		}
-		return forward.Answer{Status: http.StatusCreated, Instance: raw}
+		return forward.Answer{Status: http.StatusCreated, Row: in}
 	}
 	return forward.Answer{Status: http.StatusNoContent}
 }

@@ -166,7 +166,7 @@ func (s *Server) registerInstance(c *gin.Context) {
 	}
 	s.viaLeader(c, fwd, false, func(ctx context.Context) error {
 		res, err := s.n.Apply(ctx, &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: node.NewInstanceID(), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(in.URL),
+			Instance: in, NewID: node.NewInstanceID(), Now: time.Now().UTC(), DefaultCheck: s.defaultCheck(&in),
 		}, Auth: auth, Quota: s.quota})
 		if err != nil {
 			return err
@@ -235,11 +235,16 @@ func scopeRegistration(c *gin.Context, req *client.RegisterRequest) error {
 
 // defaultCheck is the check a new instance registered without one gets:
 // this (leading) node's default.
-func (s *Server) defaultCheck(url string) *api.Check {
-	if s.health != nil {
-		return s.health.DefaultCheck(url)
+func (s *Server) defaultCheck(in *api.Instance) *api.Check {
+	switch {
+	case in.Check != nil:
+		// The FSM stores a default check only for a new row without
+		// one: not sent, it is neither built nor in the Raft entry.
+		return nil
+	case s.health != nil:
+		return s.health.DefaultCheck(in.URL)
 	}
-	return api.DefaultCheck(url, 0)
+	return api.DefaultCheck(in.URL, 0)
 }
 
 // CheckRegistration validates a registration body as a node would, for
