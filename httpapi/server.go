@@ -222,8 +222,14 @@ var (
 
 // writeJSON answers with a body already encoded as JSON, as c.Data would
 // with jsonContentType, without allocating the header's value.
+// The length is set, so that an answer over net/http's 2 KB buffer (a
+// batch's answer, a list) goes out whole instead of chunked, and its reader
+// (a follower, for a batch) reads it into one buffer of its size instead of
+// growing one.
 func writeJSON(c *gin.Context, status int, body []byte) {
-	c.Writer.Header()["Content-Type"] = headerJSON
+	h := c.Writer.Header()
+	h["Content-Type"] = headerJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	c.Status(status)
 	_, _ = c.Writer.Write(body)
 }

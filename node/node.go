@@ -321,10 +321,10 @@ func (n *Node) LastContact() time.Duration {
 	if n.IsLeader() {
 		return 0
 	}
-	if !n.IsServer() {
-		if t, _ := n.replica.lastContact(); !t.IsZero() {
-			return time.Since(t)
-		}
+	// A client agent's contact is its replica stream's. IsServer second:
+	// it copies Raft's configuration, and every answer asks.
+	if t, _ := n.replica.lastContact(); !t.IsZero() && !n.IsServer() {
+		return time.Since(t)
 	}
 	lc := n.raft.LastContact()
 	if lc.IsZero() {
