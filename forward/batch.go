@@ -136,12 +136,24 @@ type Outcome struct {
 func (f *Forwarder) Submit(w Write) Outcome { return f.batch.submit(w) }
 
 type pending struct {
-	w Write
-	// raw is w encoded, once: it sizes the batch and goes into its body.
+	// raw is the write encoded, once: it sizes the batch and goes into its
+	// body. Its buffer is the pending record's own, reused with it.
 	raw  []byte
 	size int
 	done chan Outcome
 }
+
+// pendings recycles pending records, their channel and their encoding
+// buffer: a follower takes thousands of writes a second, and each record
+// lives only until its outcome is received. A record goes back to the pool
+// only after its one outcome was taken from done (sendBatch sends exactly
+// one, and touches the record no more after that send), so a reused
+// record can never receive an outcome meant for the write before.
+var pendings = sync.Pool{New: func() any { return &pending{done: make(chan Outcome, 1)} }}
+
+// maxPooledWrite is the largest encoding buffer a recycled record keeps:
+// a rare large write does not pin its buffer in the pool.
+const maxPooledWrite = 16 << 10
 
 // batcher queues a follower's writes for the leader.
 type batcher struct {
@@ -153,11 +165,13 @@ type batcher struct {
 }
 
 func (b *batcher) submit(w Write) Outcome {
-	raw, err := marshalWrite(&w)
+	p := pendings.Get().(*pending)
+	raw, err := appendMarshalWrite(p.raw[:0], &w)
 	if err != nil {
+		pendings.Put(p)
 		return Outcome{Err: err}
 	}
-	p := &pending{w: w, raw: raw, size: len(raw), done: make(chan Outcome, 1)}
+	p.raw, p.size = raw, len(raw)
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.senders < maxSenders {
@@ -166,7 +180,12 @@ func (b *batcher) submit(w Write) Outcome {
 		go b.sender()
 	}
 	b.mu.Unlock()
-	return <-p.done
+	out := <-p.done
+	if cap(p.raw) > maxPooledWrite {
+		p.raw = nil
+	}
+	pendings.Put(p)
+	return out
 }
 
 // wait waits for the senders, which end once the queue is empty (Close has

@@ -218,6 +218,46 @@ func TestSubmitGroupsQueuedWritesAndKeepsEachAnswer(t *testing.T) {
 	}
 }
 
+// Pending records are recycled: clients that write again and again, many
+// at once, each get the answer to the write they just made, never one of
+// a record's earlier write (the race detector watches the reuse).
+func TestRecycledRecordsKeepEachAnswerWithItsWrite(t *testing.T) {
+	l := newFakeLeader(t, echo)
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	f := newForwarder(t, n, 30*time.Second)
+	const clients, rounds = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				// Every other write is large, so recycled buffers change size.
+				i := c*rounds + r
+				w := write(i)
+				if r%2 == 1 {
+					w.Register.Tags = []string{strings.Repeat("t", 2000+i)}
+				}
+				o := f.Submit(w)
+				if o.Err != nil || !strings.Contains(string(o.Answer.Instance), fmt.Sprintf(`"url":"http://a:%d"`, i+1)) {
+					errs <- fmt.Errorf("client %d round %d: %+v", c, r, o)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := l.writes.Load(); got != clients*rounds {
+		t.Errorf("the leader got %d writes, want %d", got, clients*rounds)
+	}
+}
+
 // A leader that freezes mid-batch: the write answers indeterminate as soon
 // as a newer leader is known (not after the hold), it is not sent again,
 // and the next write goes to the new leader.

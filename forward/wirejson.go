@@ -14,11 +14,18 @@ import (
 // the leader's. Tests hold the two to the same bytes.
 
 // marshalWrite is json.Marshal(w).
-func marshalWrite(w *Write) ([]byte, error) {
-	if b, ok := appendWrite(make([]byte, 0, 384), w); ok {
-		return b, nil
+func marshalWrite(w *Write) ([]byte, error) { return appendMarshalWrite(make([]byte, 0, 384), w) }
+
+// appendMarshalWrite appends the JSON of w to b.
+func appendMarshalWrite(b []byte, w *Write) ([]byte, error) {
+	if out, ok := appendWrite(b, w); ok {
+		return out, nil
 	}
-	return json.Marshal(w)
+	raw, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	return append(b[:0], raw...), nil
 }
 
 func appendWrite(b []byte, w *Write) ([]byte, bool) {

@@ -9,9 +9,14 @@ import (
 )
 
 // registerInstance upserts by URL. Every check runs before the first write so
-// that a refused command changes nothing.
+// that a refused command changes nothing in the catalog.
+//
+// It takes rc.Instance as the new row, without a copy: the FSM applies only
+// commands it has just decoded from a log entry (each applied once, and
+// decoded afresh if applied again), whose strings, tags and meta nothing
+// else holds. A caller that keeps rc must pass a copy.
 func registerInstance(txn *tx, index uint64, rc *RegisterCommand, tok *TokenRow, q *api.Quota) (*Instance, error) {
-	req := rc.Instance.Clone()
+	req := &rc.Instance
 	insts := txn.instances()
 	byURL := insts.getURL(req.URL)
 	var byID *Instance

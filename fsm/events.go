@@ -113,8 +113,9 @@ func (f *FSM) eventLog() *eventLog {
 
 // record turns a committed transaction's changes into events.
 func (f *FSM) record(txn *tx, lastIndex uint64) {
-	var evs []api.Event
-	for _, ch := range txn.changes() {
+	changes := txn.changes()
+	evs := make([]api.Event, 0, len(changes))
+	for _, ch := range changes {
 		row, op := ch.After, api.EventUpsert
 		if row == nil {
 			row, op = ch.Before, api.EventDelete

@@ -209,9 +209,7 @@ func (s *Server) viaBatch(c *gin.Context, w forward.Write) bool {
 	case a.Instance != nil:
 		// The leader's bytes as they came: {"instance": row}, as c.JSON
 		// would have written it after a decode and an encode.
-		body := make([]byte, 0, len(`{"instance":}`)+len(a.Instance))
-		body = append(append(append(body, `{"instance":`...), a.Instance...), '}')
-		writeJSON(c, a.Status, body)
+		writeJSON(c, a.Status, instancePrefix, a.Instance, instanceSuffix)
 	default:
 		c.Status(a.Status)
 	}

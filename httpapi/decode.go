@@ -38,7 +38,7 @@ func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error
 		}
 		return api.Invalid("body", "could not be read: %v", err)
 	}
-	if strings.TrimSpace(string(raw)) == "" {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		if allowEmpty {
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -88,14 +89,23 @@ func noControl(field, s string) error {
 // checkTarget refuses an instance the proxy and the checks must not
 // connect to: a scheme they do not speak, a forbidden address (see
 // health.Targets), or a node of this cluster (the proxy would call itself).
+//
+// in has been through fsm.NormalizeInstance: its URL is split into a lower
+// case scheme, a port (defaulted) and either Host (a name, as the URL
+// wrote it) or IP (an address, with Host empty). The checks read those
+// instead of parsing the URL again.
 func (s *Server) checkTarget(in *api.Instance) error {
-	if err := s.targets.CheckURL(in.URL); err != nil {
+	host := in.Host
+	if host == "" {
+		host = in.IP
+	}
+	if err := s.targets.CheckHost(in.Scheme, host); err != nil {
 		return err
 	}
 	if reserved[in.Slug] {
 		return api.Invalid("slug", "%q is reserved: /%s/ is one of Roster's own routes", in.Slug, in.Slug)
 	}
-	if id, ok := s.nodeAt(hostPort(in.URL)); ok {
+	if id, ok := s.nodeAt(joinHostPort(host, strconv.Itoa(in.Port))); ok {
 		return api.Invalid("url", "%s is node %s of this cluster: the proxy would send requests to itself", in.URL, id)
 	}
 	return nil
@@ -111,7 +121,14 @@ func hostPort(raw string) string {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return joinHostPort(u.Hostname(), port)
+}
+
+// joinHostPort is a host and port as hostPort gives them: the host lower
+// case without a trailing dot, localhost as 127.0.0.1, an IP address in
+// its canonical form.
+func joinHostPort(host, port string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}

@@ -220,19 +220,33 @@ var (
 	headerJSON = []string{jsonContentType}
 )
 
-// writeJSON answers with a body already encoded as JSON, as c.Data would
+// writeJSON answers with a body already encoded as JSON (in one piece or
+// several, written in order), as c.Data would
 // with jsonContentType, without allocating the header's value.
 // The length is set, so that an answer over net/http's 2 KB buffer (a
 // batch's answer, a list) goes out whole instead of chunked, and its reader
 // (a follower, for a batch) reads it into one buffer of its size instead of
 // growing one.
-func writeJSON(c *gin.Context, status int, body []byte) {
+func writeJSON(c *gin.Context, status int, body ...[]byte) {
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
 	h := c.Writer.Header()
 	h["Content-Type"] = headerJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = []string{strconv.Itoa(n)}
 	c.Status(status)
-	_, _ = c.Writer.Write(body)
+	for _, b := range body {
+		_, _ = c.Writer.Write(b)
+	}
 }
+
+// An instance's answer around the row's bytes: written in pieces into the
+// connection's buffer rather than joined into a body of its own.
+var (
+	instancePrefix = []byte(`{"instance":`)
+	instanceSuffix = []byte(`}`)
+)
 
 // recover turns a handler panic into a logged 500, never a dropped connection.
 func (s *Server) recover(c *gin.Context) {

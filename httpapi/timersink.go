@@ -44,28 +44,58 @@ func newTimerSink(reg prometheus.Registerer) (*timerSink, error) {
 
 func (s *timerSink) AddSample(key []string, val float32) { s.AddSampleWithLabels(key, val, nil) }
 
+// AddSampleWithLabels runs on every Raft commit, append and FSM batch, so
+// finding the timer allocates nothing: its ID is built in a buffer on the
+// stack and looked up without becoming a string.
 func (s *timerSink) AddSampleWithLabels(key []string, val float32, labels []gometrics.Label) {
-	name := keyChars.Replace(strings.Join(key, "_"))
-	id := name
-	for _, l := range labels {
-		id += ";" + l.Name + "=" + l.Value
-	}
+	var buf [160]byte
+	id := appendTimerID(buf[:0], key, labels)
 	s.mu.RLock()
-	h, ok := s.timers[id]
+	h, ok := s.timers[string(id)]
 	s.mu.RUnlock()
 	if !ok {
-		s.mu.Lock()
-		if h, ok = s.timers[id]; !ok {
-			constLabels := prometheus.Labels{}
-			for _, l := range labels {
-				constLabels[l.Name] = l.Value
-			}
-			h = prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: name, ConstLabels: constLabels, Buckets: timerBuckets})
-			s.timers[id] = h
-		}
-		s.mu.Unlock()
+		h = s.newTimer(string(id), key, labels)
 	}
 	h.Observe(float64(val))
+}
+
+// newTimer returns the timer of id, made on first use.
+func (s *timerSink) newTimer(id string, key []string, labels []gometrics.Label) prometheus.Histogram {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.timers[id]; ok {
+		return h
+	}
+	name := keyChars.Replace(strings.Join(key, "_"))
+	constLabels := prometheus.Labels{}
+	for _, l := range labels {
+		constLabels[l.Name] = l.Value
+	}
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: name, ConstLabels: constLabels, Buckets: timerBuckets})
+	s.timers[id] = h
+	return h
+}
+
+// appendTimerID appends a timer's ID to b: its Prometheus name (the key's
+// parts joined by "_", keyChars replaced) and each label as ";name=value".
+func appendTimerID(b []byte, key []string, labels []gometrics.Label) []byte {
+	for i, k := range key {
+		if i > 0 {
+			b = append(b, '_')
+		}
+		for j := 0; j < len(k); j++ {
+			switch c := k[j]; c {
+			case ' ', '.', '=', '-', '/':
+				b = append(b, '_')
+			default:
+				b = append(b, c)
+			}
+		}
+	}
+	for _, l := range labels {
+		b = append(append(append(append(b, ';'), l.Name...), '='), l.Value...)
+	}
+	return b
 }
 
 // timerCollector serves the histograms. It describes nothing: timers

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"testing"
 
 	gometrics "github.com/hashicorp/go-metrics/compat"
@@ -63,5 +64,28 @@ func TestTimerSinkKeepsNamesAndCountsEverySample(t *testing.T) {
 	}
 	if g := byName["roster_memberlist_health_score"]; g == nil || g.GetType() != dto.MetricType_GAUGE || g.Metric[0].GetGauge().GetValue() != 2 {
 		t.Errorf("gauge: %v", g)
+	}
+}
+
+// A timer's ID is its Prometheus name as go-metrics' sink spells it, and
+// finding an existing timer allocates nothing (it runs on every commit).
+func TestTimerSinkFindsATimerWithoutAllocating(t *testing.T) {
+	key := []string{"roster raft", "fsm.apply", "a=b", "x-y/z"}
+	labels := []gometrics.Label{{Name: "peer_id", Value: "node-2"}}
+	got := string(appendTimerID(nil, key, labels))
+	want := keyChars.Replace(strings.Join(key, "_")) + ";peer_id=node-2"
+	if got != want {
+		t.Fatalf("id %q, want %q", got, want)
+	}
+	s, err := newTimerSink(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddSampleWithLabels(key, 1, labels)
+	if n := testing.AllocsPerRun(200, func() { s.AddSampleWithLabels(key, 2, labels) }); n != 0 {
+		t.Errorf("%v allocations a sample", n)
+	}
+	if len(s.timers) != 1 {
+		t.Errorf("%d timers, want 1", len(s.timers))
 	}
 }

@@ -58,10 +58,15 @@ func (t Targets) CheckURL(raw string) error {
 	if err != nil {
 		return api.Invalid("url", "%q is not a URL", raw)
 	}
-	if !TargetSchemes[strings.ToLower(u.Scheme)] {
-		return api.Invalid("url", "scheme %q: want http, https or tcp (what the checks and the proxy speak)", u.Scheme)
+	return t.CheckHost(u.Scheme, u.Hostname())
+}
+
+// CheckHost is CheckURL for a URL already split: its scheme and its host
+// as url.URL.Hostname gives it (a name, or an IP address in any form).
+func (t Targets) CheckHost(scheme, host string) error {
+	if !TargetSchemes[strings.ToLower(scheme)] {
+		return api.Invalid("url", "scheme %q: want http, https or tcp (what the checks and the proxy speak)", scheme)
 	}
-	host := u.Hostname()
 	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
 		host = "127.0.0.1"
 	}
