@@ -84,26 +84,21 @@ func AppendBatchResponse(b []byte, answers []Answer) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if a.Row != nil && a.Error == nil {
-			start := len(b)
+		if a.Error == nil && (a.Row != nil || a.Instance != nil) {
 			b = append(b, `{"status":`...)
 			b = strconv.AppendInt(b, int64(a.Status), 10)
 			b = append(b, `,"instance":`...)
-			if out, ok := AppendInstance(b, a.Row); ok {
-				b = append(out, '}')
-				continue
+			if a.Row == nil {
+				b = append(b, a.Instance...)
+			} else if out, ok := AppendInstance(b, a.Row); ok {
+				b = out
+			} else {
+				raw, err := MarshalInstance(a.Row) // encoding/json's turn
+				if err != nil {
+					return nil, err
+				}
+				b = append(b, raw...)
 			}
-			raw, err := MarshalInstance(a.Row) // encoding/json's turn
-			if err != nil {
-				return nil, err
-			}
-			a.Instance, b = raw, b[:start]
-		}
-		if a.Instance != nil && a.Error == nil {
-			b = append(b, `{"status":`...)
-			b = strconv.AppendInt(b, int64(a.Status), 10)
-			b = append(b, `,"instance":`...)
-			b = append(b, a.Instance...)
 			b = append(b, '}')
 			continue
 		}

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/forward"
+	"github.com/rosterhq/roster/internal/monotonic"
 	"github.com/rosterhq/roster/node"
 )
 
@@ -113,7 +113,11 @@ func (s *Server) readYourWrites(c *gin.Context) {
 	if !readsCatalog(c.Request) {
 		return
 	}
-	s.lastRead.Store(time.Now().UnixNano())
+	// Stored at most once a millisecond: every read passes here, and a
+	// store on every one would bounce the word between the cores.
+	if now := time.Now().UnixNano(); now-s.lastRead.Load() > int64(time.Millisecond) {
+		s.lastRead.Store(now)
+	}
 	acked := s.n.AckedIndex()
 	if acked <= s.n.AppliedIndex() || acked <= s.ackedGaveUp.Load() {
 		return
@@ -122,16 +126,7 @@ func (s *Server) readYourWrites(c *gin.Context) {
 		// Cut off from the leader since: later reads answer from what
 		// is here at once, as they did when it was the write that
 		// waited its second. A newer answered write waits again.
-		raiseTo(&s.ackedGaveUp, acked)
-	}
-}
-
-// raiseTo sets v to x unless it already holds more.
-func raiseTo(v *atomic.Uint64, x uint64) {
-	for cur := v.Load(); x > cur; cur = v.Load() {
-		if v.CompareAndSwap(cur, x) {
-			return
-		}
+		monotonic.Raise(&s.ackedGaveUp, acked)
 	}
 }
 

@@ -163,10 +163,7 @@ func (s *Server) blockingRead(c *gin.Context, minIndex uint64, wait time.Duratio
 
 func writeList(c *gin.Context, index uint64, body []byte) {
 	setIndex(c, index)
-	// With the length known, net/http sends the body as is instead of in
-	// chunks (lists are often tens of KB): less framing for both sides.
-	c.Header("Content-Length", strconv.Itoa(len(body)))
-	writeJSON(c, http.StatusOK, body)
+	writeJSON(c, http.StatusOK, body) // with its length: lists are often tens of KB
 }
 
 func blockingParams(c *gin.Context) (uint64, time.Duration, error) {

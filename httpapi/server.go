@@ -191,11 +191,11 @@ func (s *Server) Close() {
 // headers stamps every answer with this node's view of leadership.
 func (s *Server) headers(c *gin.Context) {
 	h := c.Writer.Header()
-	id, _ := s.n.Leader()
-	h["X-Registry-Known-Leader"] = headerFalse
-	if id != "" {
-		h["X-Registry-Known-Leader"] = headerTrue
+	known := headerFalse
+	if id, _ := s.n.Leader(); id != "" {
+		known = headerTrue
 	}
+	h["X-Registry-Known-Leader"] = known
 	ms := max(s.n.LastContact().Milliseconds(), 0)
 	if ms < int64(len(headerSmallInts)) {
 		h["X-Registry-Last-Contact"] = headerSmallInts[ms]
@@ -220,13 +220,12 @@ var (
 	headerJSON = []string{jsonContentType}
 )
 
-// writeJSON answers with a body already encoded as JSON (in one piece or
-// several, written in order), as c.Data would
-// with jsonContentType, without allocating the header's value.
-// The length is set, so that an answer over net/http's 2 KB buffer (a
-// batch's answer, a list) goes out whole instead of chunked, and its reader
-// (a follower, for a batch) reads it into one buffer of its size instead of
-// growing one.
+// writeJSON answers with a body already encoded as JSON, in one piece or
+// several written in order, as c.Data would with jsonContentType, without
+// allocating the header's value. The length is set, so that an answer over
+// net/http's 2 KB buffer (a batch's answer, a list) goes out whole instead
+// of chunked, and its reader (a follower, for a batch) reads it into one
+// buffer of its size instead of growing one.
 func writeJSON(c *gin.Context, status int, body ...[]byte) {
 	n := 0
 	for _, b := range body {

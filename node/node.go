@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/gossip/collect"
+	"github.com/rosterhq/roster/internal/monotonic"
 	"github.com/rosterhq/roster/internal/rounds"
 )
 
@@ -360,13 +361,7 @@ func (n *Node) WaitAppliedFor(ctx context.Context, index uint64, d time.Duration
 
 // AckForwarded records that this node answered a write the leader applied
 // at index before applying it here: reads wait for it (AckedIndex).
-func (n *Node) AckForwarded(index uint64) {
-	for cur := n.acked.Load(); index > cur; cur = n.acked.Load() {
-		if n.acked.CompareAndSwap(cur, index) {
-			return
-		}
-	}
-}
+func (n *Node) AckForwarded(index uint64) { monotonic.Raise(&n.acked, index) }
 
 // AckedIndex is the highest index AckForwarded was given: a local read
 // answered before this node has applied it could miss a write the node
