@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/internal/oneshot"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/node/health"
 	"github.com/rosterhq/roster/registrator"
@@ -142,7 +143,8 @@ func Start(c Config) (*Agent, error) {
 	if maxConns == 0 {
 		maxConns = DefaultMaxConnsPerClient
 	}
-	ln = limitPerClient(ln, maxConns, log.With("component", "http", "node", n.ID()))
+	ln = oneshot.Listener{Listener: limitPerClient(ln, maxConns, log.With("component", "http", "node", n.ID()))}
+	a.srv.ConnContext = oneshot.ConnContext
 	serve := func() error { return a.srv.Serve(ln) }
 	if cfg.TLS != nil {
 		// HTTPS on the same port: users need no certificate, the routes

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
+	"github.com/rosterhq/roster/internal/oneshot"
 	"github.com/rosterhq/roster/node/health"
 )
 
@@ -235,10 +236,24 @@ func writeJSON(c *gin.Context, status int, body ...[]byte) {
 	h["Content-Type"] = headerJSON
 	h["Content-Length"] = []string{strconv.Itoa(n)}
 	c.Status(status)
+	if n < oneWriteAbove {
+		for _, b := range body {
+			_, _ = c.Writer.Write(b)
+		}
+		return
+	}
+	// Headers and body in one write to the kernel (internal/oneshot).
+	release := oneshot.Hold(c.Request)
+	defer release() //nolint:errcheck // a failed write shows on the client's side
 	for _, b := range body {
 		_, _ = c.Writer.Write(b)
 	}
+	c.Writer.Flush()
 }
+
+// oneWriteAbove: a smaller answer and its headers fit net/http's 4 KB
+// connection buffer and leave in one write anyway.
+const oneWriteAbove = 3 << 10
 
 // An instance's answer around the row's bytes: written in pieces into the
 // connection's buffer rather than joined into a body of its own.

@@ -15,7 +15,7 @@ const module = "github.com/rosterhq/roster"
 // ours but each other). A new package must be placed here, on purpose.
 var layer = map[string]int{
 	"api":               0,
-	"internal/faultnet": 0, "internal/logbridge": 0, "internal/nvmltest": 0, "internal/deptest": 0, "internal/rounds": 0, "internal/httpbody": 0, "internal/jsonw": 0, "internal/monotonic": 0,
+	"internal/faultnet": 0, "internal/logbridge": 0, "internal/nvmltest": 0, "internal/deptest": 0, "internal/rounds": 0, "internal/httpbody": 0, "internal/jsonw": 0, "internal/monotonic": 0, "internal/oneshot": 0, "internal/oneshot/oneshottest": 0,
 	"certs":           1, // the CA and certificates (crypto and api only)
 	"gossip/resource": 0,
 	"fsm":             1, "gossip/collect": 1, "gossip": 2,
