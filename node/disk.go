@@ -76,15 +76,23 @@ func (d *diskGuard) update(free uint64, reason string) {
 
 // failed raises the alarm for an error that is ENOSPC and returns the
 // refusal to answer with; other errors pass through.
-func (d *diskGuard) failed(err error) error {
-	if !errors.Is(err, syscall.ENOSPC) {
-		return err
+// failed reads a failed write's raw error: the disk's ENOSPC raises the
+// alarm and refuses the write with disk_full, unless the write may have
+// reached followers before this leader's own log write failed (mapped is
+// ErrLeadershipLost, third_party/raft): then its outcome is unknown and
+// says so. Any other error is mapped.
+func (d *diskGuard) failed(raw, mapped error) error {
+	if !errors.Is(raw, syscall.ENOSPC) {
+		return mapped
 	}
 	free, _ := freeBytes(d.dir)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.update(free, "a write failed: "+err.Error())
+	d.update(free, "a write failed: "+raw.Error())
 	d.checked = time.Now()
+	if errors.Is(mapped, ErrLeadershipLost) {
+		return mapped
+	}
 	return d.refusal()
 }
 

@@ -1,10 +1,13 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -29,12 +32,20 @@ func TestDiskAlarmRisesAndClearsWithHysteresis(t *testing.T) {
 	if d.state() != nil {
 		t.Fatal("the alarm held at twice the reserve")
 	}
-	err := d.failed(&os.PathError{Op: "write", Path: "raft.db", Err: syscall.ENOSPC})
+	full := &os.PathError{Op: "write", Path: "raft.db", Err: syscall.ENOSPC}
+	err := d.failed(full, full)
 	if api.CodeOf(err) != api.CodeDiskFull || d.state() == nil {
 		t.Fatalf("ENOSPC: %v, alarm %+v", err, d.state())
 	}
 	other := fmt.Errorf("something else")
-	if got := d.failed(other); got != other {
+	if got := d.failed(other, other); got != other {
 		t.Fatalf("other errors pass through: %v", got)
+	}
+	// A leader's own log write failed after the followers may have the
+	// entry: the alarm, but the write's outcome is unknown, not refused.
+	d.update(200, "")
+	sent := fmt.Errorf("%w: %w", raft.ErrLeadershipLost, full)
+	if got := d.failed(sent, mapRaftErr(sent)); !errors.Is(got, ErrLeadershipLost) || d.state() == nil {
+		t.Fatalf("ENOSPC after sending: %v, alarm %+v; want indeterminate and the alarm", got, d.state())
 	}
 }

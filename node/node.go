@@ -500,7 +500,7 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (any, error) {
 			// The write may have been appended before Raft stopped.
 			return nil, ErrLeadershipLost
 		}
-		return nil, n.disk.failed(mapRaftErr(err))
+		return nil, n.disk.failed(err, mapRaftErr(err))
 	}
 	if err, ok := f.Response().(error); ok {
 		return nil, err

@@ -81,7 +81,7 @@ func (n *Node) confirmByBarrier() (uint64, error) {
 		if errors.Is(err, errGaveUp) {
 			return 0, ErrShutdown
 		}
-		return 0, n.disk.failed(mapRaftErr(err))
+		return 0, n.disk.failed(err, mapRaftErr(err))
 	}
 	return n.fsm.AppliedIndex(), nil
 }
@@ -125,7 +125,7 @@ func (n *Node) RestoreSnapshot(ctx context.Context, state io.Reader, size int64)
 	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}
 	if err := n.raft.Restore(meta, state, 30*time.Second); err != nil {
-		return 0, n.disk.failed(mapRaftErr(err))
+		return 0, n.disk.failed(err, mapRaftErr(err))
 	}
 	if _, err := n.Apply(ctx, &fsm.Command{Type: fsm.CmdTouch}); err != nil {
 		return 0, err
