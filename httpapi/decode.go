@@ -148,6 +148,19 @@ func checkParams(q url.Values, allowed []string) error {
 // a 400 naming the parameter.
 func boolQuery(c *gin.Context, name string) (bool, error) {
 	v, ok := c.GetQuery(name)
+	return boolValue(name, v, ok)
+}
+
+// boolParam is boolQuery of a query already parsed.
+func boolParam(q url.Values, name string) (bool, error) {
+	vs, ok := q[name]
+	if !ok || len(vs) == 0 {
+		return false, nil
+	}
+	return boolValue(name, vs[0], true)
+}
+
+func boolValue(name, v string, ok bool) (bool, error) {
 	if !ok {
 		return false, nil
 	}

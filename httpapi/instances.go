@@ -108,7 +108,7 @@ func (s *Server) listInstances(c *gin.Context) {
 		f.Slug = scope
 	}
 	key := instancesKey(&f)
-	cc := cached{key: key, index: func() uint64 { return s.n.FSM().InstancesIndexOf(f.Slug) }}
+	cc := cached{key: key, index: func() uint64 { return s.n.FSM().InstancesIndexOf(f.Slug) }, params: q}
 	s.readCached(c, cc, func(ws memdb.WatchSet) (uint64, any, error) {
 		list, index, err := s.n.FSM().Instances(ws, f)
 		return index, instanceList(list), err

@@ -30,7 +30,7 @@ func (s *Server) listNodes(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	minIndex, wait, err := blockingParams(c)
+	minIndex, wait, err := blockingParams(c.Request.URL.Query())
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -32,6 +33,10 @@ type query func(ws memdb.WatchSet) (index uint64, body any, err error)
 type cached struct {
 	key   string
 	index func() uint64
+	// params is the request's query when the handler has parsed it (nil:
+	// readCached parses it): a list's query is parsed once, not again for
+	// the blocking and consistency parameters.
+	params url.Values
 }
 
 // read serves a list: local by default, through the leader with a quorum
@@ -41,12 +46,16 @@ func (s *Server) read(c *gin.Context, q query) { s.readCached(c, cached{}, q) }
 // readCached is read with answers kept in the list cache while the table
 // does not change.
 func (s *Server) readCached(c *gin.Context, cc cached, q query) {
-	minIndex, wait, err := blockingParams(c)
+	params := cc.params
+	if params == nil {
+		params = c.Request.URL.Query()
+	}
+	minIndex, wait, err := blockingParams(params)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	consistent, err := boolQuery(c, "consistent")
+	consistent, err := boolParam(params, "consistent")
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -166,10 +175,10 @@ func writeList(c *gin.Context, index uint64, body []byte) {
 	writeJSON(c, http.StatusOK, body) // with its length: lists are often tens of KB
 }
 
-func blockingParams(c *gin.Context) (uint64, time.Duration, error) {
-	raw := c.Query("index")
+func blockingParams(q url.Values) (uint64, time.Duration, error) {
+	raw := q.Get("index")
 	if raw == "" {
-		if c.Query("wait") != "" {
+		if q.Get("wait") != "" {
 			return 0, 0, api.Invalid("wait", "needs index: a blocking read waits for a change past index")
 		}
 		return 0, defaultWait, nil
@@ -179,7 +188,7 @@ func blockingParams(c *gin.Context) (uint64, time.Duration, error) {
 		return 0, 0, api.Invalid("index", "%q is not a non-negative integer", raw)
 	}
 	wait := defaultWait
-	if w := c.Query("wait"); w != "" {
+	if w := q.Get("wait"); w != "" {
 		if wait, err = parseWait(w); err != nil {
 			return 0, 0, err
 		}
