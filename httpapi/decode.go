@@ -153,11 +153,7 @@ func boolQuery(c *gin.Context, name string) (bool, error) {
 
 // boolParam is boolQuery of a query already parsed.
 func boolParam(q url.Values, name string) (bool, error) {
-	vs, ok := q[name]
-	if !ok || len(vs) == 0 {
-		return false, nil
-	}
-	return boolValue(name, vs[0], true)
+	return boolValue(name, q.Get(name), len(q[name]) > 0)
 }
 
 func boolValue(name, v string, ok bool) (bool, error) {

@@ -27,9 +27,10 @@ type timerSink struct {
 // timers emit: from a fast fsync to a stalled election.
 var timerBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000}
 
-// keyChars is what go-metrics' Prometheus sink replaces in a key, kept
-// the same so that every figure keeps the name it had under that sink.
-var keyChars = strings.NewReplacer(" ", "_", ".", "_", "=", "_", "-", "_", "/", "_")
+// keyChars are the bytes go-metrics' Prometheus sink replaces with "_" in
+// a key, kept the same so that every figure keeps the name it had under
+// that sink.
+const keyChars = " .=-/"
 
 func newTimerSink(reg prometheus.Registerer) (*timerSink, error) {
 	opts := gmprom.DefaultPrometheusOpts
@@ -66,7 +67,7 @@ func (s *timerSink) newTimer(id string, key []string, labels []gometrics.Label) 
 	if h, ok := s.timers[id]; ok {
 		return h
 	}
-	name := keyChars.Replace(strings.Join(key, "_"))
+	name := string(appendTimerID(nil, key, nil))
 	constLabels := prometheus.Labels{}
 	for _, l := range labels {
 		constLabels[l.Name] = l.Value
@@ -77,18 +78,18 @@ func (s *timerSink) newTimer(id string, key []string, labels []gometrics.Label) 
 }
 
 // appendTimerID appends a timer's ID to b: its Prometheus name (the key's
-// parts joined by "_", keyChars replaced) and each label as ";name=value".
+// parts joined by "_", keyChars replaced by "_") and each label as
+// ";name=value".
 func appendTimerID(b []byte, key []string, labels []gometrics.Label) []byte {
 	for i, k := range key {
 		if i > 0 {
 			b = append(b, '_')
 		}
 		for j := 0; j < len(k); j++ {
-			switch c := k[j]; c {
-			case ' ', '.', '=', '-', '/':
-				b = append(b, '_')
-			default:
+			if c := k[j]; strings.IndexByte(keyChars, c) < 0 {
 				b = append(b, c)
+			} else {
+				b = append(b, '_')
 			}
 		}
 	}

@@ -74,8 +74,6 @@ func (d *diskGuard) update(free uint64, reason string) {
 	}
 }
 
-// failed raises the alarm for an error that is ENOSPC and returns the
-// refusal to answer with; other errors pass through.
 // failed reads a failed write's raw error: the disk's ENOSPC raises the
 // alarm and refuses the write with disk_full, unless the write may have
 // reached followers before this leader's own log write failed (mapped is
