@@ -94,15 +94,25 @@ func (f *listFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, errors.New(
 func (f *listFSM) Restore(io.ReadCloser) error         { return errors.New("no snapshots here") }
 
 type testRaft struct {
-	r     *raft.Raft
-	store *gatedStore
-	logs  *raft.LogCache
-	fsm   *listFSM
+	r      *raft.Raft
+	store  *gatedStore
+	logs   *raft.LogCache
+	fsm    *listFSM
+	trans  *raft.InmemTransport
+	cfg    *raft.Config
+	stable *raft.InmemStore
+	snaps  *raft.InmemSnapshotStore
 }
 
 // startRafts starts n voters over in-memory transports, as node.go builds
 // its log (a LogCache over the store).
 func startRafts(t *testing.T, n int) []*testRaft {
+	t.Helper()
+	return startRaftsWith(t, n, func(tr *raft.InmemTransport) raft.Transport { return tr })
+}
+
+// startRaftsWith is startRafts with each raft's transport wrapped.
+func startRaftsWith(t *testing.T, n int, wrap func(*raft.InmemTransport) raft.Transport) []*testRaft {
 	t.Helper()
 	var trans []*raft.InmemTransport
 	var servers []raft.Server
@@ -134,11 +144,11 @@ func startRafts(t *testing.T, n int) []*testRaft {
 			t.Fatal(err)
 		}
 		fsm := &listFSM{}
-		r, err := raft.NewRaft(cfg, fsm, logs, stable, snaps, trans[i])
+		r, err := raft.NewRaft(cfg, fsm, logs, stable, snaps, wrap(trans[i]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, &testRaft{r: r, store: store, logs: logs, fsm: fsm})
+		out = append(out, &testRaft{r: r, store: store, logs: logs, fsm: fsm, trans: trans[i], cfg: cfg, stable: stable, snaps: snaps})
 	}
 	t.Cleanup(func() {
 		for _, tr := range out {
