@@ -279,10 +279,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error { return f.restore(rc, false) }
 
 // Reload replaces the whole state with a snapshot's and takes the
 // snapshot's index as its own, even when that is lower than the index this
-// replica had reached. A client agent promoted to server needs it: its
-// catalog came from a replica stream, Raft then installs an older snapshot
-// and applies the entries after it again, which must not be skipped as
-// already applied.
+// replica had reached. Every snapshot Raft installs needs it: Raft applies
+// the entries after the snapshot next, which must not be skipped as
+// already applied, and the snapshot can be older than the catalog (a
+// client agent promoted to server, whose catalog came from a replica
+// stream; a leader that sends a follower a snapshot again after the
+// follower moved past it).
 func (f *FSM) Reload(rc io.ReadCloser) error { return f.restore(rc, true) }
 
 func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
@@ -295,9 +297,8 @@ func (f *FSM) restore(rc io.ReadCloser, exact bool) error {
 	f.pairMu.Lock()
 	defer f.pairMu.Unlock()
 	// An operator's restore (roster snapshot restore) may bring an older
-	// catalog: its indexes must not take X-Registry-Index back. A
-	// snapshot Raft installs on a follower or restores at start is never
-	// behind this replica, so for those the maximum is the snapshot's.
+	// catalog, and so may a snapshot Raft installs (Reload): its indexes
+	// must not take X-Registry-Index back.
 	if err := keepIndexes(f.state().db, st.db); err != nil {
 		return err
 	}

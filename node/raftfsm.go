@@ -40,20 +40,27 @@ func (w raftFSM) ApplyBatch(logs []*raft.Log) []any {
 
 func (w raftFSM) Snapshot() (raft.FSMSnapshot, error) { return w.n.fsm.Snapshot() }
 
-// Restore installs a snapshot Raft sends or starts from. On a client just
-// promoted, the replica may be ahead of that snapshot: the catalog takes
-// the snapshot's index as its own so that Raft's replay of the entries
-// after it is not skipped, and local reads wait (catching_up) until the
-// replay is past where the replica was, so they never go back in time.
+// Restore installs a snapshot Raft sends or starts from. Raft applies the
+// entries after the snapshot's index next, so the catalog takes that index
+// as its own (Reload) even when it is below what this node had applied;
+// keeping the higher index would skip those entries for good. Two cases
+// bring a snapshot older than the catalog: a client just promoted, whose
+// replica stream was ahead of the leader's snapshot, and a leader that
+// sends a follower a snapshot again after the follower had moved past it
+// (a retry, or a newer compaction racing the replica stream). Local reads
+// then wait (catching_up) until the replay is past where the node was, so
+// they never go back in time; X-Registry-Index keeps the higher indexes
+// meanwhile (fsm's restore keeps them).
 func (w raftFSM) Restore(rc io.ReadCloser) error {
 	w.n.applyMu.Lock()
 	defer w.n.applyMu.Unlock()
+	reached := w.n.fsm.AppliedIndex()
 	if w.n.replica.fed.Swap(false) {
-		reached := w.n.fsm.AppliedIndex()
-		w.n.replica.hold.Store(reached)
 		w.n.log.Info("promoted: installing the leader's snapshot over the replica; local reads wait for Raft's replay",
 			"replica_index", reached)
-		return w.n.fsm.Reload(rc)
 	}
-	return w.n.fsm.Restore(rc)
+	if reached > 0 {
+		w.n.replica.hold.Store(reached)
+	}
+	return w.n.fsm.Reload(rc)
 }
