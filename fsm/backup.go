@@ -49,7 +49,7 @@ func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 	if err != nil {
 		return SnapshotSummary{}, err
 	}
-	if err := checkRows(txn); err != nil {
+	if err := checkRows(txn, applied); err != nil {
 		return SnapshotSummary{}, err
 	}
 	if err := recountUsage(txn); err != nil {
@@ -65,12 +65,30 @@ func CheckSnapshot(r io.Reader) (SnapshotSummary, error) {
 	return SnapshotSummary{Applied: applied, Instances: u.Instances, Definitions: u.Definitions, Tokens: u.Tokens, KV: u.KV}, nil
 }
 
+// MaxRestoreIndex bounds the index of a catalog an operator restores: Raft's
+// log goes on past it (node.RestoreSnapshot), and X-Registry-Index must stay
+// an integer that every JSON reader holds exactly.
+const MaxRestoreIndex = 1<<53 - 1
+
 // checkRows validates every instance, definition and token of a scratch
-// catalog as a write would have.
-func checkRows(txn *tx) error {
+// catalog as a write would have, and that no table or row says it was
+// written after the index the catalog was taken at: a Roster backup never
+// does, and the restore moves Raft's log past that index only.
+func checkRows(txn *tx, applied uint64) error {
+	if applied > MaxRestoreIndex {
+		return Invalid("applied", "index %d is beyond %d", applied, uint64(MaxRestoreIndex))
+	}
+	for _, t := range rowTables {
+		if i := maxIndex(txn.Txn, t); i > applied {
+			return Invalid("index", "table %s was written at index %d, after the snapshot's index %d", t, i, applied)
+		}
+	}
 	var bad error
 	txn.instances().each(func(in *Instance) bool {
 		bad = ValidateInstance(in)
+		if bad == nil {
+			bad = rowIndexes(applied, in.CreateIndex, in.ModifyIndex)
+		}
 		return bad == nil
 	})
 	if bad != nil {
@@ -84,16 +102,33 @@ func checkRows(txn *tx) error {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			switch row := raw.(type) {
 			case *Definition:
-				err = ValidateDefinition(row)
+				if err = ValidateDefinition(row); err == nil {
+					err = rowIndexes(applied, row.CreateIndex, row.ModifyIndex)
+				}
 			case *TokenRow:
-				err = validateTokenRow(row)
+				if err = validateTokenRow(row); err == nil {
+					err = rowIndexes(applied, row.CreateIndex, 0)
+				}
 			case *KVEntry:
-				err = validateKVEntry(row)
+				if err = validateKVEntry(row); err == nil {
+					err = rowIndexes(applied, row.CreateIndex, row.ModifyIndex)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("%s row: %w", t, err)
 			}
 		}
+	}
+	return nil
+}
+
+// rowIndexes refuses a row written after the snapshot's index.
+func rowIndexes(applied, create, modify uint64) error {
+	if create > applied {
+		return Invalid("createIndex", "%d is after the snapshot's index %d", create, applied)
+	}
+	if modify > applied {
+		return Invalid("modifyIndex", "%d is after the snapshot's index %d", modify, applied)
 	}
 	return nil
 }

@@ -274,7 +274,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &snapshot{st: f.state().snapshot(), applied: f.applied.Load()}, nil
 }
 
-// Restore replaces the whole state with a snapshot's.
+// Restore replaces the whole state with a snapshot's and keeps the higher
+// of its index and the one reached (a client agent's replica stream: the
+// server sends a catalog at least as new as the client's). Raft's installs
+// take Reload.
 func (f *FSM) Restore(rc io.ReadCloser) error { return f.restore(rc, false) }
 
 // Reload replaces the whole state with a snapshot's and takes the
@@ -284,7 +287,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error { return f.restore(rc, false) }
 // already applied, and the snapshot can be older than the catalog (a
 // client agent promoted to server, whose catalog came from a replica
 // stream; a leader that sends a follower a snapshot again after the
-// follower moved past it).
+// follower moved past it; an operator's restore of an older backup).
 func (f *FSM) Reload(rc io.ReadCloser) error { return f.restore(rc, true) }
 
 func (f *FSM) restore(rc io.ReadCloser, exact bool) error {

@@ -97,6 +97,16 @@ func TestCheckSnapshotRefusesForgedBackups(t *testing.T) {
 			return strings.Replace(s, `"url":"http://10.0.0.1:80"`, `"url":"gopher://x"`, 1)
 		},
 		"slug with dots": func(s string) string { return strings.Replace(s, `"slug":"s"`, `"slug":"../s"`, 1) },
+		// A restore moves Raft's log past the snapshot's index only: a row
+		// or table said to be written after it, or an index too large to
+		// go on from, is refused.
+		"index past every integer JSON holds": func(s string) string {
+			return strings.Replace(s, `"applied":1}`, `"applied":9007199254740992}`, 1)
+		},
+		"row written after the snapshot": func(s string) string { return strings.Replace(s, `"modifyIndex":1}`, `"modifyIndex":7}`, 1) },
+		"table written after the snapshot": func(s string) string {
+			return strings.Replace(s, `"Table":"instances","Index":1}`, `"Table":"instances","Index":7}`, 1)
+		},
 	} {
 		forged := edit(string(good))
 		if forged == string(good) {

@@ -159,7 +159,7 @@ func (s *Server) restoreSnapshot(c *gin.Context) {
 		return
 	}
 	s.viaLeader(c, rawBody(b), false, func(ctx context.Context) error {
-		index, err := s.n.RestoreSnapshot(ctx, bytes.NewReader(state), int64(len(state)))
+		index, err := s.n.RestoreSnapshot(ctx, bytes.NewReader(state), int64(len(state)), sum.Applied)
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ type Node interface {
 	ApplyEncoded(ctx context.Context, b []byte) (any, error)
 	// RestoreSnapshot replaces the catalog with a snapshot stream through
 	// Raft (leader only) and returns the index it holds from.
-	RestoreSnapshot(ctx context.Context, state io.Reader, size int64) (uint64, error)
+	RestoreSnapshot(ctx context.Context, state io.Reader, size int64, index uint64) (uint64, error)
 	// Keyring and ChangeKeyring read and rotate this node's gossip keys.
 	Keyring() api.NodeKeyring
 	ChangeKeyring(api.KeyringChange) error

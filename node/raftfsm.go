@@ -23,9 +23,6 @@ func (w raftFSM) Apply(l *raft.Log) any { return w.ApplyBatch([]*raft.Log{l})[0]
 func (w raftFSM) ApplyBatch(logs []*raft.Log) []any {
 	w.n.applyMu.Lock()
 	defer w.n.applyMu.Unlock()
-	if w.n.replica.fed.Load() && w.n.IsServer() {
-		w.n.replica.fed.Store(false) // Raft is the source from now on
-	}
 	applied := w.n.fsm.AppliedIndex()
 	if len(logs) == 0 || logs[0].Index > applied {
 		return w.n.fsm.ApplyBatch(logs)
@@ -43,24 +40,30 @@ func (w raftFSM) Snapshot() (raft.FSMSnapshot, error) { return w.n.fsm.Snapshot(
 // Restore installs a snapshot Raft sends or starts from. Raft applies the
 // entries after the snapshot's index next, so the catalog takes that index
 // as its own (Reload) even when it is below what this node had applied;
-// keeping the higher index would skip those entries for good. Two cases
-// bring a snapshot older than the catalog: a client just promoted, whose
-// replica stream was ahead of the leader's snapshot, and a leader that
-// sends a follower a snapshot again after the follower had moved past it
-// (a retry, or a newer compaction racing the replica stream). Local reads
+// keeping the higher index would skip those entries for good. A snapshot
+// older than the catalog comes to a client just promoted (its replica
+// stream was ahead of the leader's snapshot), to a follower a leader sends
+// a snapshot again after it had moved past it (a retry, or a compaction
+// racing the replica stream), and with an operator's restore of an older
+// backup (node.RestoreSnapshot moves Raft's log past it). Local reads
 // then wait (catching_up) until the replay is past where the node was, so
 // they never go back in time; X-Registry-Index keeps the higher indexes
 // meanwhile (fsm's restore keeps them).
 func (w raftFSM) Restore(rc io.ReadCloser) error {
 	w.n.applyMu.Lock()
 	defer w.n.applyMu.Unlock()
+	// The hold is in place before the catalog goes back: a reader never
+	// sees the older one. It is let go at once if the snapshot is newer.
 	reached := w.n.fsm.AppliedIndex()
-	if w.n.replica.fed.Swap(false) {
-		w.n.log.Info("promoted: installing the leader's snapshot over the replica; local reads wait for Raft's replay",
-			"replica_index", reached)
-	}
 	if reached > 0 {
 		w.n.replica.hold.Store(reached)
 	}
-	return w.n.fsm.Reload(rc)
+	if err := w.n.fsm.Reload(rc); err != nil {
+		return err
+	}
+	if at := w.n.fsm.AppliedIndex(); at < reached {
+		w.n.log.Info("installed a Raft snapshot older than the catalog (a promoted client's replica, or an operator's restore); local reads wait for Raft's replay",
+			"snapshot_index", at, "catalog_index", reached)
+	}
+	return nil
 }

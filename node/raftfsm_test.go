@@ -57,37 +57,32 @@ func instanceCount(t *testing.T, f *fsm.FSM) int {
 // the snapshot's index so that they are applied, not skipped as applied
 // already (which lost them for good), and local reads wait meanwhile.
 func TestAnOlderRaftSnapshotIsFollowedByItsReplay(t *testing.T) {
-	for _, fed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("fed by a replica stream %t", fed), func(t *testing.T) {
-			log := slog.New(slog.DiscardHandler)
-			n := &Node{fsm: fsm.New(log), log: log}
-			w := raftFSM{n}
-			logs := registrations(t, 10)
-			w.ApplyBatch(logs[:6])
-			snap, err := w.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sink memSink
-			if err := snap.Persist(&sink); err != nil {
-				t.Fatal(err)
-			}
-			w.ApplyBatch(logs[6:])
-			n.replica.fed.Store(fed)
+	log := slog.New(slog.DiscardHandler)
+	n := &Node{fsm: fsm.New(log), log: log}
+	w := raftFSM{n}
+	logs := registrations(t, 10)
+	w.ApplyBatch(logs[:6])
+	snap, err := w.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	w.ApplyBatch(logs[6:])
 
-			if err := w.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-				t.Fatal(err)
-			}
-			if got := n.fsm.AppliedIndex(); got != 6 {
-				t.Fatalf("applied %d after restoring the snapshot of index 6, want 6", got)
-			}
-			if h := n.replica.hold.Load(); h != 10 {
-				t.Fatalf("local reads held until %d, want 10 (what the catalog had applied)", h)
-			}
-			w.ApplyBatch(logs[6:]) // Raft's replay after the snapshot
-			if got, c := n.fsm.AppliedIndex(), instanceCount(t, n.fsm); got != 10 || c != 10 {
-				t.Fatalf("after the replay: applied %d with %d instances, want 10 and 10", got, c)
-			}
-		})
+	if err := w.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.fsm.AppliedIndex(); got != 6 {
+		t.Fatalf("applied %d after restoring the snapshot of index 6, want 6", got)
+	}
+	if h := n.replica.hold.Load(); h != 10 {
+		t.Fatalf("local reads held until %d, want 10 (what the catalog had applied)", h)
+	}
+	w.ApplyBatch(logs[6:]) // Raft's replay after the snapshot
+	if got, c := n.fsm.AppliedIndex(), instanceCount(t, n.fsm); got != 10 || c != 10 {
+		t.Fatalf("after the replay: applied %d with %d instances, want 10 and 10", got, c)
 	}
 }

@@ -112,18 +112,23 @@ func (n *Node) waitReady(ctx context.Context) error {
 }
 
 // RestoreSnapshot replaces the catalog with a snapshot stream (a backup's,
-// already checked by the caller) through Raft's user restore: the leader
-// installs it and followers receive it as any snapshot. A touch command
-// follows, so that every table's index moves past the restore and
-// blocking readers wake. It returns that command's index.
-func (n *Node) RestoreSnapshot(ctx context.Context, state io.Reader, size int64) (uint64, error) {
+// already checked by the caller, taken at index) through Raft's user
+// restore: the leader installs it and followers receive it as any
+// snapshot. Raft's log goes on past both its own last index and the
+// backup's: the catalog takes the backup's index as its own, and an entry
+// at or below it would be skipped as applied (a backup of a cluster that
+// had written more than this one left it refusing every write until its
+// log caught up). A touch command follows, so that every table's index
+// moves past the restore and blocking readers wake. It returns that
+// command's index.
+func (n *Node) RestoreSnapshot(ctx context.Context, state io.Reader, size int64, index uint64) (uint64, error) {
 	if !n.IsLeader() {
 		return 0, ErrNotLeader
 	}
 	if err := n.disk.admit(); err != nil {
 		return 0, err
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size, Index: index}
 	if err := n.raft.Restore(meta, state, 30*time.Second); err != nil {
 		return 0, n.disk.failed(err, mapRaftErr(err))
 	}

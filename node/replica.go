@@ -27,10 +27,8 @@ type replicaState struct {
 	// last gossiped.
 	server bool
 
-	// fed is set when the replica stream applied to the catalog, and
-	// cleared when Raft, as a server's, does (raftfsm.go).
-	fed atomic.Bool
-	// hold is an index local reads wait for after a promotion (see
+	// hold is an index local reads wait for after Raft installed a
+	// snapshot older than the catalog, as after a promotion (see
 	// raftFSM.Restore); 0 when none.
 	hold atomic.Uint64
 	// expected is set once a server is known: a client's reads then wait
@@ -321,7 +319,6 @@ func (n *Node) applyReplicated(logs []*raft.Log) error {
 		return fmt.Errorf("%w: next %d, the catalog is at %d", errReplicaGap, logs[0].Index, applied)
 	}
 	n.fsm.ApplyBatch(logs)
-	n.replica.fed.Store(true)
 	return nil
 }
 
@@ -338,7 +335,6 @@ func (n *Node) restoreReplicated(fr *frameReader, index uint64) error {
 			err = errPromoted
 		} else {
 			err = n.fsm.Restore(pr)
-			n.replica.fed.Store(true)
 		}
 		pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
 		done <- err

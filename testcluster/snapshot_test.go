@@ -125,3 +125,53 @@ func withoutStatus(digest string) string {
 	}
 	return digest
 }
+
+// A backup of a cluster that had written more than the one it is restored
+// into: Raft's log goes on past the backup's index, so the writes after
+// the restore are applied everywhere (they were refused, 500, until the
+// new cluster's log had caught up with the backup's index).
+func TestARestoreIntoAYoungerClusterTakesWrites(t *testing.T) {
+	ctx := t.Context()
+	old := startCluster(t, Options{Nodes: 3})
+	for i := range 40 {
+		registerChecked(t, old, old.Leader(), client.RegisterRequest{URL: fmt.Sprintf("http://10.4.3.%d:80", i+1), Slug: "older",
+			Check: &api.Check{Type: api.CheckNone}})
+	}
+	backup, err := old.Client(old.Leader()).SaveSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := httpapi.ParseBackup(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Stop()
+
+	c := startCluster(t, Options{Nodes: 3})
+	if st := c.Agent(c.Leader()).Node.Status(); st.LastLogIndex >= h.Index {
+		t.Fatalf("the new cluster's log is at %d, the backup's index %d: nothing to test", st.LastLogIndex, h.Index)
+	}
+	f := (c.Leader() + 1) % 3
+	if _, err := c.Client(f).RestoreSnapshot(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	added := registerChecked(t, c, f, client.RegisterRequest{URL: "http://10.4.4.1:80", Slug: "after",
+		Check: &api.Check{Type: api.CheckNone}})
+	for i := range 3 {
+		within(t, 10*time.Second, fmt.Sprintf("node%d holds the backup and the write after it", i+1), func() error {
+			rows, meta, err := c.Client(i).ListInstances(ctx, api.InstanceFilter{}, client.ListOptions{})
+			if err != nil {
+				return err
+			}
+			if len(rows) != 41 || meta.Index <= h.Index {
+				return fmt.Errorf("%d instances at index %d, want 41 past the backup's %d", len(rows), meta.Index, h.Index)
+			}
+			for _, r := range rows {
+				if r.ID == added.ID {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s is missing", added.ID)
+		})
+	}
+}

@@ -677,7 +677,7 @@ func updateLastAppended(s *followerReplication, req *AppendEntriesRequest) {
 		s.commitment.match(s.peer.ID, last.Index)
 	}
 	// Roster: a follower that accepted the request has its commit index
-	// at least this far (no entries are missing from its log).
+	// this far, or lacks entries up to it, which commitNews sends anyway.
 	atomic.StoreUint64(&s.knownCommit, req.LeaderCommitIndex)
 
 	// Notify still leader
