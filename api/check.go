@@ -61,19 +61,23 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads duration text; a bare number is refused because its
-// unit would be a guess.
+// unit would be a guess. The error is a *json.UnmarshalTypeError of type
+// Duration carrying the JSON given: encoding/json adds the path of the
+// field to that type of error only, so that a decoder can name the field
+// (a token's "ttl"), where a plain error would reach it without one.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration is text like \"10s\" or \"1m30s\", not %s", b)
+	if err := json.Unmarshal(b, &s); err == nil {
+		if v, err := parseDuration(s); err == nil {
+			*d = v
+			return nil
+		}
 	}
-	v, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
+	return &json.UnmarshalTypeError{Value: string(b), Type: DurationType}
 }
+
+// DurationType is Duration's type, for decoders that name its errors.
+var DurationType = reflect.TypeFor[Duration]()
 
 func parseDuration(s string) (Duration, error) {
 	v, err := time.ParseDuration(s)

@@ -87,6 +87,9 @@ func jsonError(err error) error {
 		if lit, ok := strings.CutPrefix(got, "number "); ok {
 			got = lit
 		}
+		if typ.Type == api.DurationType {
+			return api.Invalid(field, "must be a duration more than zero, text like \"10s\" or \"1m30s\", not %s", got)
+		}
 		return api.Invalid(field, "must be %s, not %s", jsonKind(typ.Type), got)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields; its message

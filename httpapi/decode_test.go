@@ -28,3 +28,26 @@ func TestWrongTypesAreNamedPlainly(t *testing.T) {
 		}
 	}
 }
+
+// A duration outside a check (a token's ttl) is named by its field too:
+// its decoder's error used to reach the client as "body".
+func TestADurationFieldIsNamed(t *testing.T) {
+	for _, c := range []struct{ body, says string }{
+		{`{"permissions":["*"],"ttl":"-5s"}`, `not "-5s"`},
+		{`{"permissions":["*"],"ttl":"0s"}`, `not "0s"`},
+		{`{"permissions":["*"],"ttl":"soon"}`, `not "soon"`},
+		{`{"permissions":["*"],"ttl":5}`, "not 5"},
+	} {
+		var req api.CreateTokenRequest
+		err := decodeJSON([]byte(c.body), &req)
+		var fe *api.Error
+		if !errors.As(err, &fe) || fe.Field != "ttl" || !strings.Contains(fe.Message, "must be a duration more than zero") ||
+			!strings.Contains(fe.Message, c.says) {
+			t.Errorf("%s: got %v, want ttl: must be a duration more than zero ... %s", c.body, err, c.says)
+		}
+	}
+	var req api.CreateTokenRequest
+	if err := decodeJSON([]byte(`{"permissions":["*"],"ttl":"1h30m"}`), &req); err != nil || req.TTL.D().String() != "1h30m0s" {
+		t.Errorf("a valid ttl: %v, %v", err, req.TTL.D())
+	}
+}
