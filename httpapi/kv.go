@@ -112,6 +112,16 @@ func (s *Server) putKV(c *gin.Context) {
 		s.writeError(c, api.Invalid("value", "reading the body: %v", err))
 		return
 	}
+	if len(value) > api.MaxKVValueLen {
+		// Only the limit and one more byte were read: the body's own
+		// length, when it was given, says how far over it is.
+		size := "more than " + strconv.Itoa(api.MaxKVValueLen)
+		if c.Request.ContentLength > api.MaxKVValueLen {
+			size = strconv.FormatInt(c.Request.ContentLength, 10)
+		}
+		s.writeError(c, api.Invalid("value", "is %s bytes, the limit is %d", size, api.MaxKVValueLen))
+		return
+	}
 	cmd := &fsm.KVCommand{Key: kvKey(c), Value: value, CAS: cas}
 	if err := fsm.ValidateKV(cmd, true); err != nil {
 		s.writeError(c, err)

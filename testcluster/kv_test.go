@@ -143,6 +143,12 @@ func TestKVTreeReadsWritesCASAndBlocks(t *testing.T) {
 			t.Errorf("%s %s: HTTP %d %s (want 400 naming %s)", tc.method, tc.path, resp.StatusCode, clip([]byte(body)), tc.field)
 		}
 	}
+	// A value over the limit is named by its own length, not by the limit
+	// and one byte, which is all the node reads of it.
+	if resp, body := doType(t, http.MethodPut, base+"bigger", strings.Repeat("v", 2<<20), "application/octet-stream"); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(body, "is 2097152 bytes, the limit is 524288") {
+		t.Errorf("a 2 MiB value: HTTP %d %s", resp.StatusCode, clip([]byte(body)))
+	}
 	// A text/plain body (which a web page could send) is refused.
 	if resp, _ := doType(t, http.MethodPut, base+"a", "x", "text/plain"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("text/plain value: HTTP %d", resp.StatusCode)
