@@ -28,8 +28,13 @@ func (s *Server) browserGate(c *gin.Context) {
 	}
 	if hasBody(c.Request) {
 		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-		if err != nil || (mt != "application/json" && bodyTypes[c.FullPath()] != mt) {
-			s.writeError(c, api.Invalid("Content-Type", "%q: request bodies must be application/json", c.GetHeader("Content-Type")))
+		other := bodyTypes[c.FullPath()]
+		if err != nil || (mt != "application/json" && other != mt) {
+			want := "application/json"
+			if other != "" {
+				want += " or " + other // name what this route takes
+			}
+			s.writeError(c, api.Invalid("Content-Type", "%q: request bodies must be %s", c.GetHeader("Content-Type"), want))
 		}
 	}
 }

@@ -150,8 +150,10 @@ func TestKVTreeReadsWritesCASAndBlocks(t *testing.T) {
 		t.Errorf("a 2 MiB value: HTTP %d %s", resp.StatusCode, clip([]byte(body)))
 	}
 	// A text/plain body (which a web page could send) is refused.
-	if resp, _ := doType(t, http.MethodPut, base+"a", "x", "text/plain"); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("text/plain value: HTTP %d", resp.StatusCode)
+	// The refusal names the types this route takes.
+	if resp, body := doType(t, http.MethodPut, base+"a", "x", "text/plain"); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(body, "must be application/json or application/octet-stream") {
+		t.Errorf("text/plain value: HTTP %d %s", resp.StatusCode, clip([]byte(body)))
 	}
 
 	// A backup carries the tree; a restore brings back what was removed.
