@@ -28,6 +28,9 @@ type Node struct {
 
 	fsm    *fsm.FSM
 	raft   *raft.Raft
+	// raftUp is raft for Raft's own goroutines (a snapshot's install),
+	// which may run before Open has set n.raft.
+	raftUp atomic.Pointer[raft.Raft]
 	parts  *raftParts
 	gossip *gossip.Gossip
 
@@ -228,6 +231,7 @@ func (n *Node) start() error {
 		parts.close()
 		return fmt.Errorf("start raft: %w", err)
 	}
+	n.raftUp.Store(n.raft)
 	if parts.hasState {
 		n.bootIndex = max(n.raft.LastIndex(), n.fsm.AppliedIndex())
 	}
@@ -396,12 +400,17 @@ func (n *Node) waitApplied(ctx context.Context, index uint64, timeout <-chan tim
 // since replaced an uncommitted tail of that log, the log's last index now.
 // A leader is caught up once its barrier is applied. It stays caught up.
 func (n *Node) CaughtUp() bool {
-	if h := n.replica.hold.Load(); h > 0 {
-		// A promoted client: Raft is replaying what the replica had.
-		if n.fsm.AppliedIndex() < h {
+	if h := n.replica.hold.Load(); h != nil {
+		// Raft installed a snapshot older than the catalog (a promoted
+		// client, a snapshot sent again) and is replaying up to where
+		// the catalog was. Raft having applied past that index is as
+		// good: nothing below it is left to replay. That is an
+		// operator's restore at once (Raft places it after its log),
+		// whose catalog index stays the backup's until the next write.
+		if ra := n.raft.AppliedIndex(); n.fsm.AppliedIndex() < h.index && (ra < h.index || ra <= h.raftAt) {
 			return false
 		}
-		n.replica.hold.CompareAndSwap(h, 0)
+		n.replica.hold.CompareAndSwap(h, nil)
 	}
 	if n.caughtUp.Load() {
 		return true

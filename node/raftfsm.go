@@ -2,6 +2,7 @@ package node
 
 import (
 	"io"
+	"math"
 	"sort"
 
 	"github.com/hashicorp/raft"
@@ -46,9 +47,11 @@ func (w raftFSM) Snapshot() (raft.FSMSnapshot, error) { return w.n.fsm.Snapshot(
 // a snapshot again after it had moved past it (a retry, or a compaction
 // racing the replica stream), and with an operator's restore of an older
 // backup (node.RestoreSnapshot moves Raft's log past it). Local reads
-// then wait (catching_up) until the replay is past where the node was, so
-// they never go back in time; X-Registry-Index keeps the higher indexes
-// meanwhile (fsm's restore keeps them).
+// then wait (catching_up) until Raft has applied past where the node was
+// (CaughtUp), so they never go back in time: the replay of a promoted
+// client, at once for an operator's restore, which Raft installs after its
+// log. X-Registry-Index keeps the higher indexes meanwhile (fsm's restore
+// keeps them).
 func (w raftFSM) Restore(rc io.ReadCloser) error {
 	w.n.applyMu.Lock()
 	defer w.n.applyMu.Unlock()
@@ -56,7 +59,11 @@ func (w raftFSM) Restore(rc io.ReadCloser) error {
 	// sees the older one. It is let go at once if the snapshot is newer.
 	reached := w.n.fsm.AppliedIndex()
 	if reached > 0 {
-		w.n.replica.hold.Store(reached)
+		h := &readHold{index: reached, raftAt: math.MaxUint64} // Raft unknown yet: the catalog must get there
+		if r := w.n.raftUp.Load(); r != nil {
+			h.raftAt = r.AppliedIndex()
+		}
+		w.n.replica.hold.Store(h)
 	}
 	if err := w.n.fsm.Reload(rc); err != nil {
 		return err

@@ -27,10 +27,10 @@ type replicaState struct {
 	// last gossiped.
 	server bool
 
-	// hold is an index local reads wait for after Raft installed a
-	// snapshot older than the catalog, as after a promotion (see
-	// raftFSM.Restore); 0 when none.
-	hold atomic.Uint64
+	// hold is what local reads wait for after Raft installed a snapshot
+	// older than the catalog, as after a promotion (see raftFSM.Restore
+	// and CaughtUp); nil when none.
+	hold atomic.Pointer[readHold]
 	// expected is set once a server is known: a client's reads then wait
 	// for its first sync (synced) rather than answer from an empty
 	// catalog.
@@ -38,6 +38,12 @@ type replicaState struct {
 	// announce carries the role to gossip meta (announceUpstream).
 	announce chan roleNews
 }
+
+// readHold: local reads wait until the catalog has applied index again, or
+// Raft has: Raft's applied index counts once it has moved past raftAt, what
+// it said when the snapshot came, because until Raft records the install it
+// still names what the replaced catalog had applied.
+type readHold struct{ index, raftAt uint64 }
 
 var (
 	errPromoted   = errors.New("this node is a server now: Raft feeds its catalog")
