@@ -148,7 +148,7 @@ func loadDefinitions(file string) ([]*api.Definition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, true))
 		}
-		if err := fsm.ValidateDefinition(&d); err != nil {
+		if err := fsm.ValidateNewDefinition(&d); err != nil {
 			return nil, fmt.Errorf("%s: document %d: %v", file, doc, err)
 		}
 		out = append(out, &d)

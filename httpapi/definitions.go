@@ -43,7 +43,7 @@ func (s *Server) saveDefinition(c *gin.Context) {
 	}
 	d := req.Definition
 	d.CreateIndex, d.ModifyIndex = 0, 0
-	if err := fsm.ValidateDefinition(d); err != nil {
+	if err := fsm.ValidateNewDefinition(d); err != nil {
 		s.writeError(c, err)
 		return
 	}
