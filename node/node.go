@@ -26,8 +26,8 @@ type Node struct {
 	id  string
 	log *slog.Logger
 
-	fsm    *fsm.FSM
-	raft   *raft.Raft
+	fsm  *fsm.FSM
+	raft *raft.Raft
 	// raftUp is raft for Raft's own goroutines (a snapshot's install),
 	// which may run before Open has set n.raft.
 	raftUp atomic.Pointer[raft.Raft]
