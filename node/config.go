@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -192,6 +193,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StatusInterval < 100*time.Millisecond || c.StatusInterval > 5*time.Minute {
 		return c, fmt.Errorf("status interval %v: want 100ms-5m", c.StatusInterval)
 	}
+	for _, j := range c.Join {
+		if err := checkJoin(j); err != nil {
+			return c, fmt.Errorf("join %q: %w", j, err)
+		}
+	}
 	for _, a := range []struct{ name, addr string }{{"http-addr", c.HTTPAddr}, {"gossip-addr", c.GossipAddr}, {"raft-addr", c.RaftAddr}} {
 		if _, err := splitPort(a.addr); err != nil {
 			return c, fmt.Errorf("%s %q: %w", a.name, a.addr, err)
@@ -236,6 +242,29 @@ func onOff(b bool) string {
 	}
 	return "off"
 }
+
+// checkJoin refuses a --join entry memberlist could never dial, which it
+// would otherwise retry for good: host or host:port, a host being an IP
+// address or a DNS name (with '_', as Docker's own DNS names containers),
+// after memberlist's optional "name/" prefix.
+func checkJoin(entry string) error {
+	host := entry[strings.IndexByte(entry, '/')+1:]
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		if _, err := splitPort(host); err != nil {
+			return err
+		}
+		host = h
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	if len(host) > 253 || !dnsName.MatchString(host) {
+		return errors.New("want host or host:port, a host being an IP address or a DNS name")
+	}
+	return nil
+}
+
+var dnsName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$`)
 
 func splitPort(addr string) (int, error) {
 	_, p, err := net.SplitHostPort(addr)

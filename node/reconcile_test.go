@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -115,6 +116,19 @@ func TestConfigDefaultsAndSelfURL(t *testing.T) {
 		{DataDir: "d", BootstrapExpect: 5, Voters: 3}, {DataDir: "d", BootstrapExpect: -1}} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("accepted %+v", bad)
+		}
+	}
+	// A --join entry memberlist could never dial is refused with the entry,
+	// not retried for good; the forms memberlist and Docker's DNS take pass.
+	for _, j := range []string{",,,", "", "host:99999", "host:", "host:abc", "bad host", "a..b", "http://10.0.0.1:11338"} {
+		_, err := Config{DataDir: "d", Join: []string{j}, Insecure: true}.withDefaults()
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("join %q", j)) {
+			t.Errorf("join %q: %v", j, err)
+		}
+	}
+	for _, j := range []string{"10.0.0.1", "10.0.0.1:11338", "[::1]:11338", "::1", "node1.example.com", "roster_node1_1:11338", "node1/10.0.0.1:11338"} {
+		if _, err := (Config{DataDir: "d", Join: []string{j}, Insecure: true}).withDefaults(); err != nil {
+			t.Errorf("join %q: %v", j, err)
 		}
 	}
 	// Every expected member starts as a voter: the voter target grows to fit.
