@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"errors"
+	"math"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -49,5 +52,21 @@ func TestADurationFieldIsNamed(t *testing.T) {
 	var req api.CreateTokenRequest
 	if err := decodeJSON([]byte(`{"permissions":["*"],"ttl":"1h30m"}`), &req); err != nil || req.TTL.D().String() != "1h30m0s" {
 		t.Errorf("a valid ttl: %v, %v", err, req.TTL.D())
+	}
+}
+
+// A blocking read's index that is not one is named, the message true of
+// every wrong form (a number past 64 bits was called "not a non-negative
+// integer").
+func TestABadIndexIsNamed(t *testing.T) {
+	for _, raw := range []string{"abc", "-1", "1.5", "99999999999999999999999"} {
+		_, _, err := blockingParams(url.Values{"index": {raw}})
+		var fe *api.Error
+		if !errors.As(err, &fe) || fe.Field != "index" || !strings.Contains(fe.Message, "is not an index: a whole number from 0 to 18446744073709551615") {
+			t.Errorf("index=%s: %v", raw, err)
+		}
+	}
+	if i, w, err := blockingParams(url.Values{"index": {"18446744073709551615"}, "wait": {"2s"}}); err != nil || i != math.MaxUint64 || w < 2*time.Second || w > 3*time.Second { // a wait takes a little jitter
+		t.Errorf("the largest index: %d %v %v", i, w, err)
 	}
 }

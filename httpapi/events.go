@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ func (s *Server) events(c *gin.Context) {
 	}
 	if raw != "" {
 		if last, err = strconv.ParseUint(raw, 10, 64); err != nil {
-			s.writeError(c, api.Invalid(field, "%q is not a non-negative integer", raw))
+			s.writeError(c, api.Invalid(field, "%q is not an index: a whole number from 0 to %d", raw, uint64(math.MaxUint64)))
 			return
 		}
 	}

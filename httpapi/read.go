@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -185,7 +186,7 @@ func blockingParams(q url.Values) (uint64, time.Duration, error) {
 	}
 	index, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return 0, 0, api.Invalid("index", "%q is not a non-negative integer", raw)
+		return 0, 0, api.Invalid("index", "%q is not an index: a whole number from 0 to %d", raw, uint64(math.MaxUint64))
 	}
 	wait := defaultWait
 	if w := q.Get("wait"); w != "" {
