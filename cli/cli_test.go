@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,5 +85,39 @@ func TestTableCellsEscapeControlCharacters(t *testing.T) {
 		if got := dash(in); got != want {
 			t.Errorf("dash(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Local inputs over a node's limits are refused by the CLI with what is
+// wrong, before anything is sent or a whole file is read: a value piped in
+// past 512 KiB (the node would be sent the limit and one byte, and name
+// that length), a file far larger than any backup.
+func TestOversizedLocalInputsAreRefusedBeforeSending(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.Write(make([]byte, 600<<10))
+		w.Close()
+	}()
+	stdin := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = stdin }()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"--addr", "http://127.0.0.1:1", "kv", "put", "k", "-"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "standard input holds more than 524288 bytes") {
+		t.Fatalf("a 600 KiB value: exit %d, %q", code, errOut.String())
+	}
+
+	f := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(f, make([]byte, 101), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readUpTo(f, 100); err == nil || !strings.Contains(err.Error(), "larger than 100 bytes") {
+		t.Fatalf("101 bytes against 100: %v", err)
+	}
+	if b, err := readUpTo(f, 101); err != nil || len(b) != 101 {
+		t.Fatalf("101 bytes against 101: %d %v", len(b), err)
 	}
 }

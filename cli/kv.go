@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi/client"
 )
 
@@ -57,8 +58,12 @@ func newKVCmd(g *globals) *cobra.Command {
 			value := []byte(args[1])
 			if args[1] == "-" {
 				var err error
-				if value, err = io.ReadAll(io.LimitReader(os.Stdin, 512<<10+1)); err != nil {
+				if value, err = io.ReadAll(io.LimitReader(os.Stdin, api.MaxKVValueLen+1)); err != nil {
 					return err
+				}
+				if len(value) > api.MaxKVValueLen {
+					// Only the limit and a byte were read: say so, not their length.
+					return fmt.Errorf("value: standard input holds more than %d bytes, the limit", api.MaxKVValueLen)
 				}
 			}
 			c, err := g.client()

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,7 +64,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	inspect := &cobra.Command{
 		Use: "inspect FILE", Short: "Check a snapshot file and print what it holds", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := readBackup(args[0])
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	restore := &cobra.Command{
 		Use: "restore FILE", Short: "Replace the catalog with a snapshot's, on every node, through Raft", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := readBackup(args[0])
 			if err != nil {
 				return err
 			}
@@ -110,4 +111,24 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(save, inspect, restore)
 	return cmd
+}
+
+// readBackup reads a backup file no larger than a node takes one: a wrong
+// file (a disk image) is refused before it is read into memory whole.
+func readBackup(file string) ([]byte, error) { return readUpTo(file, httpapi.MaxBackupBytes) }
+
+func readUpTo(file string, limit int) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes, the most a node takes: not a Roster snapshot", file, limit)
+	}
+	return b, nil
 }
