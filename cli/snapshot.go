@@ -123,12 +123,16 @@ func readUpTo(file string, limit int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	tooLarge := fmt.Errorf("%s: larger than %d bytes, the most a node takes: not a Roster snapshot", file, limit)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > int64(limit) {
+		return nil, tooLarge // known without reading it
+	}
 	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes, the most a node takes: not a Roster snapshot", file, limit)
+		return nil, tooLarge // a pipe or a file that grew
 	}
 	return b, nil
 }
