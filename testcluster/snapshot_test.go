@@ -2,8 +2,10 @@ package testcluster
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,6 +70,27 @@ func TestSnapshotSaveWipeRestore(t *testing.T) {
 		var ae *client.APIError
 		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Body.Field != "snapshot" {
 			t.Errorf("%s file: %v, want 400 naming snapshot", name, err)
+		}
+	}
+	// An upload that says it is larger than any backup is refused from its
+	// length, before its body is read (this one sends no more until it
+	// gives up).
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(quick, http.MethodPut, c.Member(f2).URL+"/registry-svc/snapshot",
+		io.MultiReader(strings.NewReader("{\"roster\""), stallReader{quick}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = httpapi.MaxBackupBytes + 1
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("an upload past the bound: %v (want a 400 before its body is read)", err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "larger than") {
+			t.Errorf("an upload past the bound: HTTP %d %s", resp.StatusCode, body)
 		}
 	}
 	if got := catalog(t, c); got != changed {
@@ -174,4 +197,12 @@ func TestARestoreIntoAYoungerClusterTakesWrites(t *testing.T) {
 			return fmt.Errorf("%s is missing", added.ID)
 		})
 	}
+}
+
+// stallReader sends nothing until its context ends.
+type stallReader struct{ ctx context.Context }
+
+func (s stallReader) Read([]byte) (int, error) {
+	<-s.ctx.Done()
+	return 0, s.ctx.Err()
 }
