@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/httpbody"
 )
 
 // Client talks to one node.
@@ -24,7 +25,13 @@ type Client struct {
 	hc   *http.Client
 	// Token is sent as "Authorization: Bearer" when set.
 	Token string
+	// answerLimit bounds an answer read into memory; 0 is maxAnswer.
+	answerLimit int64
 }
+
+// maxAnswer is the most of an answer the client reads: a full list of a
+// catalog at the default quota (a million instances) is about 400 MB.
+const maxAnswer = 1 << 30
 
 // New returns a client of the node at base (e.g. http://127.0.0.1:11337).
 func New(base string) (*Client, error) {
@@ -102,13 +109,20 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 	}
 	defer resp.Body.Close()
 	meta := readMeta(resp.Header)
-	limit := int64(64 << 20)
-	if _, ok := out.(*[]byte); ok {
-		limit = 1 << 30
+	limit := c.answerLimit
+	if limit == 0 {
+		limit = maxAnswer
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	// Read into a buffer of the answer's length when it is given (a list
+	// of a large catalog is hundreds of MB; a growing buffer peaks at twice).
+	raw, err := httpbody.Read(io.LimitReader(resp.Body, limit+1), resp.ContentLength, limit)
 	if err != nil {
 		return meta, fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	if int64(len(raw)) > limit {
+		// Cut short, it would read as broken JSON.
+		return meta, fmt.Errorf("the answer of %s %s is larger than %d MiB, the most this client reads; narrow it with a filter",
+			method, path, limit>>20)
 	}
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody
