@@ -121,3 +121,35 @@ func TestOversizedLocalInputsAreRefusedBeforeSending(t *testing.T) {
 		t.Fatalf("101 bytes against 101: %d %v", len(b), err)
 	}
 }
+
+// A --dns that is not a host name is refused before a certificate is
+// written: it would be written into it and fail only when a client
+// connects. Names, wildcards and the IP flag pass.
+func TestACertificateTakesOnlyHostNames(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"tls", "ca", "create", "--dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("ca create: exit %d %s", code, errOut.String())
+	}
+	for dns, says := range map[string]string{
+		"https://node1.example.com:8443": "not a DNS name",
+		"bad name!":                      "not a DNS name",
+		"node1.example.com:8443":         "not a DNS name",
+		"-lead.example.com":              "not a DNS name",
+		"10.0.0.5":                       "give it with --ip",
+	} {
+		errOut.Reset()
+		code := Run(context.Background(), []string{"tls", "cert", "create", "--dir", dir, "--node-id", "node1", "--dns", dns}, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), says) {
+			t.Errorf("--dns %q: exit %d %q, want %s", dns, code, errOut.String(), says)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "node1.pem")); err == nil {
+			t.Fatalf("--dns %q: a certificate was written", dns)
+		}
+	}
+	errOut.Reset()
+	if code := Run(context.Background(), []string{"tls", "cert", "create", "--dir", dir, "--node-id", "node1",
+		"--dns", "node1.example.com", "--dns", "*.roster.example", "--ip", "10.0.0.5"}, &out, &errOut); code != 0 {
+		t.Fatalf("good names: exit %d %s", code, errOut.String())
+	}
+}

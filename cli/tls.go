@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,6 +74,16 @@ node ID: no other node can take its place in the cluster.`,
 				c, k, err = authority.CreateClient(o.dir, o.client, o.days)
 			} else {
 				nc := certs.NodeCert{NodeID: o.nodeID, DNSNames: o.dns, Days: o.days}
+				for _, d := range o.dns {
+					// A name that is not one would be written into the
+					// certificate and fail only when a client connects.
+					if net.ParseIP(d) != nil {
+						return usagef("--dns %q: an IP address; give it with --ip", d)
+					}
+					if !certDNSName.MatchString(strings.TrimPrefix(d, "*.")) || len(d) > 253 {
+						return usagef("--dns %q: not a DNS name; give the host alone, like node1.example.com (or *.example.com)", d)
+					}
+				}
 				for _, s := range o.ips {
 					ip := net.ParseIP(s)
 					if ip == nil {
@@ -131,3 +142,7 @@ machines, keep the CA key off them and use "tls ca create" and "tls cert create"
 	cmd.AddCommand(ca, cert, initCmd)
 	return cmd
 }
+
+// certDNSName is a host name as a certificate's DNS entry takes one:
+// labels of letters, digits and inner '-', dot-separated.
+var certDNSName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
