@@ -195,6 +195,11 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	if f.health.Targets.Allow, err = health.ParseAllow(f.allowTargets); err != nil {
 		return usageError{err}
 	}
+	for i, o := range f.http.AllowOrigins {
+		if f.http.AllowOrigins[i], err = parseOrigin(o); err != nil {
+			return usagef("--allow-origin %q: %v", o, err)
+		}
+	}
 	if f.http.Quota.MaxInstances < 0 || f.http.Quota.MaxBytes < 0 {
 		return usagef("--max-instances %d, --max-catalog-bytes %d: want 0 (no bound) or more", f.http.Quota.MaxInstances, f.http.Quota.MaxBytes)
 	}
@@ -360,4 +365,21 @@ func defaultDataDir() (string, error) {
 		return "", errors.New("no home directory to keep data in: set --data-dir")
 	}
 	return filepath.Join(home, ".local", "state", "roster"), nil
+}
+
+// parseOrigin reads a browser origin as a browser sends one in its Origin
+// header (scheme://host[:port], no path), since only such an entry can
+// ever match: "*", a bare host or a URL with a path would be kept and match
+// nothing. A trailing "/" is dropped.
+func parseOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("want an origin like https://ui.example.com (http or https, the host, a port if not the scheme's)")
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", errors.New("want an origin like https://ui.example.com: the scheme, the host and a port only, no path")
+	}
+	return u.Scheme + "://" + u.Host, nil
 }

@@ -153,3 +153,23 @@ func TestACertificateTakesOnlyHostNames(t *testing.T) {
 		t.Fatalf("good names: exit %d %s", code, errOut.String())
 	}
 }
+
+// An --allow-origin that no browser's Origin header can equal is refused:
+// it would be kept and silently match nothing.
+func TestAnAllowedOriginIsAnOrigin(t *testing.T) {
+	for _, o := range []string{"*", "ui.example.com", "not a url", "https://ui.example.com/app", "https://ui.example.com?x=1", "ftp://ui.example.com", "https://user@ui.example.com"} {
+		if got, err := parseOrigin(o); err == nil {
+			t.Errorf("%q accepted as %q", o, got)
+		}
+	}
+	for o, want := range map[string]string{"https://ui.example.com": "https://ui.example.com", "http://localhost:3000/": "http://localhost:3000"} {
+		if got, err := parseOrigin(o); err != nil || got != want {
+			t.Errorf("%q: %q %v, want %q", o, got, err, want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"agent", "--data-dir", t.TempDir(), "--insecure", "--allow-origin", "https://ui.example.com/app"}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `--allow-origin "https://ui.example.com/app"`) {
+		t.Fatalf("exit %d %q", code, errOut.String())
+	}
+}
