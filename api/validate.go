@@ -32,6 +32,33 @@ func isMetaKey(s string) bool {
 	return true
 }
 
+// IsHostName reports a DNS host name: dot-separated labels of 1-63
+// letters, digits, '-' and '_' (Docker's DNS names containers with '_',
+// and Go's TLS accepts it), no label starting or ending with '-', 253
+// characters at most, no trailing dot.
+func IsHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if label == 0 || s[i-1] == '-' {
+				return false
+			}
+			label = 0
+		case isAlnum(c) || c == '_' || c == '-':
+			if label++; label > 63 || (label == 1 && c == '-') {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return label > 0 && s[len(s)-1] != '-'
+}
+
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

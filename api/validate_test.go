@@ -3,6 +3,7 @@ package api
 import (
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,20 @@ func TestIDAndMetaKeyChecksMatchTheirPatterns(t *testing.T) {
 		}
 		if got, want := isMetaKey(s), metaKeyPattern.MatchString(s); got != want {
 			t.Fatalf("isMetaKey(%q) = %v, the pattern says %v", s, got, want)
+		}
+	}
+}
+
+func TestIsHostName(t *testing.T) {
+	for _, s := range []string{"node1", "node1.example.com", "roster_node1_1", "a-b.c", strings.Repeat("a", 63) + ".x"} {
+		if !IsHostName(s) {
+			t.Errorf("%q refused", s)
+		}
+	}
+	for _, s := range []string{"", ".", "a..b", ".a", "a.", "-a", "a-", "a-.b", "a.-b", "bad name!", "a:80", "https://a", "a/b",
+		strings.Repeat("a", 64), strings.Repeat("a.", 127) + "aa"} {
+		if IsHostName(s) {
+			t.Errorf("%q accepted", s)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +79,7 @@ node ID: no other node can take its place in the cluster.`,
 					if net.ParseIP(d) != nil {
 						return usagef("--dns %q: an IP address; give it with --ip", d)
 					}
-					if !certDNSName.MatchString(strings.TrimPrefix(d, "*.")) || len(d) > 253 {
+					if !api.IsHostName(strings.TrimPrefix(d, "*.")) {
 						return usagef("--dns %q: not a DNS name; give the host alone, like node1.example.com (or *.example.com)", d)
 					}
 				}
@@ -142,7 +141,3 @@ machines, keep the CA key off them and use "tls ca create" and "tls cert create"
 	cmd.AddCommand(ca, cert, initCmd)
 	return cmd
 }
-
-// certDNSName is a host name as a certificate's DNS entry takes one:
-// labels of letters, digits and inner '-', dot-separated.
-var certDNSName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/certs"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/internal/faultnet"
@@ -245,8 +245,8 @@ func onOff(b bool) string {
 
 // checkJoin refuses a --join entry memberlist could never dial, which it
 // would otherwise retry for good: host or host:port, a host being an IP
-// address or a DNS name (with '_', as Docker's own DNS names containers),
-// after memberlist's optional "name/" prefix.
+// address or a DNS name (a fully qualified one may end in '.'), after
+// memberlist's optional "name/" prefix.
 func checkJoin(entry string) error {
 	host := entry[strings.IndexByte(entry, '/')+1:]
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -258,13 +258,11 @@ func checkJoin(entry string) error {
 	if net.ParseIP(host) != nil {
 		return nil
 	}
-	if len(host) > 253 || !dnsName.MatchString(host) {
+	if !api.IsHostName(strings.TrimSuffix(host, ".")) {
 		return errors.New("want host or host:port, a host being an IP address or a DNS name")
 	}
 	return nil
 }
-
-var dnsName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$`)
 
 func splitPort(addr string) (int, error) {
 	_, p, err := net.SplitHostPort(addr)
