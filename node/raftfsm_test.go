@@ -20,19 +20,24 @@ func (*memSink) ID() string    { return "mem" }
 func (*memSink) Cancel() error { return nil }
 func (*memSink) Close() error  { return nil }
 
+// registerCmd registers instance i of slug svc at http://NET.i:80.
+func registerCmd(t *testing.T, net string, i int) *fsm.Command {
+	t.Helper()
+	in := fsm.Instance{URL: fmt.Sprintf("http://%s.%d:80", net, i), Slug: "svc"}
+	if err := fsm.NormalizeInstance(&in); err != nil {
+		t.Fatal(err)
+	}
+	return &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
+		Instance: in, NewID: fmt.Sprintf("inst-%d", i), Now: time.Unix(1e9, 0)}}
+}
+
 // registrations are the log entries 1..n, each registering one instance
 // of slug svc.
 func registrations(t *testing.T, n int) []*raft.Log {
 	t.Helper()
 	var logs []*raft.Log
 	for i := 1; i <= n; i++ {
-		in := fsm.Instance{URL: fmt.Sprintf("http://10.9.0.%d:80", i), Slug: "svc"}
-		if err := fsm.NormalizeInstance(&in); err != nil {
-			t.Fatal(err)
-		}
-		cmd := fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: fmt.Sprintf("inst-%d", i), Now: time.Unix(1e9, 0)}}
-		b, err := cmd.Encode()
+		b, err := registerCmd(t, "10.9.0", i).Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,17 +67,10 @@ func TestAnOlderRaftSnapshotIsFollowedByItsReplay(t *testing.T) {
 	w := raftFSM{n}
 	logs := registrations(t, 10)
 	w.ApplyBatch(logs[:6])
-	snap, err := w.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
+	older := catalogSnapshot(t, n)
 	w.ApplyBatch(logs[6:])
 
-	if err := w.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	if err := w.Restore(io.NopCloser(bytes.NewReader(older))); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.fsm.AppliedIndex(); got != 6 {
@@ -92,12 +90,7 @@ func TestAnOlderRaftSnapshotIsFollowedByItsReplay(t *testing.T) {
 func registerThrough(t *testing.T, n *Node, from, to int) {
 	t.Helper()
 	for i := from; i < to; i++ {
-		in := fsm.Instance{URL: fmt.Sprintf("http://10.9.1.%d:80", i), Slug: "svc"}
-		if err := fsm.NormalizeInstance(&in); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Apply(t.Context(), &fsm.Command{Type: fsm.CmdRegisterInstance, Register: &fsm.RegisterCommand{
-			Instance: in, NewID: fmt.Sprintf("inst-%d", i), Now: time.Unix(1e9, 0)}}); err != nil {
+		if _, err := n.Apply(t.Context(), registerCmd(t, "10.9.1", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,12 +117,7 @@ func catalogSnapshot(t *testing.T, n *Node) []byte {
 // (a leader that lost its term in between left every node's local reads
 // held, catching_up, until the next write).
 func TestAnOperatorsRestoreHoldsNoReads(t *testing.T) {
-	n, err := Open(soloConfig(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	waitLeads(t, n)
+	n := soloLeader(t)
 	registerThrough(t, n, 0, 5)
 	backup, at := catalogSnapshot(t, n), n.fsm.AppliedIndex()
 	registerThrough(t, n, 5, 10)
@@ -152,12 +140,7 @@ func TestAnOperatorsRestoreHoldsNoReads(t *testing.T) {
 // Raft's applied index still names what the replaced catalog had, and must
 // not let local reads through to the older catalog.
 func TestAnOlderSnapshotHoldsReadsBeforeRaftRecordsIt(t *testing.T) {
-	n, err := Open(soloConfig(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	waitLeads(t, n)
+	n := soloLeader(t)
 	registerThrough(t, n, 0, 3)
 	older := catalogSnapshot(t, n)
 	registerThrough(t, n, 3, 6)

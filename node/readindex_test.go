@@ -18,6 +18,19 @@ func waitLeads(t *testing.T, n *Node) {
 	}
 }
 
+// soloLeader is a lone node on a fresh data dir, leading, closed when the
+// test ends.
+func soloLeader(t *testing.T) *Node {
+	t.Helper()
+	n, err := Open(soloConfig(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	waitLeads(t, n)
+	return n
+}
+
 func (n *Node) waitReadyWithin(ctx context.Context) error {
 	for {
 		if err := n.waitReady(ctx); err == nil {
@@ -85,12 +98,7 @@ func TestARestartOnALogEndingInBarriersCatchesUp(t *testing.T) {
 // index is applied while it waits, and with ErrApplyWait when its time is
 // up first.
 func TestWaitAppliedForEndsAtTheIndexOrItsTime(t *testing.T) {
-	n, err := Open(soloConfig(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	waitLeads(t, n)
+	n := soloLeader(t)
 	applied := n.fsm.AppliedIndex()
 	if err := n.WaitAppliedFor(t.Context(), applied, time.Nanosecond); err != nil {
 		t.Fatalf("an applied index: %v", err)
