@@ -17,7 +17,6 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
-	"github.com/rosterhq/roster/internal/httpbody"
 	"github.com/rosterhq/roster/node"
 )
 
@@ -140,20 +139,9 @@ func (s *Server) restoreSnapshot(c *gin.Context) {
 		s.writeError(c, &api.Error{Code: api.CodeBusy, Message: "a snapshot restore is already under way on this node; try again when it ends"})
 		return
 	}
-	// A backup's size is known from its length before a byte of it is
-	// read; one within the bound is read into a buffer of that size (a
-	// growing one peaks at twice the backup).
-	if c.Request.ContentLength > MaxBackupBytes {
-		s.writeError(c, api.Invalid("snapshot", "larger than %d bytes", MaxBackupBytes))
-		return
-	}
-	b, err := httpbody.Read(io.LimitReader(c.Request.Body, MaxBackupBytes+1), c.Request.ContentLength, MaxBackupBytes)
+	b, err := readBody(c, "snapshot", MaxBackupBytes)
 	if err != nil {
-		s.writeError(c, api.Invalid("snapshot", "reading the upload: %v", err))
-		return
-	}
-	if len(b) > MaxBackupBytes {
-		s.writeError(c, api.Invalid("snapshot", "larger than %d bytes", MaxBackupBytes))
+		s.writeError(c, err)
 		return
 	}
 	h, state, err := ParseBackup(b)

@@ -50,6 +50,26 @@ func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error
 	return decodeJSON(raw, v)
 }
 
+// readBody reads a body that is not JSON (a KV value, a backup) of at most
+// limit bytes: one whose Content-Length is past the limit is refused before
+// a byte of it is read, one within it is read into a buffer of its length
+// (a growing one peaks at twice the body). A refusal names field and the
+// body's size, or says it is more than the limit when no length was given.
+func readBody(c *gin.Context, field string, limit int64) ([]byte, error) {
+	tooLarge := func(size string) error { return api.Invalid(field, "is %s bytes, the limit is %d", size, limit) }
+	if n := c.Request.ContentLength; n > limit {
+		return nil, tooLarge(strconv.FormatInt(n, 10))
+	}
+	b, err := httpbody.Read(io.LimitReader(c.Request.Body, limit+1), c.Request.ContentLength, limit)
+	if err != nil {
+		return nil, api.Invalid(field, "could not be read: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge("more than " + strconv.FormatInt(limit, 10))
+	}
+	return b, nil
+}
+
 // decodeJSON decodes one JSON object strictly: unknown fields and trailing
 // data are errors that name the field.
 func decodeJSON(raw []byte, v any) error {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,19 +106,9 @@ func (s *Server) putKV(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	value, err := io.ReadAll(io.LimitReader(c.Request.Body, api.MaxKVValueLen+1))
+	value, err := readBody(c, "value", api.MaxKVValueLen)
 	if err != nil {
-		s.writeError(c, api.Invalid("value", "reading the body: %v", err))
-		return
-	}
-	if len(value) > api.MaxKVValueLen {
-		// Only the limit and one more byte were read: the body's own
-		// length, when it was given, says how far over it is.
-		size := "more than " + strconv.Itoa(api.MaxKVValueLen)
-		if c.Request.ContentLength > api.MaxKVValueLen {
-			size = strconv.FormatInt(c.Request.ContentLength, 10)
-		}
-		s.writeError(c, api.Invalid("value", "is %s bytes, the limit is %d", size, api.MaxKVValueLen))
+		s.writeError(c, err)
 		return
 	}
 	cmd := &fsm.KVCommand{Key: kvKey(c), Value: value, CAS: cas}

@@ -90,7 +90,7 @@ func TestSnapshotSaveWipeRestore(t *testing.T) {
 	} else {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "larger than") {
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "is 536870913 bytes, the limit is 536870912") {
 			t.Errorf("an upload past the bound: HTTP %d %s", resp.StatusCode, body)
 		}
 	}
