@@ -2,12 +2,15 @@ package fsm
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/distribution/reference"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // ValidateNewDefinition is what a definition must meet to be stored now: a
@@ -75,7 +78,8 @@ const maxEnvKeyLen = 256
 
 // checkRepoURL: an http(s), ssh or git URL with a host, or git's scp-like
 // user@host:path. file:// and ext:: would have a deployer read its own disk
-// or run a command; a leading '-' would reach git as an option.
+// or run a command; a leading '-' on the URL, its user or its host would
+// reach git or ssh as an option (ssh://-oProxyCommand=..., CVE-2017-1000117).
 func checkRepoURL(raw string) error {
 	bad := func(why string) error {
 		return Invalid("repository.url", "%q is not a repository URL: %s", raw, why)
@@ -83,29 +87,41 @@ func checkRepoURL(raw string) error {
 	if strings.HasPrefix(raw, "-") {
 		return bad("it starts with '-', which git would read as an option")
 	}
-	if hasControl(raw) {
-		return bad("it holds a control character")
+	if !printable(raw) {
+		return bad("it holds a control character or an invisible one")
 	}
-	if scpLike.MatchString(raw) {
-		return nil
+	var user, host string
+	if m := scpLike.FindStringSubmatch(raw); m != nil {
+		user, host = m[1], m[2]
+	} else {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return bad(err.Error())
+		}
+		switch u.Scheme {
+		case "http", "https", "ssh", "git":
+		default:
+			return bad("use https://, ssh://, git:// or user@host:path")
+		}
+		if u.User != nil {
+			user = u.User.Username()
+		}
+		host = u.Hostname()
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return bad(err.Error())
-	}
-	switch u.Scheme {
-	case "http", "https", "ssh", "git":
-	default:
-		return bad("use https://, ssh://, git:// or user@host:path")
-	}
-	if u.Hostname() == "" {
+	switch {
+	case strings.HasPrefix(user, "-"):
+		return bad("its user starts with '-', which ssh would read as an option")
+	case host == "":
 		return bad("it names no host")
+	case net.ParseIP(host) == nil && !api.IsHostName(host):
+		return bad(fmt.Sprintf("%q is not a host name", host))
 	}
 	return nil
 }
 
-// scpLike is git's user@host:path form (no scheme, no '/' before the ':').
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/:-][^:]*$`)
+// scpLike is git's user@host:path form: no scheme, no '/' before the ':'
+// (the path may start with one), a path that is not an option.
+var scpLike = regexp.MustCompile(`^([^/:@]+)@([^/:@]+):([^-].*)$`)
 
 // checkGitRef: a branch, tag or commit, never read as an option or a range.
 func checkGitRef(field, ref string) error {
@@ -116,7 +132,7 @@ func checkGitRef(field, ref string) error {
 		return Invalid(field, "is %d characters, the limit is 255", len(ref))
 	case strings.HasPrefix(ref, "-"):
 		return Invalid(field, "%q starts with '-', which git would read as an option", ref)
-	case hasControl(ref) || strings.ContainsAny(ref, " ~^:?*[\\") || strings.Contains(ref, ".."):
+	case !printable(ref) || strings.ContainsAny(ref, " ~^:?*[\\") || strings.Contains(ref, ".."):
 		return Invalid(field, "%q is not a branch, tag or commit name", ref)
 	}
 	return nil
@@ -129,8 +145,8 @@ func checkRepoPath(field, p string) error {
 		return nil
 	case len(p) > MaxURLLen:
 		return Invalid(field, "is %d characters, the limit is %d", len(p), MaxURLLen)
-	case hasControl(p) || strings.Contains(p, "\\"):
-		return Invalid(field, "%q is not a path: it holds a control character or '\\'", p)
+	case !printable(p) || strings.Contains(p, "\\"):
+		return Invalid(field, "%q is not a path: it holds a control character, an invisible one or '\\'", p)
 	case strings.HasPrefix(p, "/"):
 		return Invalid(field, "%q is absolute; give a path inside the repository", p)
 	}
@@ -142,4 +158,8 @@ func checkRepoPath(field, p string) error {
 	return nil
 }
 
-func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+// printable: no control character, and none of Unicode's other invisible
+// ones (U+2028 and the like).
+func printable(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
