@@ -370,7 +370,7 @@ func defaultDataDir() (string, error) {
 // parseOrigin reads a browser origin as a browser sends one in its Origin
 // header (scheme://host[:port], no path), since only such an entry can
 // ever match: "*", a bare host or a URL with a path would be kept and match
-// nothing. A trailing "/" is dropped.
+// nothing. A trailing "/" and the scheme's own port are dropped.
 func parseOrigin(o string) (string, error) {
 	u, err := url.Parse(o)
 	switch {
@@ -381,5 +381,9 @@ func parseOrigin(o string) (string, error) {
 	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 		return "", errors.New("want an origin like https://ui.example.com: the scheme, the host and a port only, no path")
 	}
-	return u.Scheme + "://" + u.Host, nil
+	host := u.Host
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p) // a browser leaves the scheme's own port out of Origin
+	}
+	return u.Scheme + "://" + host, nil
 }

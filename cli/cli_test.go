@@ -162,7 +162,8 @@ func TestAnAllowedOriginIsAnOrigin(t *testing.T) {
 			t.Errorf("%q accepted as %q", o, got)
 		}
 	}
-	for o, want := range map[string]string{"https://ui.example.com": "https://ui.example.com", "http://localhost:3000/": "http://localhost:3000"} {
+	for o, want := range map[string]string{"https://ui.example.com": "https://ui.example.com", "http://localhost:3000/": "http://localhost:3000",
+		"https://ui.example.com:443": "https://ui.example.com", "http://[::1]:80/": "http://[::1]", "https://ui.example.com:8443": "https://ui.example.com:8443"} {
 		if got, err := parseOrigin(o); err != nil || got != want {
 			t.Errorf("%q: %q %v, want %q", o, got, err, want)
 		}
