@@ -156,7 +156,10 @@ type batcher struct {
 	mu      sync.Mutex
 	queue   []*pending
 	senders int
-	wg      sync.WaitGroup
+	// closed: the Forwarder has closed, so no sender starts any more
+	// (Close's wait cannot race a sender's start) and writes are refused.
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func (b *batcher) submit(w Write) Outcome {
@@ -168,6 +171,11 @@ func (b *batcher) submit(w Write) Outcome {
 	}
 	p.raw, p.size = raw, len(raw)
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		pendings.Put(p)
+		return Outcome{Err: api.ErrShuttingDown}
+	}
 	b.queue = append(b.queue, p)
 	if b.senders < maxSenders {
 		b.senders++
@@ -183,9 +191,15 @@ func (b *batcher) submit(w Write) Outcome {
 	return out
 }
 
-// wait waits for the senders, which end once the queue is empty (Close has
-// made every remaining batch fail at once).
-func (b *batcher) wait() { b.wg.Wait() }
+// close refuses later writes and waits for the senders, which end once the
+// queue is empty (the Forwarder's stop has made every remaining batch fail
+// at once).
+func (b *batcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.wg.Wait()
+}
 
 // sender sends batches until the queue is empty.
 func (b *batcher) sender() {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/fsm"
 	"github.com/rosterhq/roster/internal/rounds"
 )
@@ -116,8 +117,8 @@ func (f *Forwarder) Hold() time.Duration { return f.hold }
 // connections are released.
 func (f *Forwarder) Close() {
 	f.stop()
-	f.batch.wait()
-	f.readIndex.Wait()
+	f.batch.close()
+	f.readIndex.Close(api.ErrShuttingDown)
 	f.hc.CloseIdleConnections()
 	f.peers.Range(func(_, c any) bool {
 		c.(*http.Client).CloseIdleConnections()

@@ -338,6 +338,49 @@ func TestCloseEndsWritesAndReadsWaitingForALeader(t *testing.T) {
 	}
 }
 
+// Writes and reads that arrive while the Forwarder closes are answered,
+// refused with shutting_down or (a write in flight) indeterminate; those
+// after Close are refused at once, and
+// Close never races a sender or a read round starting (run with -race).
+func TestCloseWhileWritesAndReadsArrive(t *testing.T) {
+	l := newFakeLeader(t, echo)
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	f := New(Config{Node: n, HTTP: &http.Client{}, Hold: time.Minute})
+	var closed atomic.Bool
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !closed.Load() {
+				var err error
+				if i%2 == 0 {
+					err = f.Submit(write(i)).Err
+				} else {
+					_, err = f.ReadIndex(context.Background())
+				}
+				if err != nil && !errors.Is(err, api.ErrShuttingDown) && !errors.Is(err, api.ErrIndeterminate) {
+					t.Errorf("while closing: %v, want shutting_down or indeterminate", err)
+					return
+				}
+			}
+		}()
+	}
+	for l.writes.Load() < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	f.Close()
+	closed.Store(true)
+	wg.Wait()
+	if o := f.Submit(write(1)); !errors.Is(o.Err, api.ErrShuttingDown) {
+		t.Fatalf("write after Close: %+v", o)
+	}
+	if _, err := f.ReadIndex(context.Background()); !errors.Is(err, api.ErrShuttingDown) {
+		t.Fatalf("read index after Close: %v", err)
+	}
+}
+
 // The hold runs out with no leader: no_leader, which promises nothing.
 func TestNoLeaderWithinTheHold(t *testing.T) {
 	f := newForwarder(t, newFakeNode(), 200*time.Millisecond)

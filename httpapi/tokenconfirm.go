@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/internal/rounds"
 )
@@ -49,7 +50,7 @@ func newTokenConfirmer(s *Server) *tokenConfirmer {
 // close ends the round under way and waits for it.
 func (tc *tokenConfirmer) close() {
 	tc.stop()
-	tc.group.Wait()
+	tc.group.Close(api.ErrShuttingDown)
 }
 
 // pace waits until tokenConfirmSpacing has passed since the last round

@@ -582,7 +582,7 @@ func (n *Node) Close() error {
 	}
 	err := n.raft.Shutdown().Error()
 	n.wg.Wait()
-	n.readRounds.Wait()
+	n.readRounds.Close(ErrShutdown)
 	if gerr := n.gossip.Shutdown(); err == nil {
 		err = gerr
 	}

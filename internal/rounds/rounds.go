@@ -24,7 +24,10 @@ type Group[T any] struct {
 	mu      sync.Mutex
 	waiting []chan result[T]
 	running bool
-	wg      sync.WaitGroup
+	// closed is what Do answers once Close has been called: no round
+	// starts after it, so Close's wait cannot race a new round's start.
+	closed error
+	wg     sync.WaitGroup
 	// callers is how many calls of Do have not returned.
 	callers atomic.Int64
 }
@@ -42,6 +45,11 @@ func (g *Group[T]) Do(ctx context.Context) (T, error) {
 	defer g.callers.Add(-1)
 	ch := make(chan result[T], 1)
 	g.mu.Lock()
+	if g.closed != nil {
+		g.mu.Unlock()
+		var zero T
+		return zero, g.closed
+	}
 	g.waiting = append(g.waiting, ch)
 	if !g.running {
 		g.running = true
@@ -58,9 +66,15 @@ func (g *Group[T]) Do(ctx context.Context) (T, error) {
 	}
 }
 
-// Wait returns once no round runs: for shutdown, after whatever makes fn
-// return has happened.
-func (g *Group[T]) Wait() { g.wg.Wait() }
+// Close makes later calls of Do answer err at once and returns when no
+// round runs: for shutdown, after whatever makes fn return has happened.
+// Those already waiting get the answer of the round they joined.
+func (g *Group[T]) Close(err error) {
+	g.mu.Lock()
+	g.closed = err
+	g.mu.Unlock()
+	g.wg.Wait()
+}
 
 // loop runs one round for everyone waiting, until no one is. Those who
 // arrive during a round wait for the next one.

@@ -50,7 +50,7 @@ func TestLateCallerJoinsNextRound(t *testing.T) {
 	if v := <-second; v != 2 {
 		t.Fatalf("caller who arrived during round 1 got round %d, want 2", v)
 	}
-	g.Wait()
+	g.Close(errClosed)
 }
 
 // Callers waiting together share one round.
@@ -95,7 +95,7 @@ func TestWaitingCallersShareARound(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d rounds for 51 callers in two waves, want 2", n)
 	}
-	g.Wait()
+	g.Close(errClosed)
 }
 
 func TestErrorsReachEveryoneAndContextEndsTheWait(t *testing.T) {
@@ -119,5 +119,44 @@ func TestErrorsReachEveryoneAndContextEndsTheWait(t *testing.T) {
 	if err := <-done; !errors.Is(err, boom) {
 		t.Fatalf("round error: %v", err)
 	}
-	g.Wait()
+	g.Close(errClosed)
+}
+
+var errClosed = errors.New("closed")
+
+// Calls that come while the group closes either get a round's answer or
+// the closing error at once; no round starts after Close returns, and
+// Close never races a round starting (run with -race).
+func TestCloseWhileCallsArrive(t *testing.T) {
+	var rounds atomic.Int64
+	g := New(func() (int64, error) { return rounds.Add(1), nil })
+	var closed atomic.Bool
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !closed.Load() {
+				if _, err := g.Do(context.Background()); err != nil {
+					if !errors.Is(err, errClosed) {
+						t.Errorf("Do while closing: %v, want the closing error", err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	for rounds.Load() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	g.Close(errClosed)
+	after := rounds.Load()
+	closed.Store(true)
+	wg.Wait()
+	if _, err := g.Do(context.Background()); !errors.Is(err, errClosed) {
+		t.Fatalf("Do after Close: %v, want the closing error", err)
+	}
+	if n := rounds.Load(); n != after {
+		t.Fatalf("%d rounds ran after Close returned", n-after)
+	}
 }
