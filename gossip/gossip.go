@@ -88,7 +88,28 @@ type Gossip struct {
 
 	ctx  context.Context // cancelled by Shutdown
 	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// bgMu guards shutDown, which refuses background work once Shutdown
+	// has begun: a Forget from a request still being served would
+	// otherwise start a goroutine while Shutdown waits for them all.
+	bgMu     sync.Mutex
+	shutDown bool
+	wg       sync.WaitGroup
+}
+
+// background runs f in a goroutine that Shutdown waits for, unless
+// Shutdown has begun (then it does nothing and returns false).
+func (g *Gossip) background(f func()) bool {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.shutDown {
+		return false
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // New starts gossip on cfg.BindAddr. It does not join anyone yet.
@@ -221,9 +242,7 @@ func (g *Gossip) Join(ctx context.Context, addrs []string) {
 	if len(addrs) == 0 {
 		return
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.background(func() {
 		backoff := time.Second
 		for {
 			n, err := g.ml.Join(addrs)
@@ -241,7 +260,7 @@ func (g *Gossip) Join(ctx context.Context, addrs []string) {
 			}
 			backoff = min(backoff*2, 30*time.Second)
 		}
-	}()
+	})
 }
 
 // initQueues creates the broadcast queues, sized by the member count.
@@ -335,11 +354,7 @@ func (g *Gossip) Forget(id string) error {
 	// Gossip alone may miss a member: a small cluster retransmits a message
 	// only a couple of times, some of them to the dead. Send it directly
 	// too, in the background.
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		g.sendToAll(msg)
-	}()
+	g.background(func() { g.sendToAll(msg) })
 	return nil
 }
 
@@ -415,6 +430,9 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 // Shutdown stops gossip without announcing a departure: peers will see this
 // node die, which is what a restart should look like.
 func (g *Gossip) Shutdown() error {
+	g.bgMu.Lock()
+	g.shutDown = true
+	g.bgMu.Unlock()
 	g.stop()
 	err := g.ml.Shutdown()
 	g.wg.Wait()

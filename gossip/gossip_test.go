@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,4 +244,32 @@ func TestUpdateIgnoresForgedMembers(t *testing.T) {
 			t.Fatalf("%s kept a forged identity: %+v (bad meta %d)", id, m, g.BadMetaCount())
 		}
 	}
+}
+
+// A Forget from a request still being served while the node shuts down
+// (the agent stops the node before its HTTP server) starts no background
+// send once Shutdown has begun: Shutdown's wait never races it (run with
+// -race).
+func TestForgetWhileShuttingDown(t *testing.T) {
+	a, b := start(t, "a"), start(t, "b")
+	defer b.Shutdown()
+	b.Join(t.Context(), []string{a.LocalAddr()})
+	waitFor(t, "two members", func() bool { return len(a.Members()) == 2 })
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				_ = a.Forget("gone")
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	stop.Store(true)
+	wg.Wait()
 }
