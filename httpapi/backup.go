@@ -17,7 +17,6 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/forward"
 	"github.com/rosterhq/roster/fsm"
-	"github.com/rosterhq/roster/node"
 )
 
 // A backup file (roster snapshot save) is three parts, each JSON lines: a
@@ -80,8 +79,10 @@ func (s *Server) saveSnapshot(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.road.Hold())
 	defer cancel()
 	index, err := s.readIndexHere(ctx)
-	if err == nil && s.n.WaitApplied(ctx, index) != nil {
-		err = node.ErrCatchingUp
+	if err == nil {
+		if werr := s.n.WaitApplied(ctx, index); werr != nil {
+			err = notApplied(werr)
+		}
 	}
 	if err != nil {
 		s.writeError(c, err)

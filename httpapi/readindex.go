@@ -73,11 +73,20 @@ func (s *Server) consistentOnFollower(c *gin.Context, minIndex uint64, wait time
 		return true
 	}
 	if err := s.n.WaitApplied(ctx, index); err != nil {
-		s.writeError(c, node.ErrCatchingUp)
+		s.writeError(c, notApplied(err))
 		return true
 	}
 	if err := s.blockingRead(c, minIndex, wait, cc, q); err != nil {
 		s.writeError(c, err)
 	}
 	return true
+}
+
+// notApplied is the answer to a read whose index this node did not apply
+// in time: catching_up, or shutting_down when the node closed meanwhile.
+func notApplied(err error) error {
+	if errors.Is(err, node.ErrShutdown) {
+		return err
+	}
+	return node.ErrCatchingUp
 }

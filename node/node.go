@@ -346,7 +346,8 @@ func (n *Node) LastContact() time.Duration {
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // WaitApplied waits until this node's FSM has applied the log up to index,
-// or ctx ends. It is woken by the FSM, not by polling.
+// or ctx ends, or the node closes (ErrShutdown). It is woken by the FSM,
+// not by polling.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	return n.waitApplied(ctx, index, nil)
 }
@@ -386,6 +387,11 @@ func (n *Node) waitApplied(ctx context.Context, index uint64, timeout <-chan tim
 			return ctx.Err()
 		case <-timeout:
 			return ErrApplyWait
+		case <-n.ctx.Done():
+			// Closed: nothing more will be applied here, so the wait
+			// ends now rather than when the caller's time runs out
+			// (an agent stopping under reads would wait on them).
+			return ErrShutdown
 		case <-ch:
 		}
 	}

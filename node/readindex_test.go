@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -91,6 +92,31 @@ func TestARestartOnALogEndingInBarriersCatchesUp(t *testing.T) {
 	defer cancel()
 	if err := n.WaitCaughtUp(ctx); err != nil {
 		t.Fatalf("restarted node never caught up: %v (applied %d, boot index %d)", err, n.fsm.AppliedIndex(), n.bootIndex)
+	}
+}
+
+// A wait for an index the node will never apply because it closes ends
+// with ErrShutdown when it closes, not when the caller's time runs out: an
+// agent stopped under ?consistent reads would otherwise hold them until
+// its HTTP server cut them off.
+func TestWaitAppliedEndsWhenTheNodeCloses(t *testing.T) {
+	n := soloLeader(t)
+	done := make(chan error, 1)
+	go func() { done <- n.WaitApplied(t.Context(), n.fsm.AppliedIndex()+1000) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrShutdown) {
+			t.Fatalf("wait on a closed node: %v, want ErrShutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting 10s after the node closed")
+	}
+	if err := n.WaitApplied(t.Context(), n.fsm.AppliedIndex()+1); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("wait after Close: %v, want ErrShutdown", err)
 	}
 }
 
