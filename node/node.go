@@ -404,7 +404,9 @@ func (n *Node) waitApplied(ctx context.Context, index uint64, timeout <-chan tim
 // and committed entries are never truncated, so it is caught up once its
 // FSM has applied the last index it had on disk, or, if a new leader has
 // since replaced an uncommitted tail of that log, the log's last index now.
-// A leader is caught up once its barrier is applied. It stays caught up.
+// A leader is caught up once its barrier is applied; a node outside the
+// Raft configuration once its replica has synced with a server. It stays
+// caught up.
 func (n *Node) CaughtUp() bool {
 	if h := n.replica.hold.Load(); h != nil {
 		// Raft installed a snapshot older than the catalog (a promoted
@@ -421,10 +423,19 @@ func (n *Node) CaughtUp() bool {
 	if n.caughtUp.Load() {
 		return true
 	}
-	if n.replica.expected.Load() && !n.replica.synced.Load() && !n.IsServer() {
-		// A client agent answers from its replica once the replica has
-		// caught up with its server once.
-		return false
+	if !n.IsServer() {
+		// Outside the Raft configuration (a client agent, or a node not
+		// yet added) the catalog is only as current as the replica
+		// stream: it answers once the stream has caught up with a server
+		// since this start. Before that its catalog is empty, or older
+		// than what it answered before a restart (the chaos campaign saw
+		// a restarted client answer index 1 after 5337, having read
+		// before it learnt of any server).
+		if !n.replica.synced.Load() {
+			return false
+		}
+		n.caughtUp.Store(true)
+		return true
 	}
 	ok := n.fsm.AppliedIndex() >= n.catchUpIndex(min(n.bootIndex, n.raft.LastIndex()))
 	if !ok && n.raft.State() == raft.Leader {

@@ -31,10 +31,9 @@ type replicaState struct {
 	// older than the catalog, as after a promotion (see raftFSM.Restore
 	// and CaughtUp); nil when none.
 	hold atomic.Pointer[readHold]
-	// expected is set once a server is known: a client's reads then wait
-	// for its first sync (synced) rather than answer from an empty
-	// catalog.
-	expected, synced atomic.Bool
+	// synced is set once the replica has caught up with a server since
+	// this start: until then a client answers no local read (CaughtUp).
+	synced atomic.Bool
 	// announce carries the role to gossip meta (announceUpstream).
 	announce chan roleNews
 }
@@ -140,7 +139,6 @@ func (n *Node) followServers() {
 			n.sleep(500 * time.Millisecond)
 			continue
 		}
-		n.replica.expected.Store(true)
 		err := n.streamFrom(srv)
 		switch {
 		case n.ctx.Err() != nil:
