@@ -436,43 +436,5 @@ func TestAClientPromotedOverACompactedLogNeverGoesBack(t *testing.T) {
 func TestARestartedClientDoesNotReadBackInTime(t *testing.T) {
 	c := startCluster(t, Options{Nodes: 4, Servers: 3})
 	_, upstream := waitServerSet(t, c, 3, 1)
-	cl := index(c, slices.Sorted(mapKeys(upstream))[0])
-	for n := range 10 {
-		register(t, c, c.Leader(), fmt.Sprintf("http://10.9.0.%d:80", n+1), "kept")
-	}
-	var before uint64
-	within(t, 10*time.Second, "the client to list all 10", func() error {
-		list, meta, err := c.Client(cl).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
-		if err != nil || len(list) != 10 {
-			return fmt.Errorf("%d instances, %v", len(list), err)
-		}
-		before = meta.Index
-		return nil
-	})
-	if err := c.Kill(cl); err != nil {
-		t.Fatal(err)
-	}
-	c.Isolate(cl, AllLayers) // it restarts knowing no server
-	if err := c.Restart(cl); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	list, meta, err := c.Client(cl).ListInstances(ctx, api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
-	var ae *client.APIError
-	if !errors.As(err, &ae) || ae.Body.Code != client.CodeCatchingUp {
-		t.Fatalf("local read on a restarted, cut-off client: %d instances at index %d (%v), want 503 catching_up (index before: %d)",
-			len(list), meta.Index, err, before)
-	}
-	c.Heal()
-	within(t, 30*time.Second, "the restarted client to answer", func() error {
-		list, meta, err := c.Client(cl).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
-		if err != nil {
-			return err
-		}
-		if meta.Index < before || len(list) != 10 {
-			t.Fatalf("after the restart: index %d with %d instances, before it: index %d with 10", meta.Index, len(list), before)
-		}
-		return nil
-	})
+	restartedCutOffNeverReadsBack(t, c, index(c, slices.Sorted(mapKeys(upstream))[0]), AllLayers, "10.9.0")
 }

@@ -67,42 +67,55 @@ func TestIsolatedLeaderStepsDownAndMajorityServes(t *testing.T) {
 // high as before the restart (the chaos campaign found it answering index 1).
 func TestRestartedNodeDoesNotReadBackInTime(t *testing.T) {
 	c := startCluster(t, Options{Nodes: 3})
-	l := c.Leader()
-	f := (l + 1) % 3
-	for n := range 20 {
-		register(t, c, l, fmt.Sprintf("http://10.2.0.%d:80", n+1), "kept")
+	restartedCutOffNeverReadsBack(t, c, (c.Leader()+1)%3, Raft, "10.2.0")
+}
+
+// restartedCutOffNeverReadsBack registers 20 instances (URLs under the
+// net, e.g. "10.2.0"), waits until node i lists them, kills it and
+// restarts it cut off on the layers cut, and checks that its local read
+// then says catching_up and, once healed, answers every instance at an
+// index at least as high as before.
+func restartedCutOffNeverReadsBack(t *testing.T, c *Cluster, i int, cut Layer, net string) {
+	t.Helper()
+	const slug, want = "kept", 20
+	for n := range want {
+		register(t, c, c.Leader(), fmt.Sprintf("http://%s.%d:80", net, n+1), slug)
+	}
+	read := func(ctx context.Context) ([]*api.Instance, client.Meta, error) {
+		return c.Client(i).ListInstances(ctx, api.InstanceFilter{Slug: slug}, client.ListOptions{})
 	}
 	var before uint64
-	within(t, 10*time.Second, "the follower to apply all 20", func() error {
-		list, meta, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
-		if err != nil || len(list) != 20 {
+	within(t, 10*time.Second, fmt.Sprintf("node%d to list all %d", i+1, want), func() error {
+		list, meta, err := read(t.Context())
+		if err != nil || len(list) != want {
 			return fmt.Errorf("%d instances, %v", len(list), err)
 		}
 		before = meta.Index
 		return nil
 	})
-	if err := c.Kill(f); err != nil {
+	if err := c.Kill(i); err != nil {
 		t.Fatal(err)
 	}
-	c.Isolate(f, Raft) // it restarts but hears no leader
-	if err := c.Restart(f); err != nil {
+	c.Isolate(i, cut) // it restarts hearing no leader, or no server at all
+	if err := c.Restart(i); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	_, _, err := c.Client(f).ListInstances(ctx, api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
+	list, meta, err := read(ctx)
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Body.Code != client.CodeCatchingUp {
-		t.Fatalf("local read on a restarted, cut-off node: %v, want 503 catching_up", err)
+		t.Fatalf("local read on node%d, restarted and cut off: %d instances at index %d (%v), want 503 catching_up (index before: %d)",
+			i+1, len(list), meta.Index, err, before)
 	}
 	c.Heal()
-	within(t, 20*time.Second, "the restarted node to answer", func() error {
-		list, meta, err := c.Client(f).ListInstances(t.Context(), api.InstanceFilter{Slug: "kept"}, client.ListOptions{})
+	within(t, 30*time.Second, fmt.Sprintf("the restarted node%d to answer", i+1), func() error {
+		list, meta, err := read(t.Context())
 		if err != nil {
 			return err
 		}
-		if meta.Index < before || len(list) != 20 {
-			t.Fatalf("after the restart: index %d with %d instances, before it: index %d with 20", meta.Index, len(list), before)
+		if meta.Index < before || len(list) != want {
+			t.Fatalf("after the restart: index %d with %d instances, before it: index %d with %d", meta.Index, len(list), before, want)
 		}
 		return nil
 	})
