@@ -84,9 +84,9 @@ func (f *Forwarder) Do(ctx context.Context, baseURL string, r Request) (*Respons
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := httpbody.Read(io.LimitReader(resp.Body, maxAnswer), resp.ContentLength, maxAnswer)
+	raw, err := httpbody.Read(resp.Body, resp.ContentLength, maxAnswer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the answer of %s %s: %w", r.Method, r.Path, err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
 }

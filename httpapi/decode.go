@@ -30,10 +30,11 @@ func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 // decodeStrictUpTo is decodeStrict with another body limit (the routes
 // between nodes).
 func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error {
+	// MaxBytesReader also tells the server not to read on past the limit.
 	raw, err := httpbody.Read(http.MaxBytesReader(c.Writer, c.Request.Body, limit), c.Request.ContentLength, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, httpbody.ErrTooLarge) {
 			return errTooLarge
 		}
 		return api.Invalid("body", "could not be read: %v", err)
@@ -51,21 +52,20 @@ func decodeStrictUpTo(c *gin.Context, v any, allowEmpty bool, limit int64) error
 }
 
 // readBody reads a body that is not JSON (a KV value, a backup) of at most
-// limit bytes: one whose Content-Length is past the limit is refused before
-// a byte of it is read, one within it is read into a buffer of its length
-// (a growing one peaks at twice the body). A refusal names field and the
-// body's size, or says it is more than the limit when no length was given.
+// limit bytes (httpbody.Read: refused before a byte is read when its
+// Content-Length is past the limit). A refusal names field and the body's
+// size, or says it is more than the limit when no length was given.
 func readBody(c *gin.Context, field string, limit int64) ([]byte, error) {
-	tooLarge := func(size string) error { return api.Invalid(field, "is %s bytes, the limit is %d", size, limit) }
-	if n := c.Request.ContentLength; n > limit {
-		return nil, tooLarge(strconv.FormatInt(n, 10))
+	b, err := httpbody.Read(c.Request.Body, c.Request.ContentLength, limit)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		size := "more than " + strconv.FormatInt(limit, 10)
+		if n := c.Request.ContentLength; n > limit {
+			size = strconv.FormatInt(n, 10)
+		}
+		return nil, api.Invalid(field, "is %s bytes, the limit is %d", size, limit)
 	}
-	b, err := httpbody.Read(io.LimitReader(c.Request.Body, limit+1), c.Request.ContentLength, limit)
 	if err != nil {
 		return nil, api.Invalid(field, "could not be read: %v", err)
-	}
-	if int64(len(b)) > limit {
-		return nil, tooLarge("more than " + strconv.FormatInt(limit, 10))
 	}
 	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -115,14 +116,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (Me
 	}
 	// Read into a buffer of the answer's length when it is given (a list
 	// of a large catalog is hundreds of MB; a growing buffer peaks at twice).
-	raw, err := httpbody.Read(io.LimitReader(resp.Body, limit+1), resp.ContentLength, limit)
-	if err != nil {
-		return meta, fmt.Errorf("read answer of %s %s: %w", method, path, err)
-	}
-	if int64(len(raw)) > limit {
-		// Cut short, it would read as broken JSON.
+	raw, err := httpbody.Read(resp.Body, resp.ContentLength, limit)
+	if errors.Is(err, httpbody.ErrTooLarge) {
 		return meta, fmt.Errorf("the answer of %s %s is larger than %d MiB, the most this client reads; narrow it with a filter",
 			method, path, limit>>20)
+	}
+	if err != nil {
+		return meta, fmt.Errorf("read answer of %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody

@@ -35,3 +35,20 @@ func TestReadReadsWholeBodies(t *testing.T) {
 		}
 	}
 }
+
+// A body past the limit is refused, announced or chunked, never cut short;
+// one of exactly the limit reads whole.
+func TestReadRefusesMoreThanTheLimit(t *testing.T) {
+	body := strings.Repeat("x", 100)
+	if _, err := Read(strings.NewReader(body), 100, 99); err != ErrTooLarge {
+		t.Errorf("announced past the limit: %v, want ErrTooLarge", err)
+	}
+	if _, err := Read(strings.NewReader(body), -1, 99); err != ErrTooLarge {
+		t.Errorf("unannounced past the limit: %v, want ErrTooLarge", err)
+	}
+	for _, length := range []int64{100, -1} {
+		if got, err := Read(strings.NewReader(body), length, 100); err != nil || string(got) != body {
+			t.Errorf("length %d at the limit: %d bytes (%v)", length, len(got), err)
+		}
+	}
+}
