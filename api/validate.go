@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -57,6 +59,12 @@ func IsHostName(s string) bool {
 		}
 	}
 	return label > 0 && s[len(s)-1] != '-'
+}
+
+// IsPrintable reports text with no control character and none of
+// Unicode's other invisible ones (U+2028 and the like).
+func IsPrintable(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 func isAlnum(c byte) bool {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode"
 
 	"github.com/distribution/reference"
 
@@ -87,7 +86,7 @@ func checkRepoURL(raw string) error {
 	if strings.HasPrefix(raw, "-") {
 		return bad("it starts with '-', which git would read as an option")
 	}
-	if !printable(raw) {
+	if !api.IsPrintable(raw) {
 		return bad("it holds a control character or an invisible one")
 	}
 	var user, host string
@@ -132,7 +131,7 @@ func checkGitRef(field, ref string) error {
 		return Invalid(field, "is %d characters, the limit is 255", len(ref))
 	case strings.HasPrefix(ref, "-"):
 		return Invalid(field, "%q starts with '-', which git would read as an option", ref)
-	case !printable(ref) || strings.ContainsAny(ref, " ~^:?*[\\") || strings.Contains(ref, ".."):
+	case !api.IsPrintable(ref) || strings.ContainsAny(ref, " ~^:?*[\\") || strings.Contains(ref, ".."):
 		return Invalid(field, "%q is not a branch, tag or commit name", ref)
 	}
 	return nil
@@ -145,7 +144,7 @@ func checkRepoPath(field, p string) error {
 		return nil
 	case len(p) > MaxURLLen:
 		return Invalid(field, "is %d characters, the limit is %d", len(p), MaxURLLen)
-	case !printable(p) || strings.Contains(p, "\\"):
+	case !api.IsPrintable(p) || strings.Contains(p, "\\"):
 		return Invalid(field, "%q is not a path: it holds a control character, an invisible one or '\\'", p)
 	case strings.HasPrefix(p, "/"):
 		return Invalid(field, "%q is absolute; give a path inside the repository", p)
@@ -156,10 +155,4 @@ func checkRepoPath(field, p string) error {
 		}
 	}
 	return nil
-}
-
-// printable: no control character, and none of Unicode's other invisible
-// ones (U+2028 and the like).
-func printable(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }

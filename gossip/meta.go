@@ -6,11 +6,11 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/rosterhq/roster/api"
 )
 
 // metaVersion prefixes encoded meta so a future layout can be told apart.
@@ -109,7 +109,7 @@ func (m Meta) validate() error {
 		}
 	}
 	for _, l := range []struct{ name, v string }{{"region", m.Region}, {"availability zone", m.AZ}, {"version", m.Version}} {
-		if len(l.v) > 64 || strings.IndexFunc(l.v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		if len(l.v) > 64 || !api.IsPrintable(l.v) {
 			return fmt.Errorf("node %s: %s must be at most 64 printable characters", m.ID, l.name)
 		}
 	}

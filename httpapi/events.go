@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,8 +59,8 @@ func (s *Server) events(c *gin.Context) {
 		field, raw = "Last-Event-ID", c.GetHeader("Last-Event-ID")
 	}
 	if raw != "" {
-		if last, err = strconv.ParseUint(raw, 10, 64); err != nil {
-			s.writeError(c, api.Invalid(field, "%q is not an index: a whole number from 0 to %d", raw, uint64(math.MaxUint64)))
+		if last, err = parseIndex(field, raw); err != nil {
+			s.writeError(c, err)
 			return
 		}
 	}

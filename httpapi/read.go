@@ -176,6 +176,15 @@ func writeList(c *gin.Context, index uint64, body []byte) {
 	writeJSON(c, http.StatusOK, body) // with its length: lists are often tens of KB
 }
 
+// parseIndex reads a Raft index a client gave in field.
+func parseIndex(field, raw string) (uint64, error) {
+	index, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return 0, api.Invalid(field, "%q is not an index: a whole number from 0 to %d", raw, uint64(math.MaxUint64))
+	}
+	return index, nil
+}
+
 func blockingParams(q url.Values) (uint64, time.Duration, error) {
 	raw := q.Get("index")
 	if raw == "" {
@@ -184,9 +193,9 @@ func blockingParams(q url.Values) (uint64, time.Duration, error) {
 		}
 		return 0, defaultWait, nil
 	}
-	index, err := strconv.ParseUint(raw, 10, 64)
+	index, err := parseIndex("index", raw)
 	if err != nil {
-		return 0, 0, api.Invalid("index", "%q is not an index: a whole number from 0 to %d", raw, uint64(math.MaxUint64))
+		return 0, 0, err
 	}
 	wait := defaultWait
 	if w := q.Get("wait"); w != "" {
