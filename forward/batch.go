@@ -302,6 +302,7 @@ func (f *Forwarder) postBatch(ctx context.Context, url string, body []byte, writ
 		// Each client waits for this node to apply its own write: the
 		// sender goes on to the next batch at once.
 		index, _ := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+		f.learnFrom(resp.Header)
 		outs = make([]Outcome, writes)
 		for i, a := range br.Results {
 			outs[i] = Outcome{Answer: a, Index: index}

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,35 @@ const Header = "X-Registry-Forwarded-By"
 // that only that node may give (a voter's yes, a server's replica stream)
 // cannot come from another node reached at a stale or forged address.
 const ExpectHeader = "X-Registry-Expect-Node"
+
+// CommitHeader, on the leader's answers to the internal routes (a read
+// index, a batch of writes), is its Raft term and commit index when it
+// answered, "term/commit" (node.CommitPoint). The follower passes them to
+// Config.LearnCommit and applies up to there at once instead of on the
+// leader's next append: a read index or a forwarded write's index is
+// usually committed already, and waiting for the append cost a
+// ?consistent read 2-3 ms under writes.
+const CommitHeader = "X-Registry-Leader-Commit"
+
+// FormatCommitPoint is CommitHeader's value.
+func FormatCommitPoint(term, commit uint64) string {
+	return strconv.FormatUint(term, 10) + "/" + strconv.FormatUint(commit, 10)
+}
+
+// learnFrom passes the leader's commit point in h, if any and well formed,
+// to LearnCommit. A malformed one is ignored: it only ever saves a wait.
+func (f *Forwarder) learnFrom(h http.Header) {
+	v := h.Get(CommitHeader)
+	if v == "" || f.learnCommit == nil {
+		return
+	}
+	t, c, ok := strings.Cut(v, "/")
+	term, err1 := strconv.ParseUint(t, 10, 64)
+	commit, err2 := strconv.ParseUint(c, 10, 64)
+	if ok && err1 == nil && err2 == nil && term > 0 && commit > 0 {
+		f.learnCommit(term, commit)
+	}
+}
 
 // DefaultHold is how long a request waits for a leader (through an
 // election) before answering no_leader, as Consul holds RPCs.
@@ -68,6 +99,9 @@ type Config struct {
 	// VoterTerm, when set, is this node's Raft term when it is a voter
 	// (ok false otherwise): read-index requests carry it (VoterTermParam).
 	VoterTerm func() (term uint64, ok bool)
+	// LearnCommit, when set, is given the leader's term and commit index
+	// its answers carry (CommitHeader): node.LearnCommit.
+	LearnCommit func(term, commit uint64)
 	// Hold is how long a call waits for a leader (default DefaultHold).
 	Hold   time.Duration
 	Logger *slog.Logger
@@ -82,9 +116,10 @@ type Forwarder struct {
 	peerHTTP func(expectID string) *http.Client
 	peers    sync.Map
 	// voterTerm is Config.VoterTerm.
-	voterTerm func() (uint64, bool)
-	hold      time.Duration
-	log       *slog.Logger
+	voterTerm   func() (uint64, bool)
+	learnCommit func(term, commit uint64)
+	hold        time.Duration
+	log         *slog.Logger
 	// stopped ends batches and read-index requests still looking for a
 	// leader when the node closes.
 	stopped context.Context
@@ -103,6 +138,7 @@ func New(cfg Config) *Forwarder {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Forwarder{n: cfg.Node, hc: cfg.HTTP, peerHTTP: cfg.PeerHTTP, voterTerm: cfg.VoterTerm, hold: cfg.Hold, log: cfg.Logger}
+	f.learnCommit = cfg.LearnCommit
 	f.stopped, f.stop = context.WithCancel(context.Background())
 	f.batch = &batcher{f: f}
 	f.readIndex = rounds.New(f.fetchReadIndex)

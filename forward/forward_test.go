@@ -514,3 +514,58 @@ func TestBatchesAreCutByCountAndBytes(t *testing.T) {
 		}
 	}
 }
+
+// The leader's commit point on its answers (a read index, a batch) reaches
+// LearnCommit; a missing or malformed one does not.
+func TestTheLeadersCommitPointReachesLearnCommit(t *testing.T) {
+	var point atomic.Value // the CommitHeader value the fake leader sends
+	l := newFakeLeader(t, func(w http.ResponseWriter, r *http.Request, req *BatchRequest) {
+		if v, _ := point.Load().(string); v != "" {
+			w.Header().Set(CommitHeader, v)
+		}
+		echo(w, r, req)
+	})
+	n := newFakeNode()
+	n.setLeader("l", l.URL, false)
+	type told struct{ term, commit uint64 }
+	learnt := make(chan told, 16)
+	f := New(Config{Node: n, HTTP: &http.Client{}, Hold: 5 * time.Second, LearnCommit: func(term, commit uint64) {
+		learnt <- told{term, commit}
+	}})
+	t.Cleanup(f.Close)
+	for _, c := range []struct {
+		header string
+		want   *told
+	}{
+		{FormatCommitPoint(3, 41), &told{3, 41}},
+		{"", nil},
+		{"3", nil},
+		{"3/", nil},
+		{"0/41", nil},
+		{"3/0", nil},
+		{"-3/41", nil},
+		{"3/41/5", nil},
+		{"3/18446744073709551616", nil},
+	} {
+		point.Store(c.header)
+		for _, via := range []string{"read index", "batch"} {
+			if via == "read index" {
+				if _, err := f.ReadIndex(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			} else if o := f.Submit(write(1)); o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			select {
+			case got := <-learnt:
+				if c.want == nil || got != *c.want {
+					t.Errorf("%s with %s %q: told %+v, want %+v", via, CommitHeader, c.header, got, c.want)
+				}
+			default:
+				if c.want != nil {
+					t.Errorf("%s with %s %q: LearnCommit not called", via, CommitHeader, c.header)
+				}
+			}
+		}
+	}
+}

@@ -78,6 +78,7 @@ func (f *Forwarder) askReadIndex(ctx context.Context, url string) (uint64, error
 	if err := json.Unmarshal(resp.Body, &a); err != nil || a.Index == 0 {
 		return 0, errors.New("unreadable read index")
 	}
+	f.learnFrom(resp.Header)
 	return a.Index, nil
 }
 

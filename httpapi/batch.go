@@ -97,6 +97,7 @@ func (s *Server) internalWrites(c *gin.Context) {
 	}
 	*buf = body
 	setIndex(c, s.n.AppliedIndex())
+	s.setCommitPoint(c)
 	writeJSON(c, http.StatusOK, body)
 }
 

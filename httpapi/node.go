@@ -41,6 +41,11 @@ type Node interface {
 	// VoterTerm is this node's term while it is a voter (ok false when
 	// it is not): what its read-index requests say.
 	VoterTerm() (term uint64, ok bool)
+	// CommitPoint is this leader's term and commit index (ok false when
+	// it does not lead); a follower that hears them passes them to
+	// LearnCommit.
+	CommitPoint() (term, commit uint64, ok bool)
+	LearnCommit(term, commit uint64)
 	// Follows answers a leader proving a read index: nil when this server
 	// follows leaderID in term.
 	Follows(leaderID string, term uint64) error

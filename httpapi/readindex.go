@@ -36,7 +36,16 @@ func (s *Server) internalReadIndex(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.setCommitPoint(c)
 	c.JSON(http.StatusOK, forward.ReadIndexAnswer{Index: index})
+}
+
+// setCommitPoint tells the follower this leader answers its term and commit
+// index (forward.CommitHeader), so that it applies up to there at once.
+func (s *Server) setCommitPoint(c *gin.Context) {
+	if term, commit, ok := s.n.CommitPoint(); ok {
+		c.Writer.Header()[forward.CommitHeader] = []string{forward.FormatCommitPoint(term, commit)}
+	}
 }
 
 // internalFollowerCheck answers a leader that proves a read index: 204 when

@@ -162,7 +162,7 @@ func (s *Server) Handler() http.Handler { return headAsGet(s.engine) }
 // dials through the node (so tests' fault switches cut it too).
 func NewForwarder(n Node, hold time.Duration, log *slog.Logger) *forward.Forwarder {
 	return forward.New(forward.Config{
-		Node: n, Hold: hold, Logger: log, VoterTerm: n.VoterTerm,
+		Node: n, Hold: hold, Logger: log, VoterTerm: n.VoterTerm, LearnCommit: n.LearnCommit,
 		HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			DialContext:         n.DialContext,
 			TLSClientConfig:     n.PeerTLS(""),

@@ -137,3 +137,24 @@ func (n *Node) RestoreSnapshot(ctx context.Context, state io.Reader, size int64,
 	}
 	return n.fsm.AppliedIndex(), nil
 }
+
+// CommitPoint is this leader's term and Raft commit index, read while it
+// leads in that term (ok false otherwise). Its answers to followers carry
+// them so that a follower applies up to there at once (LearnCommit)
+// instead of on the leader's next append.
+func (n *Node) CommitPoint() (term, commit uint64, ok bool) {
+	term = n.raft.CurrentTerm()
+	if n.raft.State() != raft.Leader {
+		return 0, 0, false
+	}
+	commit = n.raft.CommitIndex()
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+		return 0, 0, false // deposed meanwhile: the index may not be this term's leader's
+	}
+	return term, commit, true
+}
+
+// LearnCommit passes a leader's CommitPoint, heard in its answer, to Raft
+// (raft.LearnCommit: a follower in that term applies up to it, as far as
+// its log is known to match the leader's; anything else ignores it).
+func (n *Node) LearnCommit(term, commit uint64) { n.raft.LearnCommit(term, commit) }

@@ -211,6 +211,17 @@ type Raft struct {
 	// followerNotifyCh is used to tell followers that config has changed
 	followerNotifyCh chan struct{}
 
+	// Roster: a follower learns a commit index from outside the
+	// AppendEntries stream (LearnCommit, commit_learn.go). learnCh wakes
+	// the follower loop; learned holds the highest (term, index) told.
+	// verifiedTerm and verifiedIndex are touched by the main goroutine
+	// only: the last index of this follower's log known to match the
+	// leader of verifiedTerm's.
+	learnCh                     chan struct{}
+	learnMu                     sync.Mutex
+	learnedTerm, learnedIndex   uint64
+	verifiedTerm, verifiedIndex uint64
+
 	// mainThreadSaturation measures the saturation of the main raft goroutine.
 	mainThreadSaturation *saturationMetric
 
@@ -572,6 +583,7 @@ func NewRaft(conf *Config, fsm FSM, logs LogStore, stable StableStore, snaps Sna
 		leadershipTransferCh:  make(chan *leadershipTransferFuture, 1),
 		leaderNotifyCh:        make(chan struct{}, 1),
 		followerNotifyCh:      make(chan struct{}, 1),
+		learnCh:               make(chan struct{}, 1),
 		mainThreadSaturation:  newSaturationMetric([]string{"raft", "thread", "main", "saturation"}, 1*time.Second),
 		preVoteDisabled:       conf.PreVoteDisabled || !transportSupportPreVote,
 		noLegacyTelemetry:     conf.NoLegacyTelemetry,

@@ -210,6 +210,10 @@ func (r *Raft) runFollower() {
 		case <-r.followerNotifyCh:
 			heartbeatTimer = time.After(0)
 
+		case <-r.learnCh:
+			r.mainThreadSaturation.working()
+			r.commitLearned()
+
 		case <-heartbeatTimer:
 			r.mainThreadSaturation.working()
 			// Restart the heartbeat timer
@@ -1594,6 +1598,13 @@ func (r *Raft) appendEntries(rpc RPC, a *AppendEntriesRequest) {
 		}
 
 		metrics.MeasureSince([]string{"raft", "rpc", "appendEntries", "storeLogs"}, start)
+	}
+
+	// Roster: the log now matches the leader's up to the request's last
+	// entry (commit_learn.go). A heartbeat (no previous entry, no
+	// entries) says nothing of the log; it may run off the main goroutine.
+	if a.PrevLogEntry > 0 || len(a.Entries) > 0 {
+		r.logVerified(a.Term, a.PrevLogEntry+uint64(len(a.Entries)))
 	}
 
 	// Update the commit index
