@@ -59,7 +59,8 @@ func (m *commitMute) Consumer() <-chan raft.RPC { return m.in }
 
 // startMuted starts three rafts whose followers can be muted, and returns
 // them with the leader, one follower and that follower's switch, once all
-// three have applied a first write.
+// three have applied a first write and the follower, muted, holds a second
+// write it does not know to be committed.
 func startMuted(t *testing.T) (rs []*testRaft, l, f int, mute *commitMute) {
 	t.Helper()
 	stop := make(chan struct{})
@@ -76,7 +77,19 @@ func startMuted(t *testing.T) (rs []*testRaft, l, f int, mute *commitMute) {
 	}
 	f = (l + 1) % 3
 	waitFor(t, "the follower applies the first write", func() bool { return slices.Equal(rs[f].fsm.list(), []string{"first"}) })
+	mutes[f].muted.Store(true)
+	writeUntold(t, rs, l, f, "second")
 	return rs, l, f, mutes[f]
+}
+
+// writeUntold commits cmd on the leader and waits until follower f has
+// stored it (muted, it does not learn that it is committed).
+func writeUntold(t *testing.T, rs []*testRaft, l, f int, cmd string) {
+	t.Helper()
+	if err := rs[l].r.Apply([]byte(cmd), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower stores "+cmd, func() bool { return rs[f].r.LastIndex() >= rs[l].r.LastIndex() })
 }
 
 // stillNot fails if the follower's list changes from want within 150 ms.
@@ -92,12 +105,7 @@ func stillNot(t *testing.T, tr *testRaft, want []string, why string) {
 }
 
 func TestAFollowerAppliesACommitPointItIsTold(t *testing.T) {
-	rs, l, f, mute := startMuted(t)
-	mute.muted.Store(true)
-	if err := rs[l].r.Apply([]byte("second"), 5*time.Second).Error(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the follower stores the second write", func() bool { return rs[f].r.LastIndex() >= rs[l].r.LastIndex() })
+	rs, l, f, _ := startMuted(t)
 	// Without the commit index it holds the entry and applies nothing.
 	stillNot(t, rs[f], []string{"first"}, "no commit index reached it")
 
@@ -113,10 +121,7 @@ func TestAFollowerAppliesACommitPointItIsTold(t *testing.T) {
 		t.Fatalf("the follower's commit index is %d, want %d", got, commit)
 	}
 
-	if err := rs[l].r.Apply([]byte("third"), 5*time.Second).Error(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the follower stores the third write", func() bool { return rs[f].r.LastIndex() >= rs[l].r.LastIndex() })
+	writeUntold(t, rs, l, f, "third")
 	rs[f].r.LearnCommit(term+1, rs[l].r.CommitIndex()) // a term it is not in
 	stillNot(t, rs[f], []string{"first", "second"}, "told a later term's commit point")
 }
@@ -126,11 +131,6 @@ func TestAFollowerAppliesACommitPointItIsTold(t *testing.T) {
 // library would stop the node on an entry it cannot read).
 func TestAFollowerAppliesOnlyWhatTheLeaderSentIt(t *testing.T) {
 	rs, l, f, mute := startMuted(t)
-	mute.muted.Store(true)
-	if err := rs[l].r.Apply([]byte("second"), 5*time.Second).Error(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the follower stores the second write", func() bool { return rs[f].r.LastIndex() >= rs[l].r.LastIndex() })
 	mute.cut.Store(true) // the third write never reaches it
 	for _, cmd := range []string{"third", "fourth"} {
 		if err := rs[l].r.Apply([]byte(cmd), 5*time.Second).Error(); err != nil {
