@@ -1601,10 +1601,13 @@ func (r *Raft) appendEntries(rpc RPC, a *AppendEntriesRequest) {
 	}
 
 	// Roster: the log now matches the leader's up to the request's last
-	// entry (commit_learn.go). A heartbeat (no previous entry, no
-	// entries) says nothing of the log; it may run off the main goroutine.
-	if a.PrevLogEntry > 0 || len(a.Entries) > 0 {
-		r.logVerified(a.Term, a.PrevLogEntry+uint64(len(a.Entries)))
+	// entry, or its previous one when it carries none (commit_learn.go).
+	// A heartbeat (neither) says nothing of the log; the transport may
+	// run it off the main goroutine.
+	if n := len(a.Entries); n > 0 {
+		r.logVerified(a.Term, a.Entries[n-1].Index)
+	} else if a.PrevLogEntry > 0 {
+		r.logVerified(a.Term, a.PrevLogEntry)
 	}
 
 	// Update the commit index
