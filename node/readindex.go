@@ -157,4 +157,10 @@ func (n *Node) CommitPoint() (term, commit uint64, ok bool) {
 // LearnCommit passes a leader's CommitPoint, heard in its answer, to Raft
 // (raft.LearnCommit: a follower in that term applies up to it, as far as
 // its log is known to match the leader's; anything else ignores it).
-func (n *Node) LearnCommit(term, commit uint64) { n.raft.LearnCommit(term, commit) }
+// Most answers tell what the leader's appends already did: those do not
+// wake Raft's loop.
+func (n *Node) LearnCommit(term, commit uint64) {
+	if commit > n.raft.CommitIndex() {
+		n.raft.LearnCommit(term, commit)
+	}
+}
