@@ -66,7 +66,10 @@ func startMuted(t *testing.T) (rs []*testRaft, l, f int, mute *commitMute) {
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
 	var mutes []*commitMute
-	rs = startRaftsWith(t, 3, func(tr *raft.InmemTransport) raft.Transport {
+	// Timeouts of 500 ms, not the 50 ms of the other raft tests: an
+	// election on a loaded machine would let the muted follower lead and
+	// apply on its own, and the tests assert it does not.
+	rs = startRaftsWith(t, 3, 500*time.Millisecond, func(tr *raft.InmemTransport) raft.Transport {
 		m := muteCommits(tr, stop)
 		mutes = append(mutes, m)
 		return m

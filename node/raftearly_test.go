@@ -108,11 +108,12 @@ type testRaft struct {
 // its log (a LogCache over the store).
 func startRafts(t *testing.T, n int) []*testRaft {
 	t.Helper()
-	return startRaftsWith(t, n, func(tr *raft.InmemTransport) raft.Transport { return tr })
+	return startRaftsWith(t, n, 50*time.Millisecond, func(tr *raft.InmemTransport) raft.Transport { return tr })
 }
 
-// startRaftsWith is startRafts with each raft's transport wrapped.
-func startRaftsWith(t *testing.T, n int, wrap func(*raft.InmemTransport) raft.Transport) []*testRaft {
+// startRaftsWith is startRafts with Raft's heartbeat, election and lease
+// timeouts at timeout and each raft's transport wrapped.
+func startRaftsWith(t *testing.T, n int, timeout time.Duration, wrap func(*raft.InmemTransport) raft.Transport) []*testRaft {
 	t.Helper()
 	var trans []*raft.InmemTransport
 	var servers []raft.Server
@@ -130,7 +131,7 @@ func startRaftsWith(t *testing.T, n int, wrap func(*raft.InmemTransport) raft.Tr
 	for i := range n {
 		cfg := raft.DefaultConfig()
 		cfg.LocalID = servers[i].ID
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = timeout, timeout, timeout
 		cfg.CommitTimeout = 5 * time.Millisecond
 		cfg.Logger = hclog.NewNullLogger()
 		store := &gatedStore{InmemStore: raft.NewInmemStore()}

@@ -50,7 +50,7 @@ func TestAnIdleLeaderSendsNoEmptyAppends(t *testing.T) {
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
 	var counters []*countingTransport
-	rs := startRaftsWith(t, 3, func(tr *raft.InmemTransport) raft.Transport {
+	rs := startRaftsWith(t, 3, 50*time.Millisecond, func(tr *raft.InmemTransport) raft.Transport {
 		c := countAppends(tr, stop)
 		counters = append(counters, c)
 		return c
