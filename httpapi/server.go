@@ -282,9 +282,11 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "node": s.n.ID()})
 }
 
-// readyz is 200 while this node can take writes: it knows a leader and has
-// applied the log. A cluster that still writes with less fault tolerance
-// than --voters asks for stays ready, and says "degraded" with the reasons.
+// readyz is 200 while this node can take writes and answer local reads: it
+// knows a leader, has applied the log, and has caught up with what it held
+// before a restart (until then its local reads wait, then answer
+// catching_up). A cluster that still writes with less fault tolerance than
+// --voters asks for stays ready, and says "degraded" with the reasons.
 func (s *Server) readyz(c *gin.Context) {
 	st := s.n.Status()
 	ft := st.FaultTolerance
@@ -298,6 +300,9 @@ func (s *Server) readyz(c *gin.Context) {
 		body["ready"], body["reason"] = false, "no known leader"
 	case st.AppliedIndex+1000 < st.CommitIndex:
 		body["ready"], body["reason"] = false, "catching up"
+		body["applied"], body["commit"] = st.AppliedIndex, st.CommitIndex
+	case !s.n.CaughtUp():
+		body["ready"], body["reason"] = false, "catching up: local reads are held until this node's catalog is as new as before its restart (on a client agent, until its replica stream has synced)"
 		body["applied"], body["commit"] = st.AppliedIndex, st.CommitIndex
 	}
 	if body["ready"] == false {
