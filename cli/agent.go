@@ -98,6 +98,7 @@ in the cluster (a restart); "roster leave" or --leave-on-terminate remove it for
 	fl.Int64Var(&f.http.Quota.MaxBytes, "max-catalog-bytes", api.DefaultMaxBytes, "bytes of instances and definitions the catalog may hold (every replica keeps it in memory); writes past it answer 507 (0: no bound)")
 	fl.IntVar(&f.http.MaxBlockingReads, "max-blocking-reads", 4096, "blocking reads (?index=) this node holds parked at once; more answer 429 with Retry-After")
 	fl.IntVar(&f.http.MaxConnsPerClient, "http-max-conns-per-client", agent.DefaultMaxConnsPerClient, "connections one client address may hold open to the HTTP API; more are closed at once (-1: no cap)")
+	fl.DurationVar(&f.http.WriteSpacing, "write-spacing", 10*time.Millisecond, "while this node is busy answering reads, the writes it forwards leave for the leader at most one batch (one Raft entry) per this interval (0-1s; 0: always at once)")
 	fl.DurationVar(&f.http.WriteTimeout, "http-write-timeout", 30*time.Second, "how long an answer may take to write (a blocking read's time starts when its wait ends; proxied answers have none)")
 	fl.DurationVar(&f.http.ProxyTimeout, "proxy-timeout", 30*time.Second, "how long the proxy waits for an instance's response headers")
 	fl.BoolVar(&f.docker, "docker", false, "register this host's Docker containers from their DeMi labels (engine from DOCKER_HOST, default the local socket)")
@@ -208,6 +209,9 @@ func (f *agentFlags) run(cmd *cobra.Command) error {
 	}
 	if f.http.MaxConnsPerClient < -1 || f.http.MaxConnsPerClient == 0 {
 		return usagef("--http-max-conns-per-client %d: want a positive number, or -1 for no cap", f.http.MaxConnsPerClient)
+	}
+	if f.http.WriteSpacing < 0 || f.http.WriteSpacing > time.Second {
+		return usagef("--write-spacing %v: want 0-1s", f.http.WriteSpacing)
 	}
 	if f.http.WriteTimeout < time.Second || f.http.WriteTimeout > time.Hour {
 		return usagef("--http-write-timeout %v: want 1s-1h", f.http.WriteTimeout)

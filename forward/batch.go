@@ -156,6 +156,11 @@ type batcher struct {
 	mu      sync.Mutex
 	queue   []*pending
 	senders int
+	// While busy() says the node is busy answering reads, batches leave at
+	// most one per spacing (sent: when the last one left). See SpaceWhen.
+	busy    func() bool
+	spacing time.Duration
+	sent    time.Time
 	// closed: the Forwarder has closed, so no sender starts any more
 	// (Close's wait cannot race a sender's start) and writes are refused.
 	closed bool
@@ -213,10 +218,56 @@ func (b *batcher) sender() {
 			b.mu.Unlock()
 			return
 		}
+		if wait := b.waitLocked(n); wait > 0 {
+			b.mu.Unlock()
+			b.pause(wait)
+			continue // more may have come; the queue is read again
+		}
 		batch := b.queue[:n:n]
 		b.queue = b.queue[n:]
+		b.sent = time.Now()
 		b.mu.Unlock()
 		b.f.sendBatch(batch)
+	}
+}
+
+// SpaceWhen makes this node's batches leave at most one per spacing while
+// busy() is true (0: never held). Each batch is a Raft entry, and an entry
+// costs far more than a write in it: a bolt commit with two fsyncs on every
+// server, an append RPC per follower, the forwarding exchange. At a steady
+// 550 writes/s through a follower, almost every write was an entry of its
+// own; the servers spent ~1.5 ms of CPU an entry, taken from the reads a
+// busy follower is answering. Held for up to spacing, the writes of that
+// time share one entry. A node that is not busy sends at once, as before:
+// a lone client's write, or writers that wait for each answer before the
+// next (their rate would be cut to a batch per spacing), pay nothing.
+func (f *Forwarder) SpaceWhen(busy func() bool, spacing time.Duration) {
+	f.batch.mu.Lock()
+	defer f.batch.mu.Unlock()
+	f.batch.busy, f.batch.spacing = busy, spacing
+}
+
+// waitLocked is how long the next batch of n writes should wait: until
+// spacing after the last one left, when the node is busy and the queue
+// does not already fill a batch.
+func (b *batcher) waitLocked(n int) time.Duration {
+	if b.spacing <= 0 || b.busy == nil || n < len(b.queue) || n >= fsm.MaxBatch || b.f.stopped.Err() != nil {
+		return 0
+	}
+	wait := time.Until(b.sent.Add(b.spacing))
+	if wait <= 0 || !b.busy() {
+		return 0
+	}
+	return wait
+}
+
+// pause waits d, or less when the Forwarder stops.
+func (b *batcher) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.f.stopped.Done():
 	}
 }
 

@@ -65,6 +65,8 @@ func (s *Server) readCached(c *gin.Context, cc cached, q query) {
 		// Also when the read is answered through the leader: this node
 		// writes the answer once the wait there has ended.
 		s.extendWriteDeadline(c, wait)
+	} else {
+		s.reads.add()
 	}
 	if !consistent {
 		// A node that just restarted holds local reads until it has caught

@@ -54,6 +54,11 @@ type Options struct {
 	// blocking read's starts when its wait ends, and proxied answers,
 	// which may stream for long, have none.
 	WriteTimeout time.Duration
+	// WriteSpacing: while this node is busy answering reads (busyReadRate
+	// or more a second), the writes it forwards leave for the leader at
+	// most one batch per WriteSpacing (0: always at once). See
+	// forward.Forwarder.SpaceWhen.
+	WriteSpacing time.Duration
 	// MaxConnsPerClient caps the connections one client address holds
 	// open (default 200, negative: no cap); the agent enforces it.
 	MaxConnsPerClient int
@@ -115,6 +120,9 @@ type Server struct {
 	tokens *tokenConfirmer
 	// addrs are the nodes' URLs by host:port (nodeaddrs.go).
 	addrs atomic.Pointer[nodeAddrs]
+	// reads measures the rate of catalog reads answered here, blocking
+	// ones (?index=) not included.
+	reads rateMeter
 }
 
 // New builds the API over n.
@@ -135,6 +143,7 @@ func New(n Node, o Options) *Server {
 	s.done = make(chan struct{})
 	s.restoring = make(chan struct{}, 1)
 	s.tokens = newTokenConfirmer(s)
+	s.road.SpaceWhen(s.busyReading, o.WriteSpacing)
 	s.writeTimeout = o.WriteTimeout
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = 30 * time.Second

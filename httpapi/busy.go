@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A node answering many reads is busy: the writes it forwards are then
+// spaced (Options.WriteSpacing), so that fewer Raft entries take CPU from
+// the reads.
+
+// busyReadRate is the read rate, per second, from which a node is busy:
+// 1,000 a core. A list read costs tens of microseconds of CPU here, so at
+// that rate the reads take a good share of the node.
+var busyReadRate = 1000 * float64(runtime.GOMAXPROCS(0))
+
+// busyReading says whether this node is busy answering reads.
+func (s *Server) busyReading() bool { return s.reads.perSecond(time.Now()) >= busyReadRate }
+
+// rateMeter counts events and tells their rate over the last window of at
+// least rateWindow (the window ends when the rate is asked for).
+type rateMeter struct {
+	n    atomic.Uint64
+	mu   sync.Mutex
+	at   time.Time // start of the current window
+	base uint64    // n at the start of the current window
+	rate float64   // the rate over the last complete window
+}
+
+const rateWindow = 100 * time.Millisecond
+
+func (m *rateMeter) add() { m.n.Add(1) }
+
+// perSecond is the rate over the last window that ended before now. A
+// meter not asked for a while measures its next window from the last
+// question on: an average over a quiet spell says "not busy" once, and the
+// next window after rateWindow is current again.
+func (m *rateMeter) perSecond(now time.Time) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el := now.Sub(m.at); el >= rateWindow {
+		n := m.n.Load()
+		if !m.at.IsZero() {
+			m.rate = float64(n-m.base) / el.Seconds()
+		}
+		m.base, m.at = n, now
+	}
+	return m.rate
+}
