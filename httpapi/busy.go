@@ -34,9 +34,9 @@ const rateWindow = 100 * time.Millisecond
 func (m *rateMeter) add() { m.n.Add(1) }
 
 // perSecond is the rate over the last window that ended before now. A
-// meter not asked for a while measures its next window from the last
-// question on: an average over a quiet spell says "not busy" once, and the
-// next window after rateWindow is current again.
+// meter not asked for a while averages over all the time since it was last
+// asked (writes were quiet, reads may not have been); the window after
+// that, rateWindow later, is current again.
 func (m *rateMeter) perSecond(now time.Time) float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
