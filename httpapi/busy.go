@@ -11,13 +11,19 @@ import (
 // spaced (Options.WriteSpacing), so that fewer Raft entries take CPU from
 // the reads.
 
-// busyReadRate is the read rate, per second, from which a node is busy:
-// 1,000 a core. A list read costs tens of microseconds of CPU here, so at
+// busyReadsPerCore is the read rate, per second and core, from which a
+// node is busy. A list read costs tens of microseconds of CPU here, so at
 // that rate the reads take a good share of the node.
-var busyReadRate = 1000 * float64(runtime.GOMAXPROCS(0))
+const busyReadsPerCore = 1000
+
+// busyReadRate is the read rate from which this node is busy now. The
+// cores are asked each time (once a batch at most): since Go 1.25 the
+// runtime follows a container's CPU limit as it changes, and a threshold
+// fixed at start would go on counting the cores the node had then.
+func busyReadRate() float64 { return busyReadsPerCore * float64(runtime.GOMAXPROCS(0)) }
 
 // busyReading says whether this node is busy answering reads.
-func (s *Server) busyReading() bool { return s.reads.perSecond(time.Now()) >= busyReadRate }
+func (s *Server) busyReading() bool { return s.reads.perSecond(time.Now()) >= busyReadRate() }
 
 // rateMeter counts events and tells their rate over the last window of at
 // least rateWindow (the window ends when the rate is asked for).

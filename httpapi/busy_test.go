@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -74,5 +75,30 @@ func TestPlainReadsMakeTheNodeBusy(t *testing.T) {
 	read("?index=3&wait=1s")
 	if got := s.reads.n.Load(); got != 5 {
 		t.Fatalf("%d reads counted, want the 5 plain ones", got)
+	}
+}
+
+// The busy threshold follows the cores the runtime has now, not those it
+// had when the node started (Go changes GOMAXPROCS with a container's CPU
+// limit): 1,500 reads a second make a one-core node busy, not a
+// four-core one.
+func TestBusyFollowsTheCoresNow(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	s := &Server{}
+	// Windows set in the future: the rate stays what they measured while
+	// the node is asked with the clock's now.
+	t0 := time.Now().Add(time.Hour)
+	s.reads.perSecond(t0)
+	for range 150 {
+		s.reads.add()
+	}
+	s.reads.perSecond(t0.Add(rateWindow)) // the window that ends: 1,500/s
+	runtime.GOMAXPROCS(1)
+	if !s.busyReading() {
+		t.Fatalf("1,500 reads/s on one core: not busy (threshold %v)", busyReadRate())
+	}
+	runtime.GOMAXPROCS(4)
+	if s.busyReading() {
+		t.Fatalf("1,500 reads/s on four cores: busy (threshold %v)", busyReadRate())
 	}
 }
