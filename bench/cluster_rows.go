@@ -255,8 +255,8 @@ func (s *suite) leaderKillRow(ctx context.Context) error {
 func (s *suite) writeOnce(ctx context.Context, addr, key string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: s.tls}}
-	l := &loader{cfg: LoadConfig{Prefix: "leader"}, hc: hc}
+	l := &loader{cfg: LoadConfig{Prefix: "leader"}, hc: &rawClient{tls: s.tls}}
+	defer l.hc.closeIdle()
 	code, err := l.register(ctx, addr, "leader-kill", key)
 	return err == nil && code == http.StatusCreated
 }

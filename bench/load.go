@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -124,7 +123,7 @@ func (c *LoadConfig) Validate() error {
 // loader runs one configured load.
 type loader struct {
 	cfg  LoadConfig
-	hc   *http.Client
+	hc   *rawClient
 	next atomic.Int64
 	ids  []string // deregister: the instances to remove
 }
@@ -135,11 +134,8 @@ func Load(ctx context.Context, cfg LoadConfig) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &loader{cfg: cfg, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: cfg.Clients * 2, MaxIdleConnsPerHost: cfg.Clients, IdleConnTimeout: time.Minute,
-		TLSClientConfig: cfg.TLS, ReadBufferSize: answerBuffer,
-	}}}
-	defer l.hc.CloseIdleConnections()
+	l := &loader{cfg: cfg, hc: &rawClient{tls: cfg.TLS, token: cfg.Token}}
+	defer l.hc.closeIdle()
 	if err := l.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -201,7 +197,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 				}
 				t0 := time.Now()
 				code, err := l.op(ctx, wk, n)
-				if ctx.Err() != nil && l.cfg.Duration > 0 {
+				if (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) && l.cfg.Duration > 0 {
 					return // cut off by the clock: not a failure
 				}
 				wk.lat = append(wk.lat, time.Since(t0))
@@ -323,32 +319,11 @@ func (l *loader) register(ctx context.Context, addr, slug, key string) (int, err
 }
 
 func (l *loader) send(ctx context.Context, method, u string, body []byte, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	var read func(io.Reader) error
+	if out != nil {
+		read = func(r io.Reader) error { return json.NewDecoder(r).Decode(out) }
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if l.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+l.cfg.Token)
-	}
-	resp, err := l.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode < 300 {
-		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
-	}
-	buf := answerBuffers.Get().(*[]byte)
-	defer answerBuffers.Put(buf)
-	_, err = io.CopyBuffer(discard{}, resp.Body, *buf)
-	return resp.StatusCode, err
+	return l.hc.do(ctx, method, u, body, read)
 }
 
 // answerBuffer is the size of the loader's reads of an answer: a slug of

@@ -32,8 +32,8 @@ func (s *suite) pacedWrites(ctx context.Context, addr, prefix string, rate int, 
 // pacedTo is pacedWrites with write k going to target(k) = (slug, key):
 // an existing key rewrites that instance.
 func (s *suite) pacedTo(ctx context.Context, addr, prefix string, rate int, span time.Duration, before func(key string, at time.Time), target func(k int) (slug, key string)) paced {
-	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls, MaxIdleConnsPerHost: 64}}}
-	defer ld.hc.CloseIdleConnections()
+	ld := &loader{cfg: LoadConfig{Prefix: prefix}, hc: &rawClient{tls: s.tls}}
+	defer ld.hc.closeIdle()
 	ticks := make(chan int, 64)
 	var mu sync.Mutex
 	var out paced

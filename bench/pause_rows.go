@@ -31,7 +31,8 @@ func (s *suite) pausedSequentialRow(ctx context.Context) error {
 			return err
 		}
 		f := (l + 1) % 3
-		ld := &loader{cfg: LoadConfig{Prefix: fmt.Sprintf("pause1-%d", k)}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls}}}
+		ld := &loader{cfg: LoadConfig{Prefix: fmt.Sprintf("pause1-%d", k)}, hc: &rawClient{tls: s.tls}}
+		defer ld.hc.closeIdle()
 		var paused time.Time
 		for i := 0; ; i++ {
 			if i == 5 {

@@ -27,13 +27,16 @@ func (s *suite) watchRow(ctx context.Context) error {
 		return err
 	}
 	url := s.pc.URL(f)
-	ld := &loader{cfg: LoadConfig{Prefix: "watch"}, hc: &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls}}}
+	ld := &loader{cfg: LoadConfig{Prefix: "watch"}, hc: &rawClient{tls: s.tls}}
+	defer ld.hc.closeIdle()
 	for k := range 100 {
 		if code, err := ld.register(ctx, url, "watch", strconv.Itoa(k)); err != nil || code != http.StatusCreated {
 			return fmt.Errorf("register a watched instance: %d %v", code, err)
 		}
 	}
-	resp, err := ld.hc.Get(url + "/registry-svc/instances?slug=watch")
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get(url + "/registry-svc/instances?slug=watch")
 	if err != nil {
 		return err
 	}
