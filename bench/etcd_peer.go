@@ -29,6 +29,8 @@ type etcdPeer struct {
 	endpoints []string
 	procs     []*exec.Cmd
 	logs      []*os.File
+	// loadCPU is the CPU seconds the last etcdload run took.
+	loadCPU float64
 }
 
 // findEtcd returns the etcd and etcdload executables, or why the etcd
@@ -151,6 +153,9 @@ func (p *etcdPeer) exec(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, p.load, args...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if cmd.ProcessState != nil {
+		p.loadCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcdload %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}

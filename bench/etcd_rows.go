@@ -75,15 +75,30 @@ func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
 	watch := s.watchFalseDead(ctx)
 	var ours, theirs []*Result
 	var rss20 [2]float64
+	var cpu writeCPU
 	for run := range s.o.Runs {
+		servers, loader, err := s.cpuNow()
+		if err != nil {
+			return err
+		}
 		r, err := s.load(ctx, LoadConfig{Addrs: []string{f}, Mode: ModeRegister, Clients: 64, Total: total,
 			Prefix: fmt.Sprintf("e64-%d", run)})
+		if err != nil {
+			return err
+		}
+		if err := cpu.addOurs(s, servers, loader, r.Ops); err != nil {
+			return err
+		}
+		members, err := peer.cpu()
 		if err != nil {
 			return err
 		}
 		e, err := peer.measure(ctx, "put", "--endpoints", ef, "--clients", "64", "--total", strconv.Itoa(total),
 			"--prefix", fmt.Sprintf("e64-%d", run))
 		if err != nil {
+			return err
+		}
+		if err := cpu.addTheirs(peer, members, e); err != nil {
 			return err
 		}
 		ours, theirs = append(ours, r), append(theirs, &e.Result)
@@ -95,7 +110,7 @@ func (s *suite) etcdWriteRows(ctx context.Context, peer *etcdPeer) error {
 	}
 	falseDead := watch()
 	s.versus("9a", fmt.Sprintf("writes/s via a follower, 64 clients, %d distinct records", total), ours, theirs,
-		fmt.Sprintf("false dead during Roster's writes: %d", falseDead))
+		fmt.Sprintf("%s; false dead during Roster's writes: %d", cpu, falseDead))
 	s.rssVersus("9b", total, rss20)
 	// Both up to 100,000 records.
 	held := s.o.Runs * total
