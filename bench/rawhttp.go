@@ -24,14 +24,42 @@ import (
 // against 28 µs this way, on cores the load shares with the servers it
 // measures (etcd's Go client, the peer's loader, takes ~53 µs a put).
 
-// opTimeout bounds one request and its answer.
-const opTimeout = 30 * time.Second
+// opTimeout bounds one request and its answer; maxAnswerHead bounds an
+// answer's status line and headers, as net/http's client does (its
+// default is 10 MB; a node's are under 1 KB).
+const (
+	opTimeout     = 30 * time.Second
+	maxAnswerHead = 1 << 20
+)
 
 // rawConn is one keep-alive connection to a node.
 type rawConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	c    net.Conn
+	head *cappedReader
+	br   *bufio.Reader
+	bw   *bufio.Writer
+}
+
+// cappedReader fails a read past left bytes; left < 0: no cap.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+var errAnswerHead = fmt.Errorf("answer's headers over %d bytes", maxAnswerHead)
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left == 0 {
+		return 0, errAnswerHead
+	}
+	if c.left > 0 && int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	if c.left > 0 {
+		c.left -= int64(n)
+	}
+	return n, err
 }
 
 // rawClient keeps idle connections per node address.
@@ -97,7 +125,8 @@ func (h *rawClient) get(ctx context.Context, u *url.URL) (c *rawConn, reused boo
 	if err != nil {
 		return nil, false, err
 	}
-	return &rawConn{c: nc, br: bufio.NewReaderSize(nc, answerBuffer), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
+	head := &cappedReader{r: nc, left: -1}
+	return &rawConn{c: nc, head: head, br: bufio.NewReaderSize(head, answerBuffer), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
 }
 
 func (h *rawClient) put(host string, c *rawConn) {
@@ -169,7 +198,11 @@ func (c *rawConn) exchange(ctx context.Context, method string, u *url.URL, token
 		}
 		return 0, false, err
 	}
+	// The answer's body may already be buffered: the cap counts from the
+	// bytes the reader holds.
+	c.head.left = maxAnswerHead
 	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	c.head.left = -1
 	if err != nil {
 		return 0, false, err
 	}

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -140,5 +142,39 @@ func TestATimedLoadEndsWithoutErrors(t *testing.T) {
 	// Requests in flight when the clock ends the run are not failures.
 	if res.Errors != 0 || res.Ops == 0 {
 		t.Fatalf("%d ops, %d errors %v (%s)", res.Ops, res.Errors, res.ErrorsByCode, res.FirstError)
+	}
+}
+
+func TestRawClientRefusesEndlessHeaders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// Read the request first: a socket closed with unread bytes is
+		// reset, and the reset would throw away what the client has not
+		// read yet.
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Pad: ")
+		pad := []byte(strings.Repeat("a", 64<<10))
+		for range 64 { // 4 MB of one header line
+			if _, err := c.Write(pad); err != nil {
+				return
+			}
+		}
+	}()
+	h := &rawClient{}
+	defer h.closeIdle()
+	_, err = h.do(context.Background(), http.MethodGet, "http://"+ln.Addr().String()+"/", nil, nil)
+	if !errors.Is(err, errAnswerHead) {
+		t.Fatalf("err %v, want %v", err, errAnswerHead)
 	}
 }
