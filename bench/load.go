@@ -134,7 +134,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &loader{cfg: cfg, hc: &rawClient{tls: cfg.TLS, token: cfg.Token}}
+	l := &loader{cfg: cfg, hc: &rawClient{tls: cfg.TLS}}
 	defer l.hc.closeIdle()
 	if err := l.setup(ctx); err != nil {
 		return nil, err
@@ -323,7 +323,7 @@ func (l *loader) send(ctx context.Context, method, u string, body []byte, out an
 	if out != nil {
 		read = func(r io.Reader) error { return json.NewDecoder(r).Decode(out) }
 	}
-	return l.hc.do(ctx, method, u, body, read)
+	return l.hc.do(ctx, method, u, l.cfg.Token, body, read)
 }
 
 // answerBuffer is the size of the loader's reads of an answer: a slug of

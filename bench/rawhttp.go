@@ -64,17 +64,17 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 
 // rawClient keeps idle connections per node address.
 type rawClient struct {
-	tls   *tls.Config
-	token string
-	mu    sync.Mutex
-	idle  map[string][]*rawConn
+	tls  *tls.Config
+	mu   sync.Mutex
+	idle map[string][]*rawConn
 }
 
-// do sends one request and reads its answer whole; out, when set, reads
-// the body of an answer under 300 first. A connection that the node closed
-// while it sat idle (EOF before any answer, or a failed write) is replaced
-// and the request sent again once, as net/http does.
-func (h *rawClient) do(ctx context.Context, method, rawURL string, body []byte, out func(io.Reader) error) (int, error) {
+// do sends one request (with token as its bearer token, "": none) and
+// reads its answer whole; out, when set, reads the body of an answer under
+// 300 first. A connection that the node closed while it sat idle (EOF
+// before any answer, or a failed write) is replaced and the request sent
+// again once, as net/http does.
+func (h *rawClient) do(ctx context.Context, method, rawURL, token string, body []byte, out func(io.Reader) error) (int, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return 0, err
@@ -84,7 +84,7 @@ func (h *rawClient) do(ctx context.Context, method, rawURL string, body []byte, 
 		if err != nil {
 			return 0, err
 		}
-		code, keep, err := c.exchange(ctx, method, u, h.token, body, out)
+		code, keep, err := c.exchange(ctx, method, u, token, body, out)
 		if d, ok := ctx.Deadline(); err != nil && ok && !time.Now().Before(d) {
 			// The connection's deadline is the context's, and may pass
 			// before the context's own timer marks it done.
@@ -198,10 +198,19 @@ func (c *rawConn) exchange(ctx context.Context, method string, u *url.URL, token
 		}
 		return 0, false, err
 	}
-	// The answer's body may already be buffered: the cap counts from the
-	// bytes the reader holds.
+	// The cap counts what is read from the connection while the headers
+	// are parsed, including any of the body read ahead into the buffer.
 	c.head.left = maxAnswerHead
-	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	var resp *http.Response
+	for {
+		resp, err = http.ReadResponse(c.br, &http.Request{Method: method})
+		// Informational answers (103 Early Hints) come before the final
+		// one: read on, as net/http's client does, or the final answer
+		// would be taken for the next request's.
+		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
 	c.head.left = -1
 	if err != nil {
 		return 0, false, err
@@ -217,5 +226,6 @@ func (c *rawConn) exchange(ctx context.Context, method string, u *url.URL, token
 	if _, err := io.CopyBuffer(discard{}, resp.Body, *buf); err != nil {
 		return resp.StatusCode, false, err
 	}
-	return resp.StatusCode, !resp.Close, nil
+	// A 101 switched the connection to another protocol: never reused.
+	return resp.StatusCode, !resp.Close && resp.StatusCode >= 200, nil
 }

@@ -44,18 +44,18 @@ func TestRawClientSendsTheRequestAndReadsTheAnswer(t *testing.T) {
 		// Larger than one read, so the body is read in several.
 		json.NewEncoder(w).Encode(map[string]string{"id": "i1", "pad": strings.Repeat("x", 200<<10)})
 	})
-	h := &rawClient{token: "tok"}
+	h := &rawClient{}
 	defer h.closeIdle()
 	for range 3 {
 		var got struct{ ID string }
-		code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/registry-svc/instance?x=a+b", []byte(`{"url":"u"}`),
+		code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/registry-svc/instance?x=a+b", "tok", []byte(`{"url":"u"}`),
 			func(r io.Reader) error { return json.NewDecoder(r).Decode(&got) })
 		if err != nil || code != http.StatusCreated || got.ID != "i1" {
 			t.Fatalf("code %d, err %v, id %q", code, err, got.ID)
 		}
 	}
 	// A GET without a body, answered with an error status: read whole, kept.
-	code, err := h.do(context.Background(), http.MethodGet, srv.URL+"/other", nil, nil)
+	code, err := h.do(context.Background(), http.MethodGet, srv.URL+"/other", "", nil, nil)
 	if err != nil || code != http.StatusBadRequest {
 		t.Fatalf("GET: code %d, err %v", code, err)
 	}
@@ -72,13 +72,13 @@ func TestRawClientSendsAgainWhenTheNodeClosedAnIdleConnection(t *testing.T) {
 	})
 	h := &rawClient{}
 	defer h.closeIdle()
-	if code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/a", []byte("{}"), nil); err != nil || code != http.StatusCreated {
+	if code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/a", "", []byte("{}"), nil); err != nil || code != http.StatusCreated {
 		t.Fatalf("first: %d %v", code, err)
 	}
 	// The node drops the idle connection, as an idle timeout does.
 	srv.CloseClientConnections()
 	time.Sleep(50 * time.Millisecond) // the FIN reaches the client's socket
-	if code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/a", []byte("{}"), nil); err != nil || code != http.StatusCreated {
+	if code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/a", "", []byte("{}"), nil); err != nil || code != http.StatusCreated {
 		t.Fatalf("after the close: %d %v", code, err)
 	}
 	if r, c := requests.Load(), conns.Load(); r != 2 || c != 2 {
@@ -94,7 +94,7 @@ func TestRawClientOpensANewConnectionAfterConnectionClose(t *testing.T) {
 	h := &rawClient{}
 	defer h.closeIdle()
 	for i := range 3 {
-		if code, err := h.do(context.Background(), http.MethodGet, srv.URL+"/", nil, nil); err != nil || code != http.StatusOK {
+		if code, err := h.do(context.Background(), http.MethodGet, srv.URL+"/", "", nil, nil); err != nil || code != http.StatusOK {
 			t.Fatalf("request %d: %d %v", i, code, err)
 		}
 		if n := len(h.idle[strings.TrimPrefix(srv.URL, "http://")]); n != 0 {
@@ -116,7 +116,7 @@ func TestRawClientStopsWaitingWhenCancelled(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, cancel)
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.do(ctx, http.MethodGet, srv.URL+"/", nil, nil)
+		_, err := h.do(ctx, http.MethodGet, srv.URL+"/", "", nil, nil)
 		done <- err
 	}()
 	select {
@@ -173,8 +173,42 @@ func TestRawClientRefusesEndlessHeaders(t *testing.T) {
 	}()
 	h := &rawClient{}
 	defer h.closeIdle()
-	_, err = h.do(context.Background(), http.MethodGet, "http://"+ln.Addr().String()+"/", nil, nil)
+	_, err = h.do(context.Background(), http.MethodGet, "http://"+ln.Addr().String()+"/", "", nil, nil)
 	if !errors.Is(err, errAnswerHead) {
 		t.Fatalf("err %v, want %v", err, errAnswerHead)
+	}
+}
+
+func TestRawClientReadsPastInformationalAnswers(t *testing.T) {
+	var n atomic.Int64
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusCreated + int(n.Add(1)) - 1) // 201, then 202
+	})
+	h := &rawClient{}
+	defer h.closeIdle()
+	for _, want := range []int{http.StatusCreated, http.StatusAccepted} {
+		code, err := h.do(context.Background(), http.MethodPut, srv.URL+"/", "", []byte("{}"), nil)
+		if err != nil || code != want {
+			t.Fatalf("code %d, err %v; want %d: each request gets its own final answer", code, err, want)
+		}
+	}
+}
+
+func TestLoadSendsItsToken(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t1" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	res, err := Load(context.Background(), LoadConfig{Addrs: []string{srv.URL}, Mode: ModeRegister, Clients: 4, Total: 20, Token: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops != 20 || res.Errors != 0 {
+		t.Fatalf("%d ops, %d errors %v", res.Ops, res.Errors, res.ErrorsByCode)
 	}
 }
