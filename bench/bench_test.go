@@ -35,6 +35,7 @@ func TestLoadConfigIsValidated(t *testing.T) {
 		{Addrs: []string{"http://a:1"}, Mode: ModeRegister, Clients: 1},
 		{Addrs: []string{"http://a:1"}, Mode: ModeDeregister, Clients: 1, Duration: time.Second},
 		{Addrs: []string{"http://a:1"}, Mode: ModeMixed, Clients: 1, Total: 1, ReadRatio: 2},
+		{Addrs: []string{"http://a:1"}, Mode: ModeRegister, Clients: 1, Total: 1, Token: "t\r\nX-Admin: 1"},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("accepted %+v", c)

@@ -114,6 +114,10 @@ func (c *LoadConfig) Validate() error {
 	if c.ReadRatio < 0 || c.ReadRatio > 1 {
 		return fmt.Errorf("read ratio %v: want 0-1", c.ReadRatio)
 	}
+	// The token goes into a header line as it is.
+	if strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("token: holds a space or a control character")
+	}
 	if c.Prefix == "" {
 		c.Prefix = fmt.Sprintf("bench-%06x", rand.N(1<<24))
 	}

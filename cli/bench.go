@@ -42,6 +42,9 @@ check, so the cluster does not probe them; remove them with the prefix's slugs a
 			if cfg.TLS, err = g.tlsConfig(); err != nil {
 				return err
 			}
+			if cfg.Token, err = g.tokenValue(); err != nil {
+				return err
+			}
 			if g.output == "table" {
 				cfg.Progress = os.Stderr
 			}

@@ -154,14 +154,22 @@ func (g *globals) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Token = g.token
-	if c.Token == "" {
-		c.Token = os.Getenv("ROSTER_TOKEN")
-	}
-	if strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, usagef("the token (--token or ROSTER_TOKEN) holds a space or a control character")
+	if c.Token, err = g.tokenValue(); err != nil {
+		return nil, err
 	}
 	return c.UseTLS(tc), nil
+}
+
+// tokenValue is the token from --token or ROSTER_TOKEN ("": none).
+func (g *globals) tokenValue() (string, error) {
+	t := g.token
+	if t == "" {
+		t = os.Getenv("ROSTER_TOKEN")
+	}
+	if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", usagef("the token (--token or ROSTER_TOKEN) holds a space or a control character")
+	}
+	return t, nil
 }
 
 // tlsConfig is the client's TLS from flags or env; nil when none is set.
